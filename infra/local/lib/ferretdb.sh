@@ -1,0 +1,30 @@
+# FerretDB 1.24 (MongoDB wire protocol on SQLite), built with Go from the module proxy through
+# the small launcher in infra/local/ferretdb. Production uses MongoDB itself.
+# shellcheck shell=bash
+
+# The FerretDB version is pinned in infra/local/ferretdb/go.mod; the binary is cached per launcher
+# source hash, so a version bump rebuilds it.
+FERRETDB_BIN="$CACHE_DIR/bin/parley-ferretdb-$(cat "$LOCAL_DIR"/ferretdb/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
+FERRETDB_DATA="$DATA_DIR/ferretdb"
+
+ferretdb_provision() {
+  [ -x "$FERRETDB_BIN" ] && return 0
+  command -v go >/dev/null || die "Go (1.24 or later) is needed to build FerretDB: install it and re-run"
+  say "building FerretDB ($(awk '$1 ~ /FerretDB\/FerretDB$/ {print $2} $2 ~ /FerretDB\/FerretDB$/ {print $3}' "$LOCAL_DIR/ferretdb/go.mod")) with Go (cached in $FERRETDB_BIN; takes a few minutes once)"
+  mkdir -p "$CACHE_DIR/bin"
+  (cd "$LOCAL_DIR/ferretdb" && GOFLAGS=-mod=mod go build -trimpath -o "$FERRETDB_BIN.tmp" .) \
+    >"$LOG_DIR/ferretdb-provision.log" 2>&1 || die "building FerretDB failed, see $LOG_DIR/ferretdb-provision.log"
+  mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
+}
+
+ferretdb_healthy() { port_open "$FERRETDB_PORT" && grep -q "ferretdb listening" "$LOG_DIR/ferretdb.log"; }
+
+ferretdb_start() {
+  mkdir -p "$FERRETDB_DATA"
+  ensure_port_free ferretdb "$FERRETDB_PORT"
+  spawn ferretdb "$FERRETDB_BIN" -listen "127.0.0.1:$FERRETDB_PORT" -sqlite-url "file:$FERRETDB_DATA/"
+  wait_healthy ferretdb ferretdb_healthy 60
+}
+
+ferretdb_stop() { stop_pid ferretdb 15; }
+ferretdb_url() { echo "mongodb://127.0.0.1:$FERRETDB_PORT/parley"; }
