@@ -1,0 +1,114 @@
+/**
+ * The HTTP base every service builds on: request ids, JSON logs, /health/live, /health/ready,
+ * /metrics, and problem+json (RFC 9457) for every error, including framework ones.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { AppError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts';
+import { checkReadiness, type HealthCheck } from './health.ts';
+import type { Logger } from './logger.ts';
+import { Histogram, type Registry } from './metrics.ts';
+
+export interface HttpServerOptions {
+  service: string;
+  log: Logger;
+  metrics: Registry;
+  checks: readonly HealthCheck[];
+  bodyLimit?: number;
+  readinessTimeoutMs?: number;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.log as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [options.metrics],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    duration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) {
+      if (error.status >= 500) request.log.error({ err: error }, error.message);
+      return reply
+        .status(error.status)
+        .type(PROBLEM_CONTENT_TYPE)
+        .send(problem(error.status, error.code, error.message, error.extensions));
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'unhandled error');
+      return reply
+        .status(500)
+        .type(PROBLEM_CONTENT_TYPE)
+        .send(problem(500, 'INTERNAL', undefined));
+    }
+    const code = error.validation ? 'VALIDATION_FAILED' : (error.code ?? 'BAD_REQUEST');
+    return reply
+      .status(status)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(
+        problem(
+          status,
+          code.replace(/^FST_ERR_/, ''),
+          error.message,
+          error.validation ? { errors: error.validation } : {},
+        ),
+      );
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(
+        problem(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
+      ),
+  );
+
+  app.get('/health/live', { logLevel: 'warn' }, async () => ({
+    status: 'live',
+    service: options.service,
+  }));
+
+  app.get('/health/ready', { logLevel: 'warn' }, async (_request, reply) => {
+    const report = await checkReadiness(options.checks, options.readinessTimeoutMs);
+    return reply
+      .status(report.status === 'ready' ? 200 : 503)
+      .send({ service: options.service, ...report });
+  });
+
+  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) =>
+    reply.type(options.metrics.contentType).send(await options.metrics.metrics()),
+  );
+
+  return app;
+}

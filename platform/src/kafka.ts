@@ -1,0 +1,105 @@
+/**
+ * The one place Kafka clients are made (kafkajs today; @confluentinc/kafka-javascript offers the
+ * same API should kafkajs stop being maintained). Producers use the Java-compatible murmur2
+ * partitioner so a key lands on the same partition whichever client wrote it.
+ */
+import {
+  type Admin,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  Partitioners,
+  type Producer,
+  type ProducerConfig,
+} from 'kafkajs';
+import { type ConfigOf, env } from './config.ts';
+import type { HealthCheck } from './health.ts';
+import type { Logger } from './logger.ts';
+
+export type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  Message,
+  Producer,
+  RecordMetadata,
+} from 'kafkajs';
+
+export const kafkaSettings = {
+  KAFKA_BROKERS: env.hostPorts({ default: { dev: ['127.0.0.1:19092'] } }),
+  KAFKA_CLIENT_ID: env.string({ default: 'parley' }),
+};
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  log: Logger;
+  /** How long to wait for a broker connection; short in tests and health checks. */
+  connectionTimeoutMs?: number;
+  retry?: KafkaConfig['retry'];
+}
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafka(options: KafkaOptions): Kafka {
+  const log = options.log.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    retry: options.retry ?? { initialRetryTime: 100, retries: 8 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...rest } = entry;
+        log[LEVELS[level] ?? 'info'](rest, message);
+      },
+  });
+}
+
+export function createProducer(kafka: Kafka, config: ProducerConfig = {}): Producer {
+  return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config });
+}
+
+/** Ready when a broker answers a metadata request (through an admin client kept for this). */
+export function kafkaHealthCheck(admin: Admin): HealthCheck {
+  return {
+    name: 'kafka',
+    check: async () => {
+      const cluster = await admin.describeCluster();
+      if (cluster.brokers.length === 0) throw new Error('no brokers in cluster metadata');
+    },
+  };
+}
+
+/**
+ * A Kafka client from the shared settings, plus an admin client used for readiness. The admin
+ * connects in the background: the process starts without Kafka and reports it down until it answers.
+ */
+export function connectKafka(
+  config: ConfigOf<typeof kafkaSettings>,
+  clientId: string,
+  log: Logger,
+) {
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}.${clientId}`,
+    log,
+  });
+  const admin = kafka.admin();
+  admin.connect().catch((error: unknown) => log.warn({ err: error }, 'kafka not reachable yet'));
+  return {
+    kafka,
+    admin,
+    check: kafkaHealthCheck(admin),
+    resource: { name: 'kafka-admin', close: () => admin.disconnect() },
+  };
+}

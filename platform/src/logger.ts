@@ -1,0 +1,54 @@
+import { type Logger, pino } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Paths pino blanks out of every log line: credentials, tokens and personal data. Log objects
+ * use these names (req/res serializers included), so redaction holds wherever a line is written.
+ */
+export const REDACTED_PATHS = [
+  'password',
+  '*.password',
+  'newPassword',
+  '*.newPassword',
+  'token',
+  '*.token',
+  'accessToken',
+  '*.accessToken',
+  'refreshToken',
+  '*.refreshToken',
+  'email',
+  '*.email',
+  'displayName',
+  '*.displayName',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'config.POSTGRES_PASSWORD',
+  'config.REDIS_PASSWORD',
+  'config.SCHEMA_REGISTRY_PASSWORD',
+];
+
+export interface LoggerOptions {
+  service: string;
+  level: string;
+  environment: string;
+  /** Where lines go; stdout by default (collected by the platform's log shipper). */
+  destination?: pino.DestinationStream;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: { service: options.service, env: options.environment },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination,
+  );
+}
