@@ -1,0 +1,87 @@
+/**
+ * Fixtures for integration tests against the real local stack. Each test makes its own topics,
+ * groups, subjects, tables or keys with a random suffix and removes them afterwards.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { connect, createServer } from 'node:net';
+import { loadConfig } from '../config.ts';
+import { createKafka, kafkaSettings } from '../kafka.ts';
+import { createLogger } from '../logger.ts';
+import { mongoSettings } from '../mongo.ts';
+import { postgresSettings } from '../postgres.ts';
+import { redisSettings } from '../redis.ts';
+import { schemaRegistrySettings } from '../schema-registry.ts';
+
+export const stackSettings = {
+  ...kafkaSettings,
+  ...schemaRegistrySettings,
+  ...postgresSettings,
+  ...mongoSettings,
+  ...redisSettings,
+};
+
+/** The local stack's addresses, from the same settings the services use. */
+export function stackConfig() {
+  return loadConfig(stackSettings);
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export const quietLogger = () =>
+  createLogger({ service: 'test', level: 'error', environment: 'test' });
+
+export function testKafka(clientId = uniqueName('test')) {
+  return createKafka({ brokers: stackConfig().KAFKA_BROKERS, clientId, log: quietLogger() });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+/** A throwaway redis-server on a free port, for tests that stop or break their Redis. */
+export async function startThrowawayRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (await acceptsConnections(port)) break;
+    if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+export function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}

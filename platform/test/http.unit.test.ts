@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { AppError, defineError } from '../src/errors.ts';
+import type { HealthCheck } from '../src/health.ts';
+import { createHttpServer } from '../src/http.ts';
+import { createMetricsRegistry } from '../src/metrics.ts';
+import { quietLogger } from '../src/testing/fixtures.ts';
+
+const RuleBroken = defineError('RULE_BROKEN', 422, 'A rule was broken');
+
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+function build(checks: HealthCheck[] = []) {
+  app = createHttpServer({
+    service: 'test-service',
+    log: quietLogger(),
+    metrics: createMetricsRegistry('test-service'),
+    checks,
+    bodyLimit: 1024,
+    readinessTimeoutMs: 200,
+  });
+  app.get('/rule', async () => {
+    throw new RuleBroken('title too long', { extensions: { maxLength: 200 } });
+  });
+  app.get('/bug', async () => {
+    throw new Error('secret internal detail');
+  });
+  app.post(
+    '/typed',
+    {
+      schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } },
+    },
+    async (request) => request.body,
+  );
+  return app;
+}
+
+describe('createHttpServer', () => {
+  it('answers unknown routes with problem+json 404', async () => {
+    const res = await build().inject({ method: 'GET', url: '/nowhere?x=1' });
+    assert.equal(res.statusCode, 404);
+    assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+    assert.deepEqual(res.json(), {
+      type: 'https://parley.dev/problems/not-found',
+      title: 'Not Found',
+      status: 404,
+      code: 'NOT_FOUND',
+      detail: 'no route for GET /nowhere',
+    });
+  });
+
+  it('maps an AppError to its status, code, detail and extensions', async () => {
+    const res = await build().inject({ method: 'GET', url: '/rule' });
+    assert.equal(res.statusCode, 422);
+    const body = res.json();
+    assert.equal(body.code, 'RULE_BROKEN');
+    assert.equal(body.detail, 'title too long');
+    assert.equal(body.maxLength, 200);
+  });
+
+  it('hides the message of unexpected errors behind a 500', async () => {
+    const res = await build().inject({ method: 'GET', url: '/bug' });
+    assert.equal(res.statusCode, 500);
+    assert.equal(res.json().code, 'INTERNAL');
+    assert.doesNotMatch(res.body, /secret internal detail/);
+  });
+
+  it('turns schema validation failures into a 400 listing the errors', async () => {
+    const res = await build().inject({ method: 'POST', url: '/typed', payload: { n: 'x' } });
+    assert.equal(res.statusCode, 400);
+    const body = res.json();
+    assert.equal(body.code, 'VALIDATION_FAILED');
+    assert.ok(Array.isArray(body.errors) && body.errors.length > 0);
+  });
+
+  it('answers malformed JSON and oversize bodies with problem+json', async () => {
+    const malformed = await build().inject({
+      method: 'POST',
+      url: '/typed',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"n": ',
+    });
+    assert.equal(malformed.statusCode, 400);
+    assert.match(malformed.headers['content-type'] as string, /problem\+json/);
+    const oversize = await app?.inject({
+      method: 'POST',
+      url: '/typed',
+      payload: { n: 1, pad: 'x'.repeat(2000) },
+    });
+    assert.equal(oversize?.statusCode, 413);
+    assert.equal(oversize?.json().status, 413);
+  });
+
+  it('is ready only when every check passes, and names the failing ones', async () => {
+    const ok: HealthCheck = { name: 'postgres', check: async () => {} };
+    const down: HealthCheck = {
+      name: 'redis',
+      check: async () => {
+        throw new Error('connection refused');
+      },
+    };
+    const hanging: HealthCheck = { name: 'kafka', check: () => new Promise(() => {}) };
+    const res = await build([ok, down, hanging]).inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(res.statusCode, 503);
+    const body = res.json();
+    assert.deepEqual(body.failing, ['redis', 'kafka']);
+    assert.equal(body.checks.postgres.status, 'up');
+    assert.equal(body.checks.redis.error, 'connection refused');
+    assert.match(body.checks.kafka.error, /timed out/);
+
+    const live = await app?.inject({ method: 'GET', url: '/health/live' });
+    assert.equal(live?.statusCode, 200);
+  });
+
+  it('echoes a well-formed request id and replaces a malformed one', async () => {
+    const given = await build().inject({
+      method: 'GET',
+      url: '/health/live',
+      headers: { 'x-request-id': 'abc-123' },
+    });
+    assert.equal(given.headers['x-request-id'], 'abc-123');
+    const bad = await app?.inject({
+      method: 'GET',
+      url: '/health/live',
+      headers: { 'x-request-id': 'a b\n' },
+    });
+    assert.match(String(bad?.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  });
+
+  it('exposes request durations on /metrics', async () => {
+    await build().inject({ method: 'GET', url: '/rule' });
+    const res = await app?.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(res?.statusCode, 200);
+    assert.match(
+      res?.body ?? '',
+      /http_request_duration_seconds_count\{[^}]*route="\/rule"[^}]*status="422"/,
+    );
+  });
+
+  it('keeps AppError usable directly', () => {
+    const error = new AppError('X', 409, 'conflict', { cause: new Error('root') });
+    assert.equal(error.status, 409);
+    assert.ok(error.cause instanceof Error);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * The topic catalogue as code: every topic Parley uses, its partitions, replication and cleanup
+ * policy per environment. The bootstrap step creates and reconciles topics from it; brokers never
+ * auto-create. docs/architecture.md lists the same topics (a unit test keeps the two in step).
+ */
+import type { Environment } from '@parley/platform/config';
+
+export interface BoundedContext {
+  /** Folder name in each service and prefix of its topics. */
+  readonly name: string;
+  /** The aggregate whose events the context's event topic holds. */
+  readonly aggregate: string;
+}
+
+/** The list of contexts: adding a context means adding it here and nowhere else centrally. */
+export const CONTEXTS: readonly BoundedContext[] = [
+  { name: 'identity', aggregate: 'user' },
+  { name: 'chat', aggregate: 'conversation' },
+];
+
+export type TopicRole = 'commands' | 'events' | 'aggregate-state' | 'dead-letters';
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly role: TopicRole;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  /** Broker-side topic configs; the bootstrap reports any drift from these. */
+  readonly config: Readonly<Record<string, string>>;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface CatalogueOptions {
+  environment: Environment;
+  /** Partitions of every topic; 12 unless configured (TOPIC_PARTITIONS). */
+  partitions: number;
+  /** Consumer groups that own a dead-letter topic (`<group>.dlq`). */
+  deadLetterGroups?: readonly string[];
+}
+
+function durability(environment: Environment) {
+  const local = environment === 'dev' || environment === 'test';
+  return { replicationFactor: local ? 1 : 3, minInsyncReplicas: local ? '1' : '2' };
+}
+
+export const topicNames = {
+  commands: (context: BoundedContext) => `${context.name}.commands`,
+  events: (context: BoundedContext) => `${context.name}.${context.aggregate}-events`,
+  aggregateState: (context: BoundedContext) => `${context.name}.aggregate-state`,
+  deadLetters: (group: string) => `${group}.dlq`,
+};
+
+export function topicCatalogue(options: CatalogueOptions): TopicSpec[] {
+  const { replicationFactor, minInsyncReplicas } = durability(options.environment);
+  const base = { partitions: options.partitions, replicationFactor };
+  const common = { 'min.insync.replicas': minInsyncReplicas };
+  const topics: TopicSpec[] = [];
+  for (const context of CONTEXTS) {
+    topics.push(
+      {
+        ...base,
+        name: topicNames.commands(context),
+        role: 'commands',
+        config: { ...common, 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
+      },
+      {
+        ...base,
+        name: topicNames.events(context),
+        role: 'events',
+        // The source of truth: never deleted, never compacted.
+        config: {
+          ...common,
+          'cleanup.policy': 'delete',
+          'retention.ms': '-1',
+          'retention.bytes': '-1',
+        },
+      },
+      {
+        ...base,
+        name: topicNames.aggregateState(context),
+        role: 'aggregate-state',
+        config: { ...common, 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0' },
+      },
+    );
+  }
+  for (const group of options.deadLetterGroups ?? []) {
+    topics.push({
+      ...base,
+      name: topicNames.deadLetters(group),
+      role: 'dead-letters',
+      config: { ...common, 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
+    });
+  }
+  return topics;
+}

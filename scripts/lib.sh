@@ -1,0 +1,56 @@
+# Shared by start.sh, test.sh and stop.sh. Sourced, never run.
+# shellcheck shell=bash
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_DIR"
+source "$REPO_DIR/infra/local/lib/common.sh"
+
+# The services `npm start` runs, with their default ports (each service's config has the same).
+APP_SERVICES=(command-api query-api projectors)
+declare -A APP_PORTS=([command-api]=3000 [query-api]=3001 [projectors]=3002)
+
+step() { printf '\n\033[1;36m==> %s\033[0m\n' "$*" >&2; }
+
+check_node() {
+  command -v node >/dev/null || die "Node.js 20.19 or later is needed (node not found)"
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' ||
+    die "Node.js 20.19 or later is needed, found $(node --version)"
+}
+
+# Installs npm dependencies when node_modules is missing or older than the lock file.
+ensure_node_modules() {
+  check_node
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    step "installing npm dependencies"
+    npm ci --no-audit --no-fund --cache "$CACHE_DIR/npm" >"$LOG_DIR/npm-ci.log" 2>&1 ||
+      { tail -n 30 "$LOG_DIR/npm-ci.log" >&2; die "npm ci failed, see $LOG_DIR/npm-ci.log"; }
+  fi
+}
+
+run_node() { node --conditions=parley-source --import tsx "$@"; }
+
+bootstrap_topics() {
+  step "creating and reconciling topics"
+  run_node schemas/src/bootstrap/cli.ts
+}
+
+app_live() { curl -sf -o /dev/null "http://127.0.0.1:${APP_PORTS[$1]}/health/live"; }
+
+start_app() {
+  local name="$1"
+  stop_pid "$name" 20
+  ensure_port_free "$name" "${APP_PORTS[$name]}"
+  spawn "$name" node --conditions=parley-source --import tsx "$REPO_DIR/$name/src/server.ts"
+  local check="app_live_$name"
+  eval "$check() { app_live $name; }"
+  wait_healthy "$name" "$check" 60
+}
+
+stop_apps() {
+  local name
+  for name in "${APP_SERVICES[@]}"; do
+    if pid_alive "$name"; then
+      say "stopping $name"
+      stop_pid "$name" 20
+    fi
+  done
+}
