@@ -34,6 +34,17 @@ export function createRedis(options: RedisOptions): Redis {
   return client;
 }
 
+/** QUIT when possible (pending replies arrive first); in any case stop reconnecting. */
+export async function closeRedis(client: Redis): Promise<void> {
+  try {
+    if (client.status === 'ready') await client.quit();
+  } catch {
+    // Already unreachable: nothing to flush.
+  } finally {
+    client.disconnect();
+  }
+}
+
 export function redisHealthCheck(client: Redis): HealthCheck {
   return {
     name: 'redis',
@@ -54,6 +65,6 @@ export function connectRedis(config: ConfigOf<typeof redisSettings>, connectionN
   return {
     redis,
     check: redisHealthCheck(redis),
-    resource: { name: 'redis', close: () => redis.quit() },
+    resource: { name: 'redis', close: () => closeRedis(redis) },
   };
 }

@@ -1,0 +1,67 @@
+// Readiness follows the service's dependencies: with its Redis gone, /health/ready turns 503 and
+// names redis while /health/live stays 200 (the pod leaves the load balancer, it is not restarted).
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { loadConfig } from '@parley/platform/config';
+import { createMetricsRegistry } from '@parley/platform/metrics';
+import { quietLogger, startThrowawayRedis } from '@parley/platform/testing/fixtures';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.ts';
+import { settings } from '../src/config.ts';
+import { createDependencies } from '../src/dependencies.ts';
+
+let redis: Awaited<ReturnType<typeof startThrowawayRedis>>;
+let app: FastifyInstance;
+let closeDeps: () => Promise<void>;
+
+before(async () => {
+  redis = await startThrowawayRedis();
+  const config = loadConfig(settings, { source: { ...process.env, REDIS_URL: redis.url } });
+  const log = quietLogger();
+  const deps = createDependencies({ config, log });
+  closeDeps = async () => {
+    for (const r of deps.resources) await r.close().catch(() => {});
+  };
+  app = buildApp({ config, log, metrics: createMetricsRegistry('query-api'), deps });
+});
+
+after(async () => {
+  await app.close();
+  await closeDeps();
+  await redis.stop();
+});
+
+async function ready() {
+  const res = await app.inject({ method: 'GET', url: '/health/ready' });
+  return { status: res.statusCode, body: res.json() };
+}
+
+async function eventually<T>(
+  probe: () => Promise<T>,
+  accept: (v: T) => boolean,
+  ms = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (accept(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+it('is ready with every dependency up, and 503 naming redis when Redis stops', async () => {
+  const up = await eventually(ready, (r) => r.status === 200);
+  assert.equal(up.status, 200, JSON.stringify(up.body));
+  assert.deepEqual(up.body.failing, []);
+
+  await redis.stop();
+
+  const down = await eventually(ready, (r) => r.status === 503);
+  assert.equal(down.status, 503);
+  assert.deepEqual(down.body.failing, ['redis']);
+  assert.equal(down.body.checks.postgres.status, 'up');
+  assert.equal(down.body.checks.mongodb.status, 'up');
+
+  const live = await app.inject({ method: 'GET', url: '/health/live' });
+  assert.equal(live.statusCode, 200);
+});
