@@ -25,3 +25,21 @@ it('dev defaults of every client match the ports of the local stack', () => {
   assert.equal(new URL(config.REDIS_URL).port, ports.REDIS_PORT);
   assert.equal(new URL(config.MONGO_URL).port, ports.FERRETDB_PORT);
 });
+
+it('the docker-compose stack publishes the same loopback ports', () => {
+  const ports = stackEnv();
+  const compose = readFileSync(new URL('../../infra/docker-compose.yml', import.meta.url), 'utf8');
+  for (const key of [
+    'KAFKA_PORT',
+    'REGISTRY_PORT',
+    'POSTGRES_PORT',
+    'REDIS_PORT',
+    'FERRETDB_PORT',
+  ]) {
+    assert.match(
+      compose,
+      new RegExp(`"127\\.0\\.0\\.1:${ports[key]}:\\d+"`),
+      `${key} in docker-compose.yml`,
+    );
+  }
+});

@@ -1,0 +1,49 @@
+/**
+ * `npm run bench -- <name> [--events N]`: brings the local stack up (idempotent), runs the
+ * benchmark with its same-run baseline and writes bench/results/<name>.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { kafkaBaseline } from './benchmarks/kafka-baseline.ts';
+import { benchContext } from './context.ts';
+
+const BENCHMARKS: Record<string, (context: ReturnType<typeof benchContext>) => Promise<string>> = {
+  'kafka-baseline': kafkaBaseline,
+};
+const USAGE = `usage: npm run bench -- <${Object.keys(BENCHMARKS).join('|')}> [--events N]`;
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n${USAGE}\n`);
+  process.exit(64);
+}
+
+let parsed: ReturnType<
+  typeof parseArgs<{ options: { events: { type: 'string' } }; allowPositionals: true }>
+>;
+try {
+  parsed = parseArgs({
+    options: { events: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+} catch (error) {
+  fail((error as Error).message);
+}
+const [name, ...rest] = parsed.positionals;
+if (!name || rest.length > 0) fail('name exactly one benchmark');
+const run = BENCHMARKS[name];
+if (!run) fail(`unknown benchmark '${name}'`);
+let events: number | undefined;
+if (parsed.values.events !== undefined) {
+  events = Number(parsed.values.events);
+  if (!Number.isInteger(events) || events < 1000 || events > 10_000_000) {
+    fail(`--events must be an integer from 1000 to 10000000, got '${parsed.values.events}'`);
+  }
+}
+
+const repo = new URL('../../', import.meta.url).pathname;
+execFileSync('bash', [`${repo}infra/local/stack.sh`, 'up'], { stdio: 'inherit' });
+const path = await run(benchContext(events));
+process.stdout.write(readFileSync(path, 'utf8'));
+process.stdout.write(`written to ${path}\n`);
