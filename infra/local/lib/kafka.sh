@@ -17,10 +17,17 @@ kafka_provision() {
   touch "$KAFKA_HOME/.complete"
 }
 
+# The JVM command line for Kafka's main classes (broker and storage tool alike), as an array so
+# paths with spaces survive.
+kafka_java_command() {
+  KAFKA_JAVA=("$(java_bin)" -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$LOCAL_DIR/kafka/log4j2.yaml"
+    -cp "$KAFKA_HOME/libs/*")
+}
+
 kafka_java() {
-  "$(java_bin)" -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOCAL_DIR/kafka/log4j2.yaml" \
-    -cp "$KAFKA_HOME/libs/*" "$@"
+  kafka_java_command
+  "${KAFKA_JAVA[@]}" "$@"
 }
 
 kafka_config() {
@@ -47,9 +54,8 @@ kafka_start() {
   fi
   ensure_port_free kafka "$KAFKA_PORT"
   ensure_port_free kafka_controller "$KAFKA_CONTROLLER_PORT"
-  spawn kafka "$(java_bin)" -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOCAL_DIR/kafka/log4j2.yaml" \
-    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$conf"
+  kafka_java_command
+  spawn kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$conf"
   wait_healthy kafka kafka_healthy 120
 }
 
