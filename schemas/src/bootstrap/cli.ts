@@ -1,15 +1,24 @@
 /**
- * `npm run bootstrap`: creates or reconciles every topic of the catalogue. What `npm start`,
- * `npm test` and the Helm chart's bootstrap job run before any service.
+ * `npm run bootstrap`: creates or reconciles every topic of the catalogue and registers every
+ * record schema (subject compatibility BACKWARD_TRANSITIVE). What `npm start`, `npm test` and the
+ * Helm chart's bootstrap job run before any service.
  *
  *   --repair-config   rewrite topic configs that drifted from the catalogue
  *
- * Exit codes: 0 in step with the catalogue, 2 drift found (listed), 64 bad arguments, 78 bad config.
+ * Exit codes: 0 in step, 1 a schema was refused, 2 topic drift found (listed), 64 bad arguments,
+ * 78 bad config.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, env, loadConfig } from '@parley/platform/config';
 import { createKafka, kafkaSettings } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
+import {
+  createSchemaRegistry,
+  schemaRegistryOptions,
+  schemaRegistrySettings,
+} from '@parley/platform/schema-registry';
+import { registerSchemas } from '../avro/register.ts';
+import { loadSchemaSet } from '../avro/schema-set.ts';
 import { topicCatalogue } from '../topics/catalogue.ts';
 import { reconcileTopics } from '../topics/reconcile.ts';
 
@@ -17,6 +26,7 @@ const USAGE = 'usage: npm run bootstrap [-- --repair-config]';
 
 export const bootstrapSettings = {
   ...kafkaSettings,
+  ...schemaRegistrySettings,
   TOPIC_PARTITIONS: env.int(1, 10_000, { default: 12 }),
 };
 
@@ -73,6 +83,18 @@ async function main() {
     process.stdout.write(
       `topics: ${catalogue.length} in catalogue, ${report.created.length} created, ${report.unchanged.length} in step, ${report.drift.length} drifted\n`,
     );
+    const options = schemaRegistryOptions(config);
+    const registrations = await registerSchemas(
+      createSchemaRegistry(options),
+      options,
+      loadSchemaSet(),
+    );
+    const refused = registrations.filter((r) => r.error);
+    for (const r of refused) process.stdout.write(`REFUSED  ${r.subject}: ${r.error}\n`);
+    process.stdout.write(
+      `schemas: ${registrations.length} subjects, ${registrations.length - refused.length} registered or unchanged, ${refused.length} refused\n`,
+    );
+    if (refused.length > 0) return 1;
     return report.drift.length > 0 ? 2 : 0;
   } finally {
     await admin.disconnect();

@@ -1,0 +1,342 @@
+// Generated from schemas/avro by `npm run schemas:generate`. Do not edit.
+
+/** Carried by every command record on a <context>.commands topic. */
+export interface CommandMetadata {
+  /** Unique id of the command; the same id always yields the same outcome. */
+  commandId: string;
+  /** The aggregate the command targets; also the record key. */
+  aggregateId: string;
+  /** When the API accepted the command (UTC); deciders take time from here. */
+  issuedAt: number;
+  /** Id shared by everything caused by one client request. */
+  correlationId: string;
+  /** Who asks: user:<uuid>, or system:<component>. */
+  actor: string;
+  /** Roles of the actor when the command was issued (user, admin, analyst). */
+  actorRoles: Array<string>;
+  /** Optimistic concurrency: the aggregate version the client saw (If-Match). */
+  expectedVersion: null | number;
+  /** The client's Idempotency-Key header, if any. */
+  idempotencyKey: null | string;
+  /** Reserved for multi-tenancy; null in v1. */
+  tenantId: null | string;
+}
+
+/** Archive the conversation. */
+export interface ArchiveConversation {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+}
+
+/** Delete the conversation. */
+export interface DeleteConversation {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+}
+
+/** Post a message to the assistant. */
+export interface PostUserMessage {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** Client-chosen or API-assigned message id. */
+  messageId: string;
+  /** The message. (personal data: content) */
+  text: string;
+}
+
+/** Sent by the assistant reactor with the finished reply. */
+export interface RecordAssistantReply {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** Id of the reply. */
+  messageId: string;
+  /** The user message it answers. */
+  replyTo: string;
+  /** The reply. (personal data: content) */
+  text: string;
+  /** Provider and model. */
+  model: string;
+  /** Tokens in the prompt. */
+  promptTokens: number;
+  /** Tokens in the reply. */
+  completionTokens: number;
+  /** Time from request to last token. */
+  latencyMs: number;
+}
+
+/** Sent by the assistant reactor when it gives up on a message. */
+export interface RecordAssistantReplyFailure {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** The user message left unanswered. */
+  replyTo: string;
+  /** Machine-readable reason. */
+  reason: string;
+  /** The model that was asked, if any. */
+  model: null | string;
+}
+
+/** Change the title. */
+export interface RenameConversation {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** New title. (personal data: content) */
+  title: string;
+}
+
+/** Start a conversation. */
+export interface StartConversation {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** Title, 1-200 characters. (personal data: content) */
+  title: string;
+}
+
+/** Carried by every event: identity, position in its aggregate, time and provenance. */
+export interface EventMetadata {
+  /** Unique id of this event; consumers deduplicate on it. */
+  eventId: string;
+  /** The aggregate (user, conversation) this event belongs to; also the record key. */
+  aggregateId: string;
+  /** Version of the aggregate after this event: 1, 2, 3... with no gaps. */
+  aggregateVersion: number;
+  /** When the command processor decided the event (UTC). */
+  occurredAt: number;
+  /** Id shared by everything caused by one client request. */
+  correlationId: string;
+  /** Id of the command (or event) that caused this event. */
+  causationId: string;
+  /** Who caused it: user:<uuid>, or system:<component>. */
+  actor: string;
+  /** Reserved for multi-tenancy; null in v1. */
+  tenantId: null | string;
+}
+
+/** The assistant could not answer (timeout, provider error, quota). */
+export interface AssistantReplyFailed {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** The user message left unanswered. */
+  replyTo: string;
+  /** Machine-readable reason, e.g. timeout, quota_exceeded, provider_error. */
+  reason: string;
+  /** The model that was asked, if any. */
+  model: null | string;
+}
+
+/** The assistant answered a user message. */
+export interface AssistantReplyRecorded {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** Id of the reply. */
+  messageId: string;
+  /** The user message it answers. */
+  replyTo: string;
+  /** The reply. (personal data: content) */
+  text: string;
+  /** Provider and model, e.g. openai:gpt-4o-mini. */
+  model: string;
+  /** Tokens in the prompt. */
+  promptTokens: number;
+  /** Tokens in the reply. */
+  completionTokens: number;
+  /** Time from request to last token. */
+  latencyMs: number;
+}
+
+/** The owner archived the conversation: readable, no new messages. */
+export interface ConversationArchived {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+}
+
+/** The owner deleted the conversation: read models drop it and its messages. */
+export interface ConversationDeleted {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+}
+
+/** The owner changed the title. */
+export interface ConversationRenamed {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** New title. (personal data: content) */
+  title: string;
+}
+
+/** A user started a conversation with the assistant. */
+export interface ConversationStarted {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** The user who owns the conversation. */
+  ownerId: string;
+  /** Title, 1-200 characters. (personal data: content) */
+  title: string;
+}
+
+/** The owner posted a message; the assistant replies to it. */
+export interface UserMessagePosted {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** Id of the message. */
+  messageId: string;
+  /** The user who wrote it. */
+  authorId: string;
+  /** The message. (personal data: content) */
+  text: string;
+}
+
+/** What a user may do: user (own data), admin (manage users), analyst (aggregates only). */
+export type Role = 'user' | 'admin' | 'analyst';
+
+/** Give a user another role (admins only). */
+export interface ChangeUserRole {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** The new role. */
+  role: Role;
+}
+
+/** Stop an account (the user themself or an admin). */
+export interface DeactivateUser {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** Why, for the audit trail. */
+  reason: null | string;
+}
+
+/** Erase a user's personal data (GDPR). */
+export interface EraseUser {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+}
+
+/** Personal data encrypted with the data key of the person it belongs to (AES-256-GCM). Erasing the key erases the data in every copy of the log. */
+export interface EncryptedText {
+  /** Id of the per-user data key. */
+  keyId: string;
+  /** 96-bit GCM nonce. */
+  nonce: Buffer;
+  /** Ciphertext followed by the 128-bit GCM tag. */
+  ciphertext: Buffer;
+}
+
+/** Create an account (credentials stay in the identity store, never here). */
+export interface RegisterUser {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** Normalised email address. (personal data: encrypted) */
+  email: EncryptedText;
+  /** Name shown to others. (personal data: encrypted) */
+  displayName: EncryptedText;
+  /** Initial role. */
+  role: Role;
+  /** BCP 47 language tag. */
+  locale: null | string;
+}
+
+/** Change profile fields; null leaves a field as it is. */
+export interface UpdateUserProfile {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** New display name. (personal data: encrypted) */
+  displayName: null | EncryptedText;
+  /** New locale. */
+  locale: null | string;
+}
+
+/** The account can no longer log in or act; its data is kept. */
+export interface UserDeactivated {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** Why, for the audit trail (no personal data). */
+  reason: null | string;
+}
+
+/** GDPR erasure: the user's data key was deleted, so their encrypted personal data is unreadable everywhere. */
+export interface UserErased {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+}
+
+/** A user changed their profile; null fields are unchanged. */
+export interface UserProfileUpdated {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** New display name. (personal data: encrypted) */
+  displayName: null | EncryptedText;
+  /** New locale. */
+  locale: null | string;
+}
+
+/** A user account was created. */
+export interface UserRegistered {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** Normalised email address. (personal data: encrypted) */
+  email: EncryptedText;
+  /** Name shown to others. (personal data: encrypted) */
+  displayName: EncryptedText;
+  /** Initial role. */
+  role: Role;
+  /** BCP 47 language tag, e.g. en-GB. */
+  locale: null | string;
+}
+
+/** An admin changed a user's role. */
+export interface UserRoleChanged {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** The new role. */
+  role: Role;
+  /** The role before. */
+  previousRole: Role;
+}
+
+export interface ChatCommandMap {
+  ArchiveConversation: ArchiveConversation;
+  DeleteConversation: DeleteConversation;
+  PostUserMessage: PostUserMessage;
+  RecordAssistantReply: RecordAssistantReply;
+  RecordAssistantReplyFailure: RecordAssistantReplyFailure;
+  RenameConversation: RenameConversation;
+  StartConversation: StartConversation;
+}
+/** A decoded chat command with its type tag. */
+export type ChatCommand = { [K in keyof ChatCommandMap]: { type: K; value: ChatCommandMap[K] } }[keyof ChatCommandMap];
+
+export interface ChatEventMap {
+  AssistantReplyFailed: AssistantReplyFailed;
+  AssistantReplyRecorded: AssistantReplyRecorded;
+  ConversationArchived: ConversationArchived;
+  ConversationDeleted: ConversationDeleted;
+  ConversationRenamed: ConversationRenamed;
+  ConversationStarted: ConversationStarted;
+  UserMessagePosted: UserMessagePosted;
+}
+/** A decoded chat event with its type tag. */
+export type ChatEvent = { [K in keyof ChatEventMap]: { type: K; value: ChatEventMap[K] } }[keyof ChatEventMap];
+
+export interface IdentityCommandMap {
+  ChangeUserRole: ChangeUserRole;
+  DeactivateUser: DeactivateUser;
+  EraseUser: EraseUser;
+  RegisterUser: RegisterUser;
+  UpdateUserProfile: UpdateUserProfile;
+}
+/** A decoded identity command with its type tag. */
+export type IdentityCommand = { [K in keyof IdentityCommandMap]: { type: K; value: IdentityCommandMap[K] } }[keyof IdentityCommandMap];
+
+export interface IdentityEventMap {
+  UserDeactivated: UserDeactivated;
+  UserErased: UserErased;
+  UserProfileUpdated: UserProfileUpdated;
+  UserRegistered: UserRegistered;
+  UserRoleChanged: UserRoleChanged;
+}
+/** A decoded identity event with its type tag. */
+export type IdentityEvent = { [K in keyof IdentityEventMap]: { type: K; value: IdentityEventMap[K] } }[keyof IdentityEventMap];
+
+/** Every record on Kafka by its type name. */
+export interface RecordMap extends ChatCommandMap, ChatEventMap, IdentityCommandMap, IdentityEventMap {}
+export type RecordName = keyof RecordMap;

@@ -1,0 +1,136 @@
+/**
+ * Avro serde over the schema registry. Encoding uses the id under which the current schema of a
+ * record is registered (looked up once; producers never register, the bootstrap does). Decoding
+ * reads the writer schema by the id in the payload (cached) and resolves it into the reader
+ * schema this code knows for that record type, so old and new versions both decode.
+ */
+import type { SchemaRegistry } from '@parley/platform/schema-registry';
+import { SchemaType } from '@parley/platform/schema-registry';
+import type avro from 'avsc';
+import type { RecordSchema, SchemaSet } from '../avro/schema-set.ts';
+import type { RecordMap, RecordName } from '../generated/records.ts';
+import {
+  CorruptPayloadError,
+  InvalidRecordError,
+  RegistryUnavailableError,
+  SchemaNotRegisteredError,
+  SerdeError,
+  TruncatedPayloadError,
+  UnknownRecordTypeError,
+  UnknownSchemaIdError,
+} from './errors.ts';
+import { frame, unframe } from './wire-format.ts';
+
+export type AnyRecord = { [K in RecordName]: { type: K; value: RecordMap[K] } }[RecordName];
+
+export interface Encoded {
+  payload: Buffer;
+  schemaId: number;
+  record: RecordSchema;
+}
+
+export type Decoded = AnyRecord & { schemaId: number };
+
+interface Reader {
+  record: RecordSchema;
+  resolver: avro.Resolver | undefined;
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (error && typeof error === 'object' && 'status' in error && typeof error.status === 'number') {
+    return error.status;
+  }
+  const cause = (error as { originalError?: unknown })?.originalError;
+  return cause ? statusOf(cause) : undefined;
+}
+
+export class AvroSerde {
+  private readonly ids = new Map<string, Promise<number>>();
+  private readonly readers = new Map<number, Promise<Reader>>();
+
+  constructor(
+    private readonly registry: SchemaRegistry,
+    readonly schemas: SchemaSet,
+  ) {}
+
+  /** The registry id of a record's current schema. */
+  schemaIdOf(record: RecordSchema): Promise<number> {
+    let id = this.ids.get(record.subject);
+    if (!id) {
+      id = this.registry
+        .getRegistryIdBySchema(record.subject, {
+          type: SchemaType.AVRO,
+          schema: JSON.stringify(record.schema),
+        })
+        .catch((error: unknown) => {
+          this.ids.delete(record.subject);
+          if (statusOf(error) === 404) throw new SchemaNotRegisteredError(record.subject);
+          throw new RegistryUnavailableError(error);
+        });
+      this.ids.set(record.subject, id);
+    }
+    return id;
+  }
+
+  async encode<N extends RecordName>(name: N, value: RecordMap[N]): Promise<Encoded> {
+    const record = this.schemas.byName(name);
+    if (!record) throw new UnknownRecordTypeError(name);
+    const paths: string[] = [];
+    if (
+      !record.type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') })
+    ) {
+      throw new InvalidRecordError(name, paths);
+    }
+    const schemaId = await this.schemaIdOf(record);
+    return { payload: frame(schemaId, record.type.toBuffer(value)), schemaId, record };
+  }
+
+  async decode(payload: Buffer): Promise<Decoded> {
+    const { schemaId, body } = unframe(payload);
+    const { record, resolver } = await this.readerFor(schemaId);
+    let value: unknown;
+    try {
+      value = resolver ? record.type.fromBuffer(body, resolver) : record.type.fromBuffer(body);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/truncated/i.test(message)) throw new TruncatedPayloadError(message, error);
+      throw new CorruptPayloadError(message, error);
+    }
+    return { type: record.name, value, schemaId } as Decoded;
+  }
+
+  private readerFor(schemaId: number): Promise<Reader> {
+    let reader = this.readers.get(schemaId);
+    if (!reader) {
+      reader = this.loadReader(schemaId).catch((error: unknown) => {
+        this.readers.delete(schemaId);
+        throw error;
+      });
+      this.readers.set(schemaId, reader);
+    }
+    return reader;
+  }
+
+  private async loadReader(schemaId: number): Promise<Reader> {
+    let writer: avro.Type;
+    try {
+      writer = (await this.registry.getSchema(schemaId)) as unknown as avro.Type;
+    } catch (error) {
+      if (statusOf(error) === 404) throw new UnknownSchemaIdError(schemaId, error);
+      throw new RegistryUnavailableError(error);
+    }
+    const writerName = writer.name ?? '(unnamed)';
+    const record = this.schemas.byFullName(writerName);
+    if (!record) throw new UnknownRecordTypeError(writerName);
+    if (writer.equals(record.type)) return { record, resolver: undefined };
+    try {
+      return { record, resolver: record.type.createResolver(writer) };
+    } catch (error) {
+      throw new SerdeError(
+        'INCOMPATIBLE_WRITER_SCHEMA',
+        `schema id ${schemaId} of ${writerName} cannot be read with the current schema: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+}
