@@ -29,7 +29,7 @@ ensure_node_modules() {
 run_node() { node --conditions=parley-source --import tsx "$@"; }
 
 bootstrap_topics() {
-  step "creating and reconciling topics"
+  step "creating topics and registering schemas"
   run_node schemas/src/bootstrap/cli.ts
 }
 
@@ -53,4 +53,16 @@ stop_apps() {
       stop_pid "$name" 20
     fi
   done
+}
+
+# A Python with fastavro, used by the tests as an independent Avro implementation.
+PYTHON_VENV="$CACHE_DIR/venv"
+ensure_python_tools() {
+  [ -x "$PYTHON_VENV/bin/python" ] && "$PYTHON_VENV/bin/python" -c 'import fastavro' 2>/dev/null && return 0
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  step "installing fastavro for the wire-format tests (cached in $PYTHON_VENV)"
+  python3 -m venv "$PYTHON_VENV" >"$LOG_DIR/python-venv.log" 2>&1 || apt_install python3-venv
+  [ -x "$PYTHON_VENV/bin/python" ] || python3 -m venv "$PYTHON_VENV" >>"$LOG_DIR/python-venv.log" 2>&1
+  "$PYTHON_VENV/bin/pip" install --quiet 'fastavro>=1.9,<2' >>"$LOG_DIR/python-venv.log" 2>&1 ||
+    die "installing fastavro failed, see $LOG_DIR/python-venv.log"
 }

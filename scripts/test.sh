@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_node_modules
+ensure_python_tools
 
 started_stack=""
 if ! bash infra/local/stack.sh status >/dev/null 2>&1; then started_stack=1; fi
@@ -18,6 +19,8 @@ trap cleanup EXIT
 
 step "local stack"
 bash infra/local/stack.sh up
+step "schema compatibility gate (offline, against git history)"
+run_node schemas/src/compat/cli.ts --offline
 bootstrap_topics
 
 step "lint"

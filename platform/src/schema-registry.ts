@@ -161,3 +161,17 @@ export async function deleteSubject(
 ): Promise<void> {
   await registryCall(options, 'DELETE', `/subjects/${encodeURIComponent(subject)}`);
 }
+
+/**
+ * Whether a registry client error means "not found" (unknown id, subject or schema). The kafkajs
+ * client answers some 404s with the raw HTTP error and turns others into ConfluentSchemaRegistryError,
+ * a class its package does not export.
+ */
+export function isRegistryNotFound(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  if ('status' in error && error.status === 404) return true;
+  return (
+    (error as Error).name === 'ConfluentSchemaRegistryError' &&
+    /not found|404|No artifact|No version/i.test((error as Error).message)
+  );
+}

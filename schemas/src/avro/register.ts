@@ -1,6 +1,6 @@
 /**
  * Registers every record schema under its subject (TopicRecordNameStrategy) and pins the
- * subject's compatibility to BACKWARD_TRANSITIVE. Registering an unchanged schema is a no-op that
+ * subject's compatibility to FULL_TRANSITIVE. Registering an unchanged schema is a no-op that
  * returns its id; an incompatible one is refused by the registry and reported.
  */
 import {
@@ -12,7 +12,7 @@ import {
 } from '@parley/platform/schema-registry';
 import type { SchemaSet } from './schema-set.ts';
 
-export const COMPATIBILITY = Compatibility.BACKWARD_TRANSITIVE;
+export const COMPATIBILITY = Compatibility.FULL_TRANSITIVE;
 
 export interface Registration {
   subject: string;

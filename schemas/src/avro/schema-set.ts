@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import avro from 'avsc';
 import { CONTEXTS, topicNames } from '../topics/catalogue.ts';
+import { avroTypeOptions } from './logical-types.ts';
 
 export const AVRO_DIR = new URL('../../avro/', import.meta.url).pathname;
 
@@ -186,7 +187,7 @@ export function loadSchemaSet(dir: string = AVRO_DIR): SchemaSet {
     const schema = inline(json, named, new Set(), file) as AvroSchemaJson;
     let type: avro.Type;
     try {
-      type = avro.Type.forSchema(schema as avro.Schema);
+      type = avro.Type.forSchema(schema as avro.Schema, avroTypeOptions());
     } catch (error) {
       throw new SchemaFileError(file, `invalid Avro: ${(error as Error).message}`);
     }

@@ -1,6 +1,6 @@
 /**
  * `npm run bootstrap`: creates or reconciles every topic of the catalogue and registers every
- * record schema (subject compatibility BACKWARD_TRANSITIVE). What `npm start`, `npm test` and the
+ * record schema (subject compatibility FULL_TRANSITIVE). What `npm start`, `npm test` and the
  * Helm chart's bootstrap job run before any service.
  *
  *   --repair-config   rewrite topic configs that drifted from the catalogue

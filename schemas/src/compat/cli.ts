@@ -1,6 +1,6 @@
 /**
  * `npm run schemas:check [-- --offline]`: the compatibility gate (ADR 0006). Every record schema
- * must stay BACKWARD_TRANSITIVE compatible with all its earlier versions:
+ * must stay FULL_TRANSITIVE compatible with all its earlier versions:
  *   - offline, against every version in git history (runs before anything is registered), and
  *   - unless --offline, against the versions in the schema registry.
  * A record type that existed before and is gone is refused too: its old data could not be read.
@@ -14,7 +14,7 @@ import {
   testCompatibility,
 } from '@parley/platform/schema-registry';
 import { loadSchemaSet } from '../avro/schema-set.ts';
-import { backwardIncompatibilities } from './backward.ts';
+import { incompatibilities } from './compatibility.ts';
 import { schemaHistory } from './history.ts';
 
 const USAGE = 'usage: npm run schemas:check [-- --offline]';
@@ -33,14 +33,10 @@ const history = schemaHistory();
 const problems: string[] = [];
 
 for (const record of set.records) {
-  for (const p of backwardIncompatibilities(
-    record.name,
-    record.schema,
-    history.get(record.fullName) ?? [],
-  )) {
-    problems.push(
-      `${p.record}: cannot read data written with its version at ${p.earlier}: ${p.reason}`,
-    );
+  const earlier = history.get(record.fullName) ?? [];
+  for (const p of incompatibilities(record.name, record.schema, earlier)) {
+    const what = p.direction === 'backward' ? 'cannot read data of' : 'writes data unreadable by';
+    problems.push(`${p.record}: ${what} its version at ${p.earlier}: ${p.reason}`);
   }
 }
 for (const fullName of history.keys()) {

@@ -5,7 +5,7 @@
  * schema this code knows for that record type, so old and new versions both decode.
  */
 import type { SchemaRegistry } from '@parley/platform/schema-registry';
-import { SchemaType } from '@parley/platform/schema-registry';
+import { isRegistryNotFound, SchemaType } from '@parley/platform/schema-registry';
 import type avro from 'avsc';
 import type { RecordSchema, SchemaSet } from '../avro/schema-set.ts';
 import type { RecordMap, RecordName } from '../generated/records.ts';
@@ -36,14 +36,6 @@ interface Reader {
   resolver: avro.Resolver | undefined;
 }
 
-function statusOf(error: unknown): number | undefined {
-  if (error && typeof error === 'object' && 'status' in error && typeof error.status === 'number') {
-    return error.status;
-  }
-  const cause = (error as { originalError?: unknown })?.originalError;
-  return cause ? statusOf(cause) : undefined;
-}
-
 export class AvroSerde {
   private readonly ids = new Map<string, Promise<number>>();
   private readonly readers = new Map<number, Promise<Reader>>();
@@ -64,7 +56,7 @@ export class AvroSerde {
         })
         .catch((error: unknown) => {
           this.ids.delete(record.subject);
-          if (statusOf(error) === 404) throw new SchemaNotRegisteredError(record.subject);
+          if (isRegistryNotFound(error)) throw new SchemaNotRegisteredError(record.subject);
           throw new RegistryUnavailableError(error);
         });
       this.ids.set(record.subject, id);
@@ -116,7 +108,7 @@ export class AvroSerde {
     try {
       writer = (await this.registry.getSchema(schemaId)) as unknown as avro.Type;
     } catch (error) {
-      if (statusOf(error) === 404) throw new UnknownSchemaIdError(schemaId, error);
+      if (isRegistryNotFound(error)) throw new UnknownSchemaIdError(schemaId, error);
       throw new RegistryUnavailableError(error);
     }
     const writerName = writer.name ?? '(unnamed)';
