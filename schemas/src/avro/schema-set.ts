@@ -91,35 +91,37 @@ function inline(
   defined: Set<string>,
   file: string,
 ): unknown {
-  if (typeof node === 'string') {
-    if (PRIMITIVES.has(node) || defined.has(node)) return node;
-    const definition = named.get(node);
-    if (!definition) throw new SchemaFileError(file, `unknown type '${node}' (use full names)`);
-    defined.add(node);
-    return inline(definition, named, defined, file);
-  }
+  if (typeof node === 'string') return inlineReference(node, named, defined, file);
   if (Array.isArray(node)) return node.map((branch) => inline(branch, named, defined, file));
-  if (node && typeof node === 'object') {
-    const schema = node as AvroSchemaJson;
-    if (['record', 'enum', 'fixed'].includes(String(schema.type)) && schema.name) {
-      defined.add(fullNameOf(schema));
-    }
-    const out: AvroSchemaJson = { ...schema };
-    if (schema.type === 'record' && Array.isArray(schema.fields)) {
-      out.fields = schema.fields.map((f: AvroSchemaJson) => ({
-        ...f,
-        type: inline(f.type, named, defined, file),
-      }));
-    } else if (schema.type === 'array') {
-      out.items = inline(schema.items, named, defined, file);
-    } else if (schema.type === 'map') {
-      out.values = inline(schema.values, named, defined, file);
-    } else if (typeof schema.type === 'object') {
-      out.type = inline(schema.type, named, defined, file);
-    }
-    return out;
+  if (!node || typeof node !== 'object') return node;
+  const schema = node as AvroSchemaJson;
+  if (['record', 'enum', 'fixed'].includes(String(schema.type)) && schema.name) {
+    defined.add(fullNameOf(schema));
   }
-  return node;
+  const child = (value: unknown) => inline(value, named, defined, file);
+  if (schema.type === 'record' && Array.isArray(schema.fields)) {
+    return {
+      ...schema,
+      fields: schema.fields.map((f: AvroSchemaJson) => ({ ...f, type: child(f.type) })),
+    };
+  }
+  if (schema.type === 'array') return { ...schema, items: child(schema.items) };
+  if (schema.type === 'map') return { ...schema, values: child(schema.values) };
+  if (typeof schema.type === 'object') return { ...schema, type: child(schema.type) };
+  return { ...schema };
+}
+
+function inlineReference(
+  name: string,
+  named: ReadonlyMap<string, AvroSchemaJson>,
+  defined: Set<string>,
+  file: string,
+): unknown {
+  if (PRIMITIVES.has(name) || defined.has(name)) return name;
+  const definition = named.get(name);
+  if (!definition) throw new SchemaFileError(file, `unknown type '${name}' (use full names)`);
+  defined.add(name);
+  return inline(definition, named, defined, file);
 }
 
 function collectPii(schema: AvroSchemaJson, prefix = ''): PiiField[] {
