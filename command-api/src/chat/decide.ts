@@ -1,0 +1,156 @@
+/**
+ * Conversation commands: one pure function per command and a `decide` switch. Owners only: anyone
+ * else is told the conversation does not exist (404), so ids cannot be probed (OWASP API1).
+ */
+import type {
+  ChatCommandMap,
+  ChatEventMap,
+  CommandMetadata,
+} from '@parley/schemas/generated/records';
+import { actorUserId, type Decider, type Draft, type Envelope } from '../shared/decider.ts';
+import { AlreadyExists, Forbidden, NotFound, RuleViolation } from '../shared/errors.ts';
+import {
+  type ConversationState,
+  evolveConversation,
+  initialConversation,
+  MESSAGE_MAX_LENGTH,
+  MESSAGES_PER_CONVERSATION,
+  TITLE_MAX_LENGTH,
+} from './conversation.ts';
+
+export type ConversationCommand = Envelope<ChatCommandMap>;
+type Drafts = Array<Draft<ChatEventMap>>;
+type Of<K extends keyof ChatCommandMap> = ChatCommandMap[K];
+type Live = Extract<ConversationState, { status: 'active' | 'archived' }>;
+
+/** The system actor allowed to record the assistant's replies. */
+export const ASSISTANT_ACTOR = 'system:assistant';
+
+function validTitle(raw: string): string {
+  const title = raw.trim();
+  if (title.length === 0) throw new RuleViolation('the title must not be empty');
+  if (title.length > TITLE_MAX_LENGTH) {
+    throw new RuleViolation(`the title must be at most ${TITLE_MAX_LENGTH} characters`, {
+      extensions: { maxLength: TITLE_MAX_LENGTH },
+    });
+  }
+  return title;
+}
+
+/** The conversation if it exists and the actor owns it; NotFound otherwise. */
+function owned(state: ConversationState, metadata: CommandMetadata): Live {
+  if (state.status === 'initial' || state.status === 'deleted')
+    throw new NotFound('no such conversation');
+  if (actorUserId(metadata) !== state.ownerId) throw new NotFound('no such conversation');
+  return state;
+}
+
+function byAssistant(state: ConversationState, metadata: CommandMetadata, replyTo: string): Live {
+  if (metadata.actor !== ASSISTANT_ACTOR) throw new Forbidden('only the assistant records replies');
+  if (state.status === 'initial' || state.status === 'deleted')
+    throw new NotFound('no such conversation');
+  if (!state.awaitingReply.includes(replyTo)) {
+    throw new RuleViolation(`message ${replyTo} is not awaiting a reply`);
+  }
+  return state;
+}
+
+function start(command: Of<'StartConversation'>, state: ConversationState): Drafts {
+  if (state.status !== 'initial') throw new AlreadyExists('the conversation already exists');
+  const ownerId = actorUserId(command.metadata);
+  if (!ownerId) throw new Forbidden('only users start conversations');
+  return [{ type: 'ConversationStarted', value: { ownerId, title: validTitle(command.title) } }];
+}
+
+function rename(command: Of<'RenameConversation'>, state: ConversationState): Drafts {
+  const conversation = owned(state, command.metadata);
+  if (conversation.status === 'archived')
+    throw new RuleViolation('an archived conversation cannot be renamed');
+  const title = validTitle(command.title);
+  return title === conversation.title ? [] : [{ type: 'ConversationRenamed', value: { title } }];
+}
+
+function post(command: Of<'PostUserMessage'>, state: ConversationState): Drafts {
+  const conversation = owned(state, command.metadata);
+  if (conversation.status === 'archived')
+    throw new RuleViolation('no new messages in an archived conversation');
+  const text = command.text.trim();
+  if (text.length === 0) throw new RuleViolation('the message must not be empty');
+  if (text.length > MESSAGE_MAX_LENGTH) {
+    throw new RuleViolation(`a message must be at most ${MESSAGE_MAX_LENGTH} characters`, {
+      extensions: { maxLength: MESSAGE_MAX_LENGTH },
+    });
+  }
+  if (conversation.messageCount >= MESSAGES_PER_CONVERSATION) {
+    throw new RuleViolation(
+      `a conversation holds at most ${MESSAGES_PER_CONVERSATION} messages; start a new one`,
+      {
+        extensions: { quota: 'messages-per-conversation', limit: MESSAGES_PER_CONVERSATION },
+      },
+    );
+  }
+  return [
+    {
+      type: 'UserMessagePosted',
+      value: { messageId: command.messageId, authorId: conversation.ownerId, text },
+    },
+  ];
+}
+
+function recordReply(command: Of<'RecordAssistantReply'>, state: ConversationState): Drafts {
+  byAssistant(state, command.metadata, command.replyTo);
+  const { metadata: _, ...reply } = command;
+  return [{ type: 'AssistantReplyRecorded', value: reply }];
+}
+
+function recordFailure(
+  command: Of<'RecordAssistantReplyFailure'>,
+  state: ConversationState,
+): Drafts {
+  byAssistant(state, command.metadata, command.replyTo);
+  return [
+    {
+      type: 'AssistantReplyFailed',
+      value: { replyTo: command.replyTo, reason: command.reason, model: command.model },
+    },
+  ];
+}
+
+function archive(command: Of<'ArchiveConversation'>, state: ConversationState): Drafts {
+  const conversation = owned(state, command.metadata);
+  return conversation.status === 'archived' ? [] : [{ type: 'ConversationArchived', value: {} }];
+}
+
+function remove(command: Of<'DeleteConversation'>, state: ConversationState): Drafts {
+  owned(state, command.metadata);
+  return [{ type: 'ConversationDeleted', value: {} }];
+}
+
+export function decideConversation(command: ConversationCommand, state: ConversationState): Drafts {
+  switch (command.type) {
+    case 'StartConversation':
+      return start(command.value, state);
+    case 'RenameConversation':
+      return rename(command.value, state);
+    case 'PostUserMessage':
+      return post(command.value, state);
+    case 'RecordAssistantReply':
+      return recordReply(command.value, state);
+    case 'RecordAssistantReplyFailure':
+      return recordFailure(command.value, state);
+    case 'ArchiveConversation':
+      return archive(command.value, state);
+    case 'DeleteConversation':
+      return remove(command.value, state);
+    default: {
+      const unknown: never = command;
+      throw new RuleViolation(`unknown command ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+export const conversationDecider: Decider<ChatCommandMap, ChatEventMap, ConversationState> = {
+  initialState: initialConversation,
+  decide: decideConversation,
+  evolve: evolveConversation,
+};

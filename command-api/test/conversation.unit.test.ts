@@ -1,0 +1,251 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ChatEventMap } from '@parley/schemas/generated/records';
+import { MESSAGES_PER_CONVERSATION } from '../src/chat/conversation.ts';
+import {
+  ASSISTANT_ACTOR,
+  type ConversationCommand,
+  conversationDecider,
+} from '../src/chat/decide.ts';
+import { type Draft, runDecider } from '../src/shared/decider.ts';
+import {
+  AlreadyExists,
+  Forbidden,
+  NotFound,
+  RuleViolation,
+  VersionConflict,
+} from '../src/shared/errors.ts';
+import { ids, metadata, specFor } from './decider-spec.ts';
+
+const spec = specFor(conversationDecider);
+type Event = Draft<ChatEventMap>;
+
+const started: Event = {
+  type: 'ConversationStarted',
+  value: { ownerId: ids.owner, title: 'Trip to Lisbon' },
+};
+const posted: Event = {
+  type: 'UserMessagePosted',
+  value: { messageId: ids.message, authorId: ids.owner, text: 'Where should I eat?' },
+};
+const archived: Event = { type: 'ConversationArchived', value: {} };
+const deleted: Event = { type: 'ConversationDeleted', value: {} };
+
+const byOwner = metadata();
+const byOther = metadata({ actor: `user:${ids.other}` });
+const byAssistant = metadata({ actor: ASSISTANT_ACTOR, actorRoles: [] });
+
+const start = (title: string, m = byOwner): ConversationCommand => ({
+  type: 'StartConversation',
+  value: { metadata: m, title },
+});
+const rename = (title: string, m = byOwner): ConversationCommand => ({
+  type: 'RenameConversation',
+  value: { metadata: m, title },
+});
+const post = (text: string, m = byOwner, messageId = ids.message2): ConversationCommand => ({
+  type: 'PostUserMessage',
+  value: { metadata: m, messageId, text },
+});
+const reply = (replyTo: string, m = byAssistant): ConversationCommand => ({
+  type: 'RecordAssistantReply',
+  value: {
+    metadata: m,
+    messageId: ids.message2,
+    replyTo,
+    text: 'Try the Time Out Market.',
+    model: 'offline:echo',
+    promptTokens: 12,
+    completionTokens: 7,
+    latencyMs: 40,
+  },
+});
+const failure = (replyTo: string): ConversationCommand => ({
+  type: 'RecordAssistantReplyFailure',
+  value: { metadata: byAssistant, replyTo, reason: 'timeout', model: 'offline:echo' },
+});
+const archive = (m = byOwner): ConversationCommand => ({
+  type: 'ArchiveConversation',
+  value: { metadata: m },
+});
+const remove = (m = byOwner): ConversationCommand => ({
+  type: 'DeleteConversation',
+  value: { metadata: m },
+});
+
+describe('StartConversation', () => {
+  it('starts a conversation owned by the actor, with the title trimmed', () => {
+    spec.given([]).when(start('  Trip to Lisbon ')).thenEvents([started]);
+  });
+  it('refuses an empty or overlong title', () => {
+    spec.given([]).when(start('   ')).thenThrows(RuleViolation, /empty/);
+    spec
+      .given([])
+      .when(start('x'.repeat(201)))
+      .thenThrows(RuleViolation, /at most 200/);
+    spec
+      .given([])
+      .when(start('x'.repeat(200)))
+      .thenEvents([
+        { type: 'ConversationStarted', value: { ownerId: ids.owner, title: 'x'.repeat(200) } },
+      ]);
+  });
+  it('refuses a second start and a start by a system actor', () => {
+    spec.given([started]).when(start('Again')).thenThrows(AlreadyExists);
+    spec.given([]).when(start('Bot', byAssistant)).thenThrows(Forbidden);
+  });
+});
+
+describe('RenameConversation', () => {
+  it('renames, and a rename to the same title changes nothing', () => {
+    spec
+      .given([started])
+      .when(rename('Lisbon food'))
+      .thenEvents([{ type: 'ConversationRenamed', value: { title: 'Lisbon food' } }]);
+    spec.given([started]).when(rename('Trip to Lisbon')).thenEvents([]);
+  });
+  it('is the owner’s only: anyone else gets not-found', () => {
+    spec.given([started]).when(rename('Mine now', byOther)).thenThrows(NotFound);
+  });
+  it('refuses archived and deleted conversations', () => {
+    spec
+      .given([started, archived])
+      .when(rename('New'))
+      .thenThrows(RuleViolation, /archived/);
+    spec.given([started, deleted]).when(rename('New')).thenThrows(NotFound);
+  });
+});
+
+describe('PostUserMessage', () => {
+  it('posts the owner’s message', () => {
+    spec
+      .given([started])
+      .when(post(' Hello '))
+      .thenEvents([
+        {
+          type: 'UserMessagePosted',
+          value: { messageId: ids.message2, authorId: ids.owner, text: 'Hello' },
+        },
+      ]);
+  });
+  it('lets only the owner post (BOLA)', () => {
+    spec.given([started]).when(post('hi', byOther)).thenThrows(NotFound);
+  });
+  it('takes no messages in an archived, deleted or unknown conversation', () => {
+    spec
+      .given([started, archived])
+      .when(post('hi'))
+      .thenThrows(RuleViolation, /archived/);
+    spec.given([started, deleted]).when(post('hi')).thenThrows(NotFound);
+    spec.given([]).when(post('hi')).thenThrows(NotFound);
+  });
+  it('refuses empty and overlong messages', () => {
+    spec.given([started]).when(post('  ')).thenThrows(RuleViolation, /empty/);
+    spec
+      .given([started])
+      .when(post('x'.repeat(10_001)))
+      .thenThrows(RuleViolation, /at most 10000/);
+  });
+  it('enforces the per-conversation message quota', () => {
+    const full: Event[] = [started];
+    for (let i = 0; i < MESSAGES_PER_CONVERSATION; i++) {
+      full.push({
+        type: 'UserMessagePosted',
+        value: { messageId: `${i}`, authorId: ids.owner, text: 'm' },
+      });
+    }
+    spec
+      .given(full)
+      .when(post('one more'))
+      .thenThrows(RuleViolation, /at most 1000 messages/);
+  });
+});
+
+describe('assistant replies', () => {
+  it('records a reply to a message awaiting one, from the assistant only', () => {
+    const { metadata: _, ...value } = reply(ids.message).value as { metadata: unknown };
+    spec
+      .given([started, posted])
+      .when(reply(ids.message))
+      .thenEvents([{ type: 'AssistantReplyRecorded', value } as Event]);
+    spec.given([started, posted]).when(reply(ids.message, byOwner)).thenThrows(Forbidden);
+  });
+  it('refuses a reply to a message not awaiting one (unknown or already answered)', () => {
+    spec
+      .given([started])
+      .when(reply(ids.message))
+      .thenThrows(RuleViolation, /not awaiting/);
+    const answered: Event = {
+      type: 'AssistantReplyFailed',
+      value: { replyTo: ids.message, reason: 'timeout', model: null },
+    };
+    spec
+      .given([started, posted, answered])
+      .when(reply(ids.message))
+      .thenThrows(RuleViolation, /not awaiting/);
+  });
+  it('records a failure, and still records replies after archiving', () => {
+    spec
+      .given([started, posted])
+      .when(failure(ids.message))
+      .thenEvents([
+        {
+          type: 'AssistantReplyFailed',
+          value: { replyTo: ids.message, reason: 'timeout', model: 'offline:echo' },
+        },
+      ]);
+    spec
+      .given([started, posted, archived])
+      .when(failure(ids.message))
+      .thenEvents([
+        {
+          type: 'AssistantReplyFailed',
+          value: { replyTo: ids.message, reason: 'timeout', model: 'offline:echo' },
+        },
+      ]);
+  });
+});
+
+describe('ArchiveConversation and DeleteConversation', () => {
+  it('archives once; archiving again changes nothing', () => {
+    spec.given([started]).when(archive()).thenEvents([archived]);
+    spec.given([started, archived]).when(archive()).thenEvents([]);
+  });
+  it('deletes, after which the conversation is gone for every command', () => {
+    spec.given([started, archived]).when(remove()).thenEvents([deleted]);
+    spec.given([started, deleted]).when(remove()).thenThrows(NotFound);
+    spec.given([started, deleted]).when(archive()).thenThrows(NotFound);
+  });
+  it('lets only the owner archive or delete', () => {
+    spec.given([started]).when(archive(byOther)).thenThrows(NotFound);
+    spec.given([started]).when(remove(byOther)).thenThrows(NotFound);
+  });
+});
+
+describe('If-Match and event stamping', () => {
+  it('refuses a command whose expected version is not the current one', () => {
+    spec
+      .given([started, posted])
+      .when(rename('x', metadata({ expectedVersion: 1 })))
+      .thenThrows(VersionConflict);
+    spec
+      .given([started, posted])
+      .when(rename('x', metadata({ expectedVersion: 2 })))
+      .thenEvents([{ type: 'ConversationRenamed', value: { title: 'x' } }]);
+  });
+  it('stamps metadata from the command and derives the same event ids for the same command', () => {
+    const command = start('Hello');
+    const first = runDecider(conversationDecider, command, conversationDecider.initialState);
+    const second = runDecider(conversationDecider, command, conversationDecider.initialState);
+    assert.deepEqual(first.events, second.events);
+    const m = first.events[0]?.value.metadata;
+    assert.equal(m?.aggregateVersion, 1);
+    assert.equal(m?.occurredAt, byOwner.issuedAt);
+    assert.equal(m?.causationId, byOwner.commandId);
+    assert.equal(m?.correlationId, byOwner.correlationId);
+    assert.match(
+      m?.eventId ?? '',
+      /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+});
