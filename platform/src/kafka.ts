@@ -22,6 +22,7 @@ export type {
   EachBatchPayload,
   IHeaders,
   Kafka,
+  KafkaMessage,
   Message,
   Producer,
   RecordMetadata,

@@ -7,7 +7,7 @@ import { createMongoClient } from '../src/mongo.ts';
 import { createPostgresPool } from '../src/postgres.ts';
 import { createRedis } from '../src/redis.ts';
 import { createSchemaRegistry, SchemaType, schemaRegistryOptions } from '../src/schema-registry.ts';
-import { stackConfig, testKafka, uniqueName } from '../src/testing/fixtures.ts';
+import { redisReady, stackConfig, testKafka, uniqueName } from '../src/testing/fixtures.ts';
 
 const config = stackConfig();
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -117,7 +117,7 @@ describe('local stack smoke', () => {
       connectionName: 'smoke',
     });
     cleanups.push(() => redis.quit());
-    await new Promise((resolve) => redis.once('ready', resolve));
+    await redisReady(redis);
     const key = uniqueName('smoke');
     cleanups.push(() => redis.del(key));
     await redis.set(key, 'v1', 'PX', 60_000);

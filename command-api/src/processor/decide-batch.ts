@@ -5,6 +5,7 @@
  * first outcome again and writes nothing.
  */
 import { AppError } from '@parley/platform/errors';
+import type { Outcome } from '../outcomes/outcome.ts';
 import {
   type Decider,
   type Envelope,
@@ -12,7 +13,6 @@ import {
   type Stamped,
   type Versioned,
 } from '../shared/decider.ts';
-import type { Outcome } from './outcome.ts';
 
 /** How many recent command outcomes an aggregate remembers for deduplication. */
 export const REMEMBERED_COMMANDS = 64;

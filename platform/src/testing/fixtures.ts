@@ -85,3 +85,12 @@ export function acceptsConnections(port: number): Promise<boolean> {
     socket.on('error', () => resolve(false));
   });
 }
+
+/** Resolves once an ioredis client is connected (at once if it already is). */
+export function redisReady(client: {
+  status: string;
+  once(event: 'ready', cb: () => void): unknown;
+}): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => client.once('ready', () => resolve()));
+}

@@ -1,0 +1,247 @@
+/**
+ * The single writer of one command partition: its transactional producer (transactional id per
+ * input partition, so a new owner fences the old one), the aggregates of that partition in
+ * memory, and the step that turns a batch of command records into ONE Kafka transaction holding
+ * the events, the new aggregate states and the consumed offset.
+ */
+import {
+  createProducer,
+  type Kafka,
+  type KafkaMessage,
+  type Producer,
+} from '@parley/platform/kafka';
+import type { Logger } from '@parley/platform/logger';
+import type { CommandMetadata, EventMetadata } from '@parley/schemas/generated/records';
+import { SerdeError } from '@parley/schemas/serde/errors';
+import { readHeaders, writeHeaders } from '@parley/schemas/serde/headers';
+import type { AvroSerde } from '@parley/schemas/serde/serde';
+import type { Outcome } from '../outcomes/outcome.ts';
+import type { Envelope, Versioned } from '../shared/decider.ts';
+import type { ProcessorContext } from './contexts.ts';
+import { type Aggregate, type BatchDecision, decideBatch, withPositions } from './decide-batch.ts';
+import { MARKER_PREFIX, markerKey } from './restore.ts';
+import { decodeAggregate, encodeAggregate, STATE_CONTENT_TYPE } from './state-codec.ts';
+
+type AnyCommand = Envelope<Record<string, { metadata: CommandMetadata }>>;
+type AnyDecision = BatchDecision<Record<string, { metadata: EventMetadata }>, Versioned>;
+
+export interface WorkerOptions {
+  kafka: Kafka;
+  serde: AvroSerde;
+  groupId: string;
+  log: Logger;
+  transactionTimeoutMs?: number;
+}
+
+/** Retries a call that Kafka answered with a retriable protocol error kafkajs does not retry itself. */
+async function retryConcurrentTransactions<T>(call: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      // kafkajs does not retry CONCURRENT_TRANSACTIONS on AddOffsetsToTxn (tulios/kafkajs#430).
+      const type = (error as { type?: string }).type;
+      if (type !== 'CONCURRENT_TRANSACTIONS' || attempt >= attempts) throw error;
+      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt + Math.random() * 20));
+    }
+  }
+}
+
+export class PartitionWorker {
+  readonly transactionalId: string;
+  private producer: Producer | undefined;
+  private readonly aggregates = new Map<string, Aggregate<Versioned>>();
+
+  constructor(
+    readonly context: ProcessorContext,
+    readonly partition: number,
+    private readonly options: WorkerOptions,
+  ) {
+    this.transactionalId = `${options.groupId}.${context.commandTopic}.${partition}`;
+  }
+
+  /** Connects the transactional producer; this fences any previous owner of the partition. */
+  async start(): Promise<void> {
+    this.producer = createProducer(this.options.kafka, {
+      transactionalId: this.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.options.transactionTimeoutMs ?? 30_000,
+    });
+    await this.producer.connect();
+  }
+
+  async stop(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    this.aggregates.clear();
+    await producer?.disconnect().catch(() => {});
+  }
+
+  /** Commits a restore marker to this partition of the state topic and returns its key. */
+  async commitMarker(): Promise<string> {
+    const key = markerKey();
+    const transaction = await this.requireProducer().transaction();
+    try {
+      await transaction.send({
+        topic: this.context.stateTopic,
+        messages: [{ key, value: null, partition: this.partition }],
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => {});
+      throw error;
+    }
+    return key;
+  }
+
+  applyRestored(key: string, value: Buffer | null): void {
+    if (key.startsWith(MARKER_PREFIX)) return;
+    if (value === null) this.aggregates.delete(key);
+    else this.aggregates.set(key, decodeAggregate(value));
+  }
+
+  get size(): number {
+    return this.aggregates.size;
+  }
+
+  /**
+   * Decides a batch and commits it in one transaction. Returns the outcomes to publish. On any
+   * failure the transaction is aborted and the error rethrown: the caller drops this worker
+   * (its producer may be fenced or in doubt) and resumes from the committed offset.
+   */
+  async process(messages: readonly KafkaMessage[]): Promise<Outcome[]> {
+    const producer = this.requireProducer();
+    const last = messages.at(-1);
+    if (!last) return [];
+    const { commands, invalid } = await this.decodeAll(messages);
+    const decided = decideBatch(this.context.decider, (id) => this.aggregates.get(id), commands);
+
+    const transaction = await producer.transaction();
+    let decision: AnyDecision;
+    try {
+      const positions = await this.appendEvents(transaction, decided);
+      decision = withPositions(decided, positions);
+      if (decision.aggregates.size > 0) {
+        await transaction.send({
+          topic: this.context.stateTopic,
+          messages: [...decision.aggregates].map(([id, aggregate]) => ({
+            key: id,
+            value: encodeAggregate(aggregate),
+            partition: this.partition,
+            headers: { 'content-type': STATE_CONTENT_TYPE },
+          })),
+        });
+      }
+      await retryConcurrentTransactions(() =>
+        transaction.sendOffsets({
+          consumerGroupId: this.options.groupId,
+          topics: [
+            {
+              topic: this.context.commandTopic,
+              partitions: [{ partition: this.partition, offset: String(Number(last.offset) + 1) }],
+            },
+          ],
+        }),
+      );
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => {});
+      throw error;
+    }
+    for (const [id, aggregate] of decision.aggregates) this.aggregates.set(id, aggregate);
+    return [...invalid, ...decision.outcomes];
+  }
+
+  private async appendEvents(
+    transaction: Awaited<ReturnType<Producer['transaction']>>,
+    decision: AnyDecision,
+  ): Promise<Map<string, string>> {
+    const positions = new Map<string, string>();
+    if (decision.events.length === 0) return positions;
+    const messages = await Promise.all(
+      decision.events.map(async ({ aggregateId, commandId, event }) => {
+        const { metadata } = event.value;
+        const { payload, schemaId } = await this.options.serde.encode(
+          event.type as never,
+          event.value as never,
+        );
+        return {
+          key: aggregateId,
+          value: payload,
+          partition: this.partition,
+          headers: writeHeaders({
+            id: metadata.eventId,
+            type: String(event.type),
+            correlationId: metadata.correlationId,
+            causationId: commandId,
+            actor: metadata.actor,
+            schemaId,
+          }),
+        };
+      }),
+    );
+    const [written] = await transaction.send({
+      topic: this.context.eventsTopic,
+      acks: -1,
+      messages,
+    });
+    if (!written) throw new Error('no record metadata for the appended events');
+    // One partition, one batch: offsets are contiguous from the base offset, in send order.
+    const base = Number(written.baseOffset);
+    decision.events.forEach(({ commandId }, index) => {
+      positions.set(commandId, `${this.context.eventsTopic}:${this.partition}:${base + index}`);
+    });
+    return positions;
+  }
+
+  private async decodeAll(messages: readonly KafkaMessage[]) {
+    const commands: AnyCommand[] = [];
+    const invalid: Outcome[] = [];
+    for (const message of messages) {
+      try {
+        const decoded = await this.options.serde.decode(message.value ?? Buffer.alloc(0));
+        if (!this.context.commandTypes.has(decoded.type)) {
+          throw new SerdeError(
+            'NOT_A_COMMAND',
+            `${decoded.type} is not a ${this.context.context.name} command`,
+          );
+        }
+        commands.push({ type: decoded.type, value: decoded.value } as unknown as AnyCommand);
+      } catch (error) {
+        if (!(error instanceof SerdeError) || !error.poison) throw error;
+        // A poison command is answered (when its id is known) and skipped: it can never succeed.
+        this.options.log.warn(
+          { err: error, offset: message.offset },
+          'undecodable command skipped',
+        );
+        const id = safeCommandId(message);
+        if (id) {
+          invalid.push({
+            status: 'rejected',
+            commandId: id,
+            aggregateId: message.key?.toString('utf8') ?? '',
+            code: error.code,
+            httpStatus: 400,
+            detail: error.message,
+            extensions: {},
+          });
+        }
+      }
+    }
+    return { commands, invalid };
+  }
+
+  private requireProducer(): Producer {
+    if (!this.producer) throw new Error(`worker ${this.transactionalId} is not started`);
+    return this.producer;
+  }
+}
+
+function safeCommandId(message: KafkaMessage): string | undefined {
+  try {
+    return readHeaders(message.headers).id;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The command processor: one consumer group over the command topics, so each partition has
+ * exactly one writer at a time. On assignment, a partition's worker fences the previous owner and
+ * restores its aggregates; each batch becomes one transaction; outcomes go to Redis afterwards.
+ * A failed transaction drops the partition's worker (its producer may be fenced or in doubt) and
+ * rewinds the partition to its committed offset, so nothing is decided twice.
+ */
+
+import { withTimeout } from '@parley/platform/health';
+import type { Admin, Consumer, Kafka } from '@parley/platform/kafka';
+import type { Logger } from '@parley/platform/logger';
+import type { Redis } from '@parley/platform/redis';
+import type { AvroSerde } from '@parley/schemas/serde/serde';
+import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
+import { publishOutcomes } from '../outcomes/outcome-store.ts';
+import type { ProcessorContext } from './contexts.ts';
+import { PartitionWorker } from './partition-worker.ts';
+import { restorePartitions } from './restore.ts';
+
+export interface ProcessorOptions {
+  kafka: Kafka;
+  admin: Admin;
+  serde: AvroSerde;
+  redis: Redis;
+  log: Logger;
+  contexts: readonly ProcessorContext[];
+  groupId: string;
+  restoreTimeoutMs?: number;
+}
+
+export interface CommandProcessor {
+  readonly consumer: Consumer;
+  /** Partitions this instance owns and has restored, as `topic:partition`. */
+  owned(): string[];
+  stop(): Promise<void>;
+}
+
+const publishPolicy = retry(handleAll, {
+  maxAttempts: 5,
+  backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 2000 }),
+});
+
+export async function startCommandProcessor(options: ProcessorOptions): Promise<CommandProcessor> {
+  const { kafka, admin, log, groupId } = options;
+  const byTopic = new Map(options.contexts.map((c) => [c.commandTopic, c]));
+  const workers = new Map<string, PartitionWorker>();
+  let assigned = new Map<string, number[]>();
+
+  const consumer = kafka.consumer({
+    groupId,
+    readUncommitted: false,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxBytesPerPartition: 1024 * 1024,
+  });
+
+  const dropWorker = async (key: string) => {
+    const worker = workers.get(key);
+    workers.delete(key);
+    await worker?.stop();
+  };
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    assigned = new Map(Object.entries(payload.memberAssignment));
+    const keep = new Set(
+      [...assigned].flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`)),
+    );
+    for (const key of workers.keys()) if (!keep.has(key)) void dropWorker(key);
+    log.info({ assignment: payload.memberAssignment }, 'partitions assigned');
+  });
+
+  /** Starts and restores every assigned partition of this topic that has no worker yet. */
+  const activate = async (context: ProcessorContext, heartbeat: () => Promise<void>) => {
+    const partitions = (assigned.get(context.commandTopic) ?? []).filter(
+      (p) => !workers.has(`${context.commandTopic}:${p}`),
+    );
+    const fresh = partitions.map(
+      (p) => new PartitionWorker(context, p, { kafka, serde: options.serde, groupId, log }),
+    );
+    try {
+      await Promise.all(fresh.map((w) => w.start()));
+      const markers = new Map(
+        await Promise.all(fresh.map(async (w) => [w.partition, await w.commitMarker()] as const)),
+      );
+      const byPartition = new Map(fresh.map((w) => [w.partition, w]));
+      await withTimeout(
+        restorePartitions(
+          kafka,
+          context.stateTopic,
+          markers,
+          (p, key, value) => byPartition.get(p)?.applyRestored(key, value),
+          log,
+          heartbeat,
+        ),
+        options.restoreTimeoutMs ?? 120_000,
+      );
+    } catch (error) {
+      await Promise.all(fresh.map((w) => w.stop()));
+      throw error;
+    }
+    for (const w of fresh) workers.set(`${context.commandTopic}:${w.partition}`, w);
+  };
+
+  const rewind = async (topic: string, partition: number) => {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const committed = offsets?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+    consumer.seek({ topic, partition, offset: Number(committed) < 0 ? '0' : committed });
+  };
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 4,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      if (!isRunning() || isStale() || batch.messages.length === 0) return;
+      const context = byTopic.get(batch.topic);
+      if (!context) return;
+      const key = `${batch.topic}:${batch.partition}`;
+      if (!workers.has(key)) await activate(context, heartbeat);
+      const worker = workers.get(key);
+      if (!worker) throw new Error(`partition ${key} is not assigned to this instance`);
+      let outcomes: Awaited<ReturnType<PartitionWorker['process']>>;
+      try {
+        outcomes = await worker.process(batch.messages);
+      } catch (error) {
+        log.error(
+          { err: error, partition: key },
+          'transaction failed; dropping the partition worker and rewinding',
+        );
+        await dropWorker(key);
+        await rewind(batch.topic, batch.partition);
+        return;
+      }
+      resolveOffset(batch.lastOffset());
+      await heartbeat();
+      try {
+        await publishPolicy.execute(() => publishOutcomes(options.redis, outcomes));
+      } catch (error) {
+        // The events are committed; clients waiting for these outcomes get 202 and can resend
+        // the same command id, which answers the remembered outcome.
+        log.error({ err: error, commands: outcomes.length }, 'could not publish outcomes');
+      }
+    },
+  });
+
+  return {
+    consumer,
+    owned: () => [...workers.keys()],
+    stop: async () => {
+      await consumer.disconnect();
+      await Promise.all([...workers.keys()].map(dropWorker));
+    },
+  };
+}
