@@ -5,8 +5,9 @@ cd "$REPO_DIR"
 source "$REPO_DIR/infra/local/lib/common.sh"
 
 # The services `npm start` runs, with their default ports (each service's config has the same).
-APP_SERVICES=(command-api query-api projectors)
-declare -A APP_PORTS=([command-api]=3000 [query-api]=3001 [projectors]=3002)
+APP_SERVICES=(command-processor command-api query-api projectors)
+declare -A APP_PORTS=([command-api]=3000 [query-api]=3001 [projectors]=3002 [command-processor]=3003)
+declare -A APP_ENTRIES=([command-api]=command-api/src/server.ts [query-api]=query-api/src/server.ts [projectors]=projectors/src/server.ts [command-processor]=command-api/src/processor/main.ts)
 
 step() { printf '\n\033[1;36m==> %s\033[0m\n' "$*" >&2; }
 
@@ -39,7 +40,7 @@ start_app() {
   local name="$1"
   stop_pid "$name" 20
   ensure_port_free "$name" "${APP_PORTS[$name]}"
-  spawn "$name" node --conditions=parley-source --import tsx "$REPO_DIR/$name/src/server.ts"
+  spawn "$name" node --conditions=parley-source --import tsx "$REPO_DIR/${APP_ENTRIES[$name]}"
   local check="app_live_$name"
   eval "$check() { app_live $name; }"
   wait_healthy "$name" "$check" 60
@@ -65,4 +66,10 @@ ensure_python_tools() {
   [ -x "$PYTHON_VENV/bin/python" ] || python3 -m venv "$PYTHON_VENV" >>"$LOG_DIR/python-venv.log" 2>&1
   "$PYTHON_VENV/bin/pip" install --quiet 'fastavro>=1.9,<2' >>"$LOG_DIR/python-venv.log" 2>&1 ||
     die "installing fastavro failed, see $LOG_DIR/python-venv.log"
+}
+
+# The local token key pair (gitignored, under .data/keys), and where services read its public half.
+ensure_dev_keys() {
+  node --import tsx "$REPO_DIR/scripts/dev-keys.ts"
+  export JWT_PUBLIC_KEYS_FILE="$DATA_DIR/keys/jwt-public-keys.json"
 }

@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_node_modules
+ensure_dev_keys
 step "local stack"
 bash infra/local/stack.sh up
 bootstrap_topics

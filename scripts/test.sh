@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_node_modules
 ensure_python_tools
+ensure_dev_keys
 
 started_stack=""
 if ! bash infra/local/stack.sh status >/dev/null 2>&1; then started_stack=1; fi

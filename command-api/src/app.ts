@@ -1,13 +1,24 @@
+/**
+ * The command API as a Fastify app: platform base (health, metrics, problem+json), token
+ * verification, the OpenAPI document at /docs, and one routes plugin per context.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { parsePublicKeys, registerAuth } from '@parley/platform/auth';
 import { createHttpServer } from '@parley/platform/http';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import type { FastifyInstance } from 'fastify';
+import { chatRoutes } from './chat/routes.ts';
+import { commandStatusRoutes } from './commands/routes.ts';
 import type { Config } from './config.ts';
 import type { CommandApiDependencies } from './dependencies.ts';
+import { identityRoutes } from './identity/routes.ts';
 
 export const SERVICE = 'command-api';
 
-export function buildApp({
+export async function buildApp({
   config,
   log,
   metrics,
@@ -17,14 +28,39 @@ export function buildApp({
   log: Logger;
   metrics: Registry;
   deps: CommandApiDependencies;
-}): FastifyInstance {
+}): Promise<FastifyInstance> {
   const app = createHttpServer({
     service: SERVICE,
     log,
     metrics,
     checks: deps.checks,
     bodyLimit: config.HTTP_BODY_LIMIT,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Parley command API', version: '1' },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+      security: [{ bearer: [] }],
+    },
   });
-  app.get('/', async () => ({ service: SERVICE, environment: config.environment }));
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await registerAuth(app, {
+    publicKeys: parsePublicKeys(config.JWT_PUBLIC_KEYS),
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
+
+  app.get('/', { schema: { hide: true } }, async () => ({
+    service: SERVICE,
+    environment: config.environment,
+    docs: '/docs',
+  }));
+  await app.register(chatRoutes, { gateway: deps.gateway });
+  await app.register(identityRoutes, { gateway: deps.gateway });
+  await app.register(commandStatusRoutes, { redis: deps.redis });
   return app;
 }

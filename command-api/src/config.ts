@@ -1,4 +1,5 @@
-import type { Loaded } from '@parley/platform/config';
+import { authSettings } from '@parley/platform/auth';
+import { env, type Loaded } from '@parley/platform/config';
 import { kafkaSettings } from '@parley/platform/kafka';
 import { postgresSettings } from '@parley/platform/postgres';
 import { redisSettings } from '@parley/platform/redis';
@@ -11,6 +12,9 @@ export const settings = {
   ...schemaRegistrySettings,
   ...postgresSettings,
   ...redisSettings,
+  ...authSettings,
+  /** How long a request waits for its command's outcome before answering 202. */
+  COMMAND_OUTCOME_WAIT_MS: env.int(0, 30_000, { default: 3_000 }),
 };
 
 export type Config = Loaded<typeof settings>;

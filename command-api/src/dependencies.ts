@@ -1,37 +1,80 @@
-import { type Admin, connectKafka, type Kafka } from '@parley/platform/kafka';
+import {
+  type Admin,
+  connectKafka,
+  createProducer,
+  type Kafka,
+  type Producer,
+} from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
-import { connectRedis, type Redis } from '@parley/platform/redis';
+import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platform/redis';
 import type { Dependencies } from '@parley/platform/run-service';
-import { connectSchemaRegistry, type SchemaRegistry } from '@parley/platform/schema-registry';
+import { connectSchemaRegistry } from '@parley/platform/schema-registry';
+import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
+import { AvroSerde } from '@parley/schemas/serde/serde';
+import { CommandGateway } from './commands/command-gateway.ts';
 import type { Config } from './config.ts';
+import { OutcomeWaiter } from './outcomes/outcome-waiter.ts';
 
 export interface CommandApiDependencies extends Dependencies {
   kafka: Kafka;
   admin: Admin;
-  registry: SchemaRegistry;
+  producer: Producer;
   pool: Pool;
   redis: Redis;
+  gateway: CommandGateway;
+  waiter: OutcomeWaiter;
 }
 
-export function createDependencies({
+export async function createDependencies({
   config,
   log,
 }: {
   config: Config;
   log: Logger;
-}): CommandApiDependencies {
+}): Promise<CommandApiDependencies> {
   const kafka = connectKafka(config, 'command-api', log);
   const registry = connectSchemaRegistry(config);
   const postgres = connectPostgres(config, 'command-api');
   const redis = connectRedis(config, 'command-api');
+  // A subscribed connection can do nothing else, so outcomes arrive on their own connection.
+  const subscriber = createRedis({
+    url: config.REDIS_URL,
+    password: config.REDIS_PASSWORD,
+    connectionName: 'command-api.outcomes',
+  });
+  const schemas = loadSchemaSet();
+  const producer = createProducer(kafka.kafka, { idempotent: true, maxInFlightRequests: 5 });
+  producer
+    .connect()
+    .catch((error: unknown) => log.warn({ err: error }, 'command producer not connected yet'));
+  const waiter = new OutcomeWaiter(subscriber, redis.redis);
+  waiter
+    .start()
+    .catch((error: unknown) => log.warn({ err: error }, 'outcome subscription not ready yet'));
+  const topics = new Map(schemas.records.map((r) => [r.name, r.topic]));
+  const gateway = new CommandGateway({
+    producer,
+    serde: new AvroSerde(registry.registry, schemas),
+    waiter,
+    topicOf: (type) => topics.get(type) ?? '',
+    outcomeWaitMs: config.COMMAND_OUTCOME_WAIT_MS,
+  });
   return {
     kafka: kafka.kafka,
     admin: kafka.admin,
-    registry: registry.registry,
+    producer,
     pool: postgres.pool,
     redis: redis.redis,
+    gateway,
+    waiter,
     checks: [kafka.check, registry.check, postgres.check, redis.check],
-    resources: [kafka.resource, postgres.resource, redis.resource],
+    resources: [
+      { name: 'command-producer', close: () => producer.disconnect() },
+      { name: 'outcome-subscriber', close: () => closeRedis(subscriber) },
+      kafka.resource,
+      postgres.resource,
+      redis.resource,
+    ],
   };
 }

@@ -30,6 +30,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Unknown properties are refused (schemas say additionalProperties: false), never silently dropped.
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     forceCloseConnections: 'idle',
   });
 
@@ -58,6 +60,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
       if (error.status >= 500) request.log.error({ err: error }, error.message);
+      const retryAfter = error.extensions.retryAfterSeconds;
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return reply
         .status(error.status)
         .type(PROBLEM_CONTENT_TYPE)

@@ -6,6 +6,8 @@ export type Outcome =
   | {
       readonly status: 'accepted';
       readonly commandId: string;
+      /** Who sent the command; only they may read its outcome. */
+      readonly actor: string;
       readonly aggregateId: string;
       /** Aggregate version after the command (unchanged when it produced no events). */
       readonly version: number;
@@ -15,6 +17,7 @@ export type Outcome =
   | {
       readonly status: 'rejected';
       readonly commandId: string;
+      readonly actor: string;
       readonly aggregateId: string;
       readonly code: string;
       readonly httpStatus: number;

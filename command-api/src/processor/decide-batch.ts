@@ -39,7 +39,8 @@ export interface BatchDecision<EventMap, State> {
 }
 
 function metadataOf(command: { value: unknown }) {
-  return (command.value as { metadata: { commandId: string; aggregateId: string } }).metadata;
+  return (command.value as { metadata: { commandId: string; aggregateId: string; actor: string } })
+    .metadata;
 }
 
 function remember<State>(
@@ -60,7 +61,7 @@ export function decideBatch<CommandMap, EventMap, State extends Versioned>(
   const outcomes: Outcome[] = [];
 
   for (const command of commands) {
-    const { commandId, aggregateId } = metadataOf(command);
+    const { commandId, aggregateId, actor } = metadataOf(command);
     const aggregate = touched.get(aggregateId) ??
       lookup(aggregateId) ?? { state: decider.initialState, recent: [] };
     const seen = aggregate.recent.find((o) => o.commandId === commandId);
@@ -77,6 +78,7 @@ export function decideBatch<CommandMap, EventMap, State extends Versioned>(
       outcome = {
         status: 'accepted',
         commandId,
+        actor,
         aggregateId,
         version: state.version,
         position: null,
@@ -86,6 +88,7 @@ export function decideBatch<CommandMap, EventMap, State extends Versioned>(
       outcome = {
         status: 'rejected',
         commandId,
+        actor,
         aggregateId,
         code: error.code,
         httpStatus: error.status,

@@ -215,11 +215,12 @@ export class PartitionWorker {
           { err: error, offset: message.offset },
           'undecodable command skipped',
         );
-        const id = safeCommandId(message);
-        if (id) {
+        const headers = safeHeaders(message);
+        if (headers) {
           invalid.push({
             status: 'rejected',
-            commandId: id,
+            commandId: headers.id,
+            actor: headers.actor,
             aggregateId: message.key?.toString('utf8') ?? '',
             code: error.code,
             httpStatus: 400,
@@ -238,9 +239,9 @@ export class PartitionWorker {
   }
 }
 
-function safeCommandId(message: KafkaMessage): string | undefined {
+function safeHeaders(message: KafkaMessage) {
   try {
-    return readHeaders(message.headers).id;
+    return readHeaders(message.headers);
   } catch {
     return undefined;
   }

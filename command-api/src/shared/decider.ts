@@ -5,9 +5,9 @@
  * ids: time comes from the command, event ids are derived from the command id, so deciding the
  * same command twice yields byte-identical events.
  */
-import { createHash } from 'node:crypto';
 import type { CommandMetadata, EventMetadata } from '@parley/schemas/generated/records';
 import { VersionConflict } from './errors.ts';
+import { uuidFrom } from './ids.ts';
 
 /** What a decider returns: an event without its metadata. */
 export type Draft<M> = { [K in keyof M]: { type: K; value: Omit<M[K], 'metadata'> } }[keyof M];
@@ -27,13 +27,9 @@ export interface Decider<CommandMap, EventMap, State extends Versioned> {
   evolve(state: State, event: Stamped<EventMap>): State;
 }
 
-/** A UUID (version 8, RFC 9562) derived from a command id and the event's index: same input, same id. */
+/** The id of a command's index-th event: the same command always yields the same event ids. */
 export function derivedEventId(commandId: string, index: number): string {
-  const hash = createHash('sha256').update(`${commandId}:${index}`).digest();
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x80;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return uuidFrom(`${commandId}:${index}`);
 }
 
 export function stamp<EventMap>(

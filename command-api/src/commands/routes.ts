@@ -1,0 +1,37 @@
+/** GET /v1/commands/:id: the outcome of a command answered 202, for its sender only. */
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Redis } from '@parley/platform/redis';
+import { Type } from 'typebox';
+import { readOutcome } from '../outcomes/outcome-store.ts';
+import { NotFound } from '../shared/errors.ts';
+import { accepted, answer, pending } from './http.ts';
+
+export const commandStatusRoutes: FastifyPluginAsyncTypebox<{ redis: Redis }> = async (
+  app,
+  { redis },
+) => {
+  app.addHook('onRequest', app.authenticate);
+
+  app.get(
+    '/v1/commands/:id',
+    {
+      schema: {
+        tags: ['commands'],
+        summary: 'The outcome of a command (after a 202)',
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        response: { 200: accepted, 202: pending },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await readOutcome(redis, request.params.id);
+      // Another user's command id is as unknown as a made-up one.
+      if (outcome && outcome.actor !== `user:${request.user.userId}`)
+        throw new NotFound('no such command');
+      if (!outcome) {
+        return reply.status(202).send({ commandId: request.params.id, status: 'pending' });
+      }
+      return answer(reply, { kind: 'outcome', outcome }, 200);
+    },
+  );
+};

@@ -1,0 +1,62 @@
+/**
+ * Lets a request wait for its command's outcome: one Redis subscription per API instance,
+ * dispatching each published outcome to the request that waits for it. A waiter registers before
+ * the command is sent, and looks the outcome up once more when its time is up, so an outcome
+ * published in between is not missed.
+ */
+import type { Redis } from '@parley/platform/redis';
+import type { Outcome } from './outcome.ts';
+import { OUTCOME_CHANNEL, readOutcome } from './outcome-store.ts';
+
+export class OutcomeWaiter {
+  private readonly waiting = new Map<string, (outcome: Outcome) => void>();
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly reader: Redis,
+  ) {
+    subscriber.on('message', (_channel: string, json: string) => {
+      let outcome: Outcome;
+      try {
+        outcome = JSON.parse(json) as Outcome;
+      } catch {
+        return;
+      }
+      this.waiting.get(outcome.commandId)?.(outcome);
+    });
+  }
+
+  /** Subscribes once; call at start-up (and it is retried by ioredis on reconnects). */
+  async start(): Promise<void> {
+    await this.subscriber.subscribe(OUTCOME_CHANNEL);
+  }
+
+  /**
+   * Registers interest in a command's outcome and returns a function that waits for it up to
+   * `ms`; it resolves undefined when the outcome is not there in time.
+   */
+  expect(commandId: string): (ms: number) => Promise<Outcome | undefined> {
+    let resolveOutcome: (outcome: Outcome) => void = () => {};
+    const arrived = new Promise<Outcome>((resolve) => {
+      resolveOutcome = resolve;
+    });
+    this.waiting.set(commandId, resolveOutcome);
+    return async (ms) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), ms);
+        });
+        const outcome = await Promise.race([arrived, timeout]);
+        return outcome ?? (await readOutcome(this.reader, commandId).catch(() => undefined));
+      } finally {
+        clearTimeout(timer);
+        this.waiting.delete(commandId);
+      }
+    };
+  }
+
+  get pending(): number {
+    return this.waiting.size;
+  }
+}
