@@ -12,6 +12,7 @@ import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
+import { CONTEXTS, topicNames } from '@parley/schemas/topics/catalogue';
 import { CommandGateway } from './commands/command-gateway.ts';
 import type { Config } from './config.ts';
 import { OutcomeWaiter } from './outcomes/outcome-waiter.ts';
@@ -29,9 +30,12 @@ export interface CommandApiDependencies extends Dependencies {
 export async function createDependencies({
   config,
   log,
+  names = topicNames,
 }: {
   config: Config;
   log: Logger;
+  /** Tests send commands to topics of their own. */
+  names?: typeof topicNames;
 }): Promise<CommandApiDependencies> {
   const kafka = connectKafka(config, 'command-api', log);
   const registry = connectSchemaRegistry(config);
@@ -52,12 +56,17 @@ export async function createDependencies({
   waiter
     .start()
     .catch((error: unknown) => log.warn({ err: error }, 'outcome subscription not ready yet'));
-  const topics = new Map(schemas.records.map((r) => [r.name, r.topic]));
+  const commandTopics = new Map(
+    schemas.records.flatMap((r) => {
+      const context = CONTEXTS.find((c) => c.name === r.context);
+      return r.kind === 'command' && context ? [[r.name, names.commands(context)] as const] : [];
+    }),
+  );
   const gateway = new CommandGateway({
     producer,
     serde: new AvroSerde(registry.registry, schemas),
     waiter,
-    topicOf: (type) => topics.get(type) ?? '',
+    topicOf: (type) => commandTopics.get(type) ?? '',
     outcomeWaitMs: config.COMMAND_OUTCOME_WAIT_MS,
   });
   return {

@@ -3,6 +3,8 @@
  * /metrics, and problem+json (RFC 9457) for every error, including framework ones.
  */
 import { randomUUID } from 'node:crypto';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { AppError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts';
 import { checkReadiness, type HealthCheck } from './health.ts';
@@ -30,10 +32,20 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
-    // Unknown properties are refused (schemas say additionalProperties: false), never silently dropped.
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     forceCloseConnections: 'idle',
   });
+
+  // Bodies are validated as sent: no type coercion ("42" is not 42), and unknown properties are
+  // refused, never silently dropped. Querystrings, params and headers are text, so they coerce.
+  const strict = addFormats.default(
+    new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false }),
+  );
+  const coercing = addFormats.default(
+    new Ajv({ coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false }),
+  );
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema),
+  );
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

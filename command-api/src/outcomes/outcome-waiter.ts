@@ -26,9 +26,21 @@ export class OutcomeWaiter {
     });
   }
 
-  /** Subscribes once; call at start-up (and it is retried by ioredis on reconnects). */
-  async start(): Promise<void> {
-    await this.subscriber.subscribe(OUTCOME_CHANNEL);
+  /**
+   * Subscribes whenever the connection becomes ready (at start and after Redis comes back), and
+   * resolves after the first subscription.
+   */
+  start(): Promise<void> {
+    return new Promise((resolve) => {
+      const subscribe = () => {
+        this.subscriber.subscribe(OUTCOME_CHANNEL).then(
+          () => resolve(),
+          () => {},
+        );
+      };
+      this.subscriber.on('ready', subscribe);
+      if (this.subscriber.status === 'ready') subscribe();
+    });
   }
 
   /**

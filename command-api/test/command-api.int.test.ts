@@ -1,0 +1,316 @@
+// The command API over HTTP (Fastify inject) with a real processor, Kafka, registry and Redis on
+// topics of the test's own: success paths, every kind of bad input and token, ownership,
+// If-Match, Idempotency-Key, and 503 when Kafka cannot be reached.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '@parley/platform/config';
+import { createKafka, createProducer } from '@parley/platform/kafka';
+import { createMetricsRegistry } from '@parley/platform/metrics';
+import { freePort, quietLogger } from '@parley/platform/testing/fixtures';
+import { createSigningKey, publicKeySet, signToken } from '@parley/platform/testing/tokens';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.ts';
+import { CommandGateway, KafkaUnavailable } from '../src/commands/command-gateway.ts';
+import { settings } from '../src/config.ts';
+import { type CommandApiDependencies, createDependencies } from '../src/dependencies.ts';
+import { processorFixture } from './processor-fixture.ts';
+
+const key = createSigningKey();
+const stranger = createSigningKey();
+const alice = randomUUID();
+const bob = randomUUID();
+const token = (sub: string, extra: Parameters<typeof signToken>[1] = { sub }) =>
+  `Bearer ${signToken(key, { ...extra, sub })}`;
+
+let fixture: Awaited<ReturnType<typeof processorFixture>>;
+let deps: CommandApiDependencies;
+let app: FastifyInstance;
+
+before(async () => {
+  fixture = await processorFixture();
+  await fixture.start();
+  const config = loadConfig(settings, {
+    source: {
+      ...process.env,
+      JWT_PUBLIC_KEYS: publicKeySet(key),
+      COMMAND_OUTCOME_WAIT_MS: '10000',
+      HTTP_BODY_LIMIT: '4096',
+    },
+  });
+  deps = await createDependencies({ config, log: quietLogger(), names: fixture.names });
+  await deps.waiter.start();
+  await deps.producer.connect();
+  app = await buildApp({
+    config,
+    log: quietLogger(),
+    metrics: createMetricsRegistry('command-api'),
+    deps,
+  });
+});
+
+after(async () => {
+  await app.close();
+  for (const r of deps.resources) await r.close().catch(() => {});
+  await fixture.cleanup();
+});
+
+async function startConversation(
+  owner = alice,
+  title = 'Plans',
+  headers: Record<string, string> = {},
+) {
+  return app.inject({
+    method: 'POST',
+    url: '/v1/conversations',
+    headers: { authorization: token(owner), ...headers },
+    payload: { title },
+  });
+}
+
+async function commandCount(): Promise<number> {
+  const offsets = await fixture.admin.fetchTopicOffsets(fixture.chat?.commandTopic ?? '');
+  return offsets.reduce((n, o) => n + Number(o.high), 0);
+}
+
+describe('command API', () => {
+  it('starts a conversation: 201, Location, ETag, version and log position', async () => {
+    const res = await startConversation();
+    assert.equal(res.statusCode, 201, res.body);
+    const body = res.json();
+    assert.equal(res.headers.location, `/v1/conversations/${body.aggregateId}`);
+    assert.equal(res.headers.etag, '"1"');
+    assert.equal(body.version, 1);
+    assert.match(body.position, new RegExp(`^${fixture.chat?.eventsTopic}:\\d+:\\d+$`));
+  });
+
+  it('refuses missing, tampered, expired, alg=none, unknown-key and wrong-audience tokens with 401', async () => {
+    const good = signToken(key, { sub: alice });
+    const [h, p] = good.split('.');
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT', kid: key.kid })).toString('base64url')}.${p}.`;
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ sub: bob, roles: ['admin'], iss: 'parley', aud: 'parley-api', exp: 9e9 })).toString('base64url')}.${good.split('.')[2]}`;
+    const cases: Record<string, string | undefined> = {
+      missing: undefined,
+      malformed: 'Bearer not-a-token',
+      tampered: `Bearer ${tampered}`,
+      expired: `Bearer ${signToken(key, { sub: alice, expiresIn: -60 })}`,
+      algNone: `Bearer ${none}`,
+      unknownKey: `Bearer ${signToken(stranger, { sub: alice }, { kid: key.kid })}`,
+      otherKid: `Bearer ${signToken(stranger, { sub: alice })}`,
+      wrongAudience: `Bearer ${signToken(key, { sub: alice, aud: 'someone-else' })}`,
+      badSubject: `Bearer ${signToken(key, { sub: 'not-a-uuid' })}`,
+    };
+    const before = await commandCount();
+    for (const [name, authorization] of Object.entries(cases)) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/conversations',
+        headers: authorization ? { authorization } : {},
+        payload: { title: 'x' },
+      });
+      assert.equal(res.statusCode, 401, `${name}: ${res.body}`);
+      assert.equal(res.json().code, 'UNAUTHORIZED');
+    }
+    assert.equal(await commandCount(), before, 'nothing written');
+  });
+
+  it('refuses bad input with a clear 4xx and writes nothing', async () => {
+    const before = await commandCount();
+    const auth = { authorization: token(alice) };
+    const cases = [
+      {
+        name: 'malformed JSON',
+        status: 400,
+        headers: { ...auth, 'content-type': 'application/json' },
+        payload: '{"title": ',
+      },
+      { name: 'wrong type', status: 400, payload: { title: 42 } },
+      { name: 'unknown field', status: 400, payload: { title: 'ok', owner: bob } },
+      { name: 'empty title', status: 400, payload: { title: '' } },
+      { name: 'oversize body', status: 413, payload: { title: 'x'.repeat(5000) } },
+      {
+        name: 'bad Idempotency-Key',
+        status: 400,
+        payload: { title: 'ok' },
+        headers: { ...auth, 'idempotency-key': 'has space' },
+      },
+      {
+        name: 'bad If-Match',
+        status: 400,
+        payload: { title: 'ok' },
+        headers: { ...auth, 'if-match': 'yesterday' },
+      },
+    ];
+    for (const c of cases) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/conversations',
+        headers: c.headers ?? auth,
+        payload: c.payload,
+      });
+      assert.equal(res.statusCode, c.status, `${c.name}: ${res.body}`);
+      assert.match(String(res.headers['content-type']), /application\/problem\+json/, c.name);
+    }
+    const badId = await app.inject({
+      method: 'PATCH',
+      url: '/v1/conversations/not-a-uuid',
+      headers: auth,
+      payload: { title: 'x' },
+    });
+    assert.equal(badId.statusCode, 400);
+    assert.equal(await commandCount(), before, 'nothing written');
+  });
+
+  it('keeps other users out of a conversation (404), and answers rule violations with 422', async () => {
+    const id = (await startConversation()).json().aggregateId;
+    const url = `/v1/conversations/${id}`;
+    const asBob = { authorization: token(bob) };
+    assert.equal(
+      (await app.inject({ method: 'PATCH', url, headers: asBob, payload: { title: 'mine' } }))
+        .statusCode,
+      404,
+    );
+    assert.equal(
+      (
+        await app.inject({
+          method: 'POST',
+          url: `${url}/messages`,
+          headers: asBob,
+          payload: { text: 'hi' },
+        })
+      ).statusCode,
+      404,
+    );
+    assert.equal((await app.inject({ method: 'DELETE', url, headers: asBob })).statusCode, 404);
+
+    const asAlice = { authorization: token(alice) };
+    assert.equal(
+      (await app.inject({ method: 'POST', url: `${url}/archive`, headers: asAlice })).statusCode,
+      200,
+    );
+    const archived = await app.inject({
+      method: 'POST',
+      url: `${url}/messages`,
+      headers: asAlice,
+      payload: { text: 'hi' },
+    });
+    assert.equal(archived.statusCode, 422);
+    assert.equal(archived.json().code, 'RULE_VIOLATION');
+  });
+
+  it('lets exactly one of two If-Match writers win; the other gets 409', async () => {
+    const id = (await startConversation()).json().aggregateId;
+    const rename = (title: string) =>
+      app.inject({
+        method: 'PATCH',
+        url: `/v1/conversations/${id}`,
+        headers: { authorization: token(alice), 'if-match': '"1"' },
+        payload: { title },
+      });
+    const results = await Promise.all([rename('A'), rename('B')]);
+    assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 409]);
+    assert.equal(results.find((r) => r.statusCode === 409)?.json().code, 'VERSION_CONFLICT');
+  });
+
+  it('gives 50 parallel posts contiguous versions', async () => {
+    const id = (await startConversation()).json().aggregateId;
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        app.inject({
+          method: 'POST',
+          url: `/v1/conversations/${id}/messages`,
+          headers: { authorization: token(alice) },
+          payload: { text: `m${i}` },
+        }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.statusCode),
+      Array(50).fill(201),
+    );
+    assert.deepEqual(
+      results.map((r) => r.json().version).sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i + 2),
+    );
+  });
+
+  it('answers the same Idempotency-Key ten times with one conversation and one event', async () => {
+    const headers = { 'idempotency-key': `create-${randomUUID()}` };
+    const responses = [];
+    for (let i = 0; i < 10; i++) responses.push(await startConversation(alice, 'Once', headers));
+    assert.ok(responses.every((r) => r.statusCode === 201));
+    const bodies = responses.map((r) => r.json());
+    assert.equal(new Set(bodies.map((b) => b.aggregateId)).size, 1);
+    assert.equal(new Set(bodies.map((b) => b.commandId)).size, 1);
+    const events = await fixture.events(fixture.chat?.eventsTopic ?? '', bodies[0].aggregateId);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['ConversationStarted'],
+    );
+  });
+
+  it('shows a command’s outcome to its sender only', async () => {
+    const { commandId } = (await startConversation()).json();
+    const mine = await app.inject({
+      method: 'GET',
+      url: `/v1/commands/${commandId}`,
+      headers: { authorization: token(alice) },
+    });
+    assert.equal(mine.statusCode, 200);
+    assert.equal(mine.json().commandId, commandId);
+    const theirs = await app.inject({
+      method: 'GET',
+      url: `/v1/commands/${commandId}`,
+      headers: { authorization: token(bob) },
+    });
+    assert.equal(theirs.statusCode, 404);
+  });
+
+  it('publishes an OpenAPI 3.1 document', async () => {
+    const res = await app.inject({ method: 'GET', url: '/docs/json' });
+    assert.equal(res.statusCode, 200);
+    const doc = res.json();
+    assert.equal(doc.openapi, '3.1.0');
+    assert.ok(doc.paths['/v1/conversations/{id}/messages']);
+  });
+
+  it('answers 503 with Retry-After, without hanging, when Kafka cannot be reached', async () => {
+    const deadKafka = createKafka({
+      brokers: [`127.0.0.1:${await freePort()}`],
+      clientId: 'dead',
+      log: quietLogger(),
+      connectionTimeoutMs: 200,
+      retry: { retries: 0 },
+    });
+    const gateway = new CommandGateway({
+      producer: createProducer(deadKafka),
+      serde: fixture.serde,
+      waiter: deps.waiter,
+      topicOf: () => fixture.chat?.commandTopic ?? '',
+      outcomeWaitMs: 1000,
+      sendTimeoutMs: 1000,
+    });
+    const started = Date.now();
+    const id = randomUUID();
+    await assert.rejects(
+      gateway.submit('ArchiveConversation', {
+        metadata: {
+          commandId: randomUUID(),
+          aggregateId: id,
+          issuedAt: Date.now(),
+          correlationId: 'c',
+          actor: `user:${alice}`,
+          actorRoles: ['user'],
+          expectedVersion: null,
+          idempotencyKey: null,
+          tenantId: null,
+        },
+      }),
+      (error: unknown) =>
+        error instanceof KafkaUnavailable &&
+        error.status === 503 &&
+        typeof error.extensions.retryAfterSeconds === 'number',
+    );
+    assert.ok(Date.now() - started < 5000, 'fails fast');
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * Command-side topics of a test's own (commands, events, state per context) and a command
+ * processor on them, against the real stack. Removes its topics and groups afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Admin, Kafka } from '@parley/platform/kafka';
+import { createRedis, type Redis } from '@parley/platform/redis';
+import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
+import {
+  quietLogger,
+  redisReady,
+  stackConfig,
+  testKafka,
+  uniqueName,
+} from '@parley/platform/testing/fixtures';
+import { registerSchemas } from '@parley/schemas/avro/register';
+import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
+import { AvroSerde } from '@parley/schemas/serde/serde';
+import { topicNames } from '@parley/schemas/topics/catalogue';
+import { processorContexts } from '../src/processor/contexts.ts';
+import { type CommandProcessor, startCommandProcessor } from '../src/processor/processor.ts';
+
+export async function processorFixture(partitions = 3) {
+  const config = stackConfig();
+  const options = schemaRegistryOptions(config);
+  const schemas = loadSchemaSet();
+  const serde = new AvroSerde(createSchemaRegistry(options), schemas);
+  const prefix = uniqueName('t').replace(/-/g, '');
+  const names: typeof topicNames = {
+    commands: (c) => `${prefix}.${c.name}.commands`,
+    events: (c) => `${prefix}.${c.name}.${c.aggregate}-events`,
+    aggregateState: (c) => `${prefix}.${c.name}.aggregate-state`,
+    deadLetters: topicNames.deadLetters,
+  };
+  const contexts = processorContexts(schemas, names);
+  const groupId = `${prefix}.processor`;
+  const kafka: Kafka = testKafka();
+  const admin: Admin = kafka.admin();
+  await admin.connect();
+  await registerSchemas(createSchemaRegistry(options), options, schemas);
+  const topics = contexts.flatMap((c) => [c.commandTopic, c.eventsTopic, c.stateTopic]);
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: contexts.flatMap((c) => [
+      { topic: c.commandTopic, numPartitions: partitions },
+      { topic: c.eventsTopic, numPartitions: partitions },
+      {
+        topic: c.stateTopic,
+        numPartitions: partitions,
+        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+      },
+    ]),
+  });
+  const publisher: Redis = createRedis({
+    url: config.REDIS_URL,
+    connectionName: `test-processor-${randomUUID()}`,
+  });
+  await redisReady(publisher);
+  let processor: CommandProcessor | undefined;
+
+  const fixture = {
+    config,
+    serde,
+    names,
+    contexts,
+    kafka,
+    admin,
+    groupId,
+    chat: contexts.find((c) => c.context.name === 'chat') ?? contexts[0],
+    async start() {
+      processor = await startCommandProcessor({
+        kafka,
+        admin,
+        serde,
+        redis: publisher,
+        log: quietLogger(),
+        contexts,
+        groupId,
+      });
+      return processor;
+    },
+    async stop() {
+      await processor?.stop();
+      processor = undefined;
+    },
+    /** Events of one aggregate in the events topic, read committed, in log order. */
+    async events(topic: string, aggregateId: string) {
+      const consumer = kafka.consumer({
+        groupId: uniqueName('read-events'),
+        readUncommitted: false,
+      });
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const found: Array<{ id: string; version: number; type: string }> = [];
+      const done = new Set(offsets.filter((o) => o.high === '0').map((o) => o.partition));
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await new Promise<void>((resolve) => {
+        if (done.size === offsets.length) resolve();
+        void consumer.run({
+          eachBatch: async ({ batch }) => {
+            for (const message of batch.messages) {
+              if (message.key?.toString() !== aggregateId) continue;
+              const decoded = await serde.decode(message.value as Buffer);
+              const m = (
+                decoded.value as { metadata: { eventId: string; aggregateVersion: number } }
+              ).metadata;
+              found.push({ id: m.eventId, version: m.aggregateVersion, type: decoded.type });
+            }
+            // The last offset of a partition is a transaction marker, never delivered.
+            const high = Number(offsets.find((o) => o.partition === batch.partition)?.high ?? 0);
+            if (Number(batch.lastOffset()) >= high - 2) done.add(batch.partition);
+            if (done.size === offsets.length) resolve();
+          },
+        });
+      });
+      await consumer.disconnect();
+      return found;
+    },
+    async cleanup() {
+      await processor?.stop();
+      await admin.deleteTopics({ topics }).catch(() => {});
+      await admin.deleteGroups([groupId]).catch(() => {});
+      await admin.disconnect();
+      publisher.disconnect();
+    },
+  };
+  return fixture;
+}
