@@ -5,6 +5,7 @@ import { postgresSettings } from '@parley/platform/postgres';
 import { redisSettings } from '@parley/platform/redis';
 import { schemaRegistrySettings } from '@parley/platform/schema-registry';
 import { serviceSettings } from '@parley/platform/service';
+import { topicSettings } from '@parley/schemas/topics/catalogue';
 
 export const settings = {
   ...serviceSettings(3000),
@@ -13,6 +14,7 @@ export const settings = {
   ...postgresSettings,
   ...redisSettings,
   ...authSettings,
+  TOPIC_PREFIX: topicSettings.TOPIC_PREFIX,
   /** How long a request waits for its command's outcome before answering 202. */
   COMMAND_OUTCOME_WAIT_MS: env.int(0, 30_000, { default: 3_000 }),
 };

@@ -12,7 +12,7 @@ import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
-import { CONTEXTS, topicNames } from '@parley/schemas/topics/catalogue';
+import { CONTEXTS, prefixedTopicNames, type topicNames } from '@parley/schemas/topics/catalogue';
 import { CommandGateway } from './commands/command-gateway.ts';
 import type { Config } from './config.ts';
 import { OutcomeWaiter } from './outcomes/outcome-waiter.ts';
@@ -30,7 +30,7 @@ export interface CommandApiDependencies extends Dependencies {
 export async function createDependencies({
   config,
   log,
-  names = topicNames,
+  names = prefixedTopicNames(config.TOPIC_PREFIX),
 }: {
   config: Config;
   log: Logger;

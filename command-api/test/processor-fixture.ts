@@ -16,7 +16,7 @@ import {
 import { registerSchemas } from '@parley/schemas/avro/register';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
-import { topicNames } from '@parley/schemas/topics/catalogue';
+import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import { processorContexts } from '../src/processor/contexts.ts';
 import { type CommandProcessor, startCommandProcessor } from '../src/processor/processor.ts';
 
@@ -25,15 +25,10 @@ export async function processorFixture(partitions = 3) {
   const options = schemaRegistryOptions(config);
   const schemas = loadSchemaSet();
   const serde = new AvroSerde(createSchemaRegistry(options), schemas);
-  const prefix = uniqueName('t').replace(/-/g, '');
-  const names: typeof topicNames = {
-    commands: (c) => `${prefix}.${c.name}.commands`,
-    events: (c) => `${prefix}.${c.name}.${c.aggregate}-events`,
-    aggregateState: (c) => `${prefix}.${c.name}.aggregate-state`,
-    deadLetters: topicNames.deadLetters,
-  };
+  const topicPrefix = `${uniqueName('t').replace(/-/g, '')}.`;
+  const names = prefixedTopicNames(topicPrefix);
   const contexts = processorContexts(schemas, names);
-  const groupId = `${prefix}.processor`;
+  const groupId = `${topicPrefix}processor`;
   const kafka: Kafka = testKafka();
   const admin: Admin = kafka.admin();
   await admin.connect();
@@ -62,6 +57,7 @@ export async function processorFixture(partitions = 3) {
     config,
     serde,
     names,
+    topicPrefix,
     contexts,
     kafka,
     admin,
@@ -83,14 +79,21 @@ export async function processorFixture(partitions = 3) {
       await processor?.stop();
       processor = undefined;
     },
-    /** Events of one aggregate in the events topic, read committed, in log order. */
-    async events(topic: string, aggregateId: string) {
+    /** Every event in an events topic, read committed, in log order per partition. */
+    async allEvents(topic: string) {
       const consumer = kafka.consumer({
         groupId: uniqueName('read-events'),
         readUncommitted: false,
+        maxBytesPerPartition: 4 * 2 ** 20,
       });
       const offsets = await admin.fetchTopicOffsets(topic);
-      const found: Array<{ id: string; version: number; type: string }> = [];
+      const found: Array<{
+        id: string;
+        version: number;
+        type: string;
+        aggregateId: string;
+        causationId: string;
+      }> = [];
       const done = new Set(offsets.filter((o) => o.high === '0').map((o) => o.partition));
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
@@ -99,12 +102,24 @@ export async function processorFixture(partitions = 3) {
         void consumer.run({
           eachBatch: async ({ batch }) => {
             for (const message of batch.messages) {
-              if (message.key?.toString() !== aggregateId) continue;
               const decoded = await serde.decode(message.value as Buffer);
               const m = (
-                decoded.value as { metadata: { eventId: string; aggregateVersion: number } }
+                decoded.value as {
+                  metadata: {
+                    eventId: string;
+                    aggregateVersion: number;
+                    aggregateId: string;
+                    causationId: string;
+                  };
+                }
               ).metadata;
-              found.push({ id: m.eventId, version: m.aggregateVersion, type: decoded.type });
+              found.push({
+                id: m.eventId,
+                version: m.aggregateVersion,
+                type: decoded.type,
+                aggregateId: m.aggregateId,
+                causationId: m.causationId,
+              });
             }
             // The last offset of a partition is a transaction marker, never delivered.
             const high = Number(offsets.find((o) => o.partition === batch.partition)?.high ?? 0);
@@ -115,6 +130,9 @@ export async function processorFixture(partitions = 3) {
       });
       await consumer.disconnect();
       return found;
+    },
+    async events(topic: string, aggregateId: string) {
+      return (await fixture.allEvents(topic)).filter((e) => e.aggregateId === aggregateId);
     },
     async cleanup() {
       await processor?.stop();

@@ -88,6 +88,17 @@ export const env = {
       options,
     ),
 
+  /** A string matching a pattern (which may allow the empty string). */
+  matching: (pattern: RegExp, describe: string, options?: FieldOptions<string>) =>
+    field(
+      describe,
+      (raw) => {
+        if (!pattern.test(raw)) throw new ParseError(`expected ${describe}, got '${raw}'`);
+        return raw;
+      },
+      options,
+    ),
+
   int: (min: number, max: number, options?: FieldOptions<number>) =>
     field(`an integer from ${min} to ${max}`, (raw) => parseInteger(raw, min, max), options),
 

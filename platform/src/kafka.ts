@@ -5,6 +5,7 @@
  */
 import {
   type Admin,
+  CompressionTypes,
   Kafka,
   type KafkaConfig,
   logLevel,
@@ -27,6 +28,7 @@ export type {
   Producer,
   RecordMetadata,
 } from 'kafkajs';
+export { CompressionTypes };
 
 export const kafkaSettings = {
   KAFKA_BROKERS: env.hostPorts({ default: { dev: ['127.0.0.1:19092'] } }),

@@ -11,6 +11,7 @@ import { connectSchemaRegistry, schemaRegistrySettings } from '@parley/platform/
 import { serviceSettings } from '@parley/platform/service';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
+import { prefixedTopicNames, topicSettings } from '@parley/schemas/topics/catalogue';
 import { processorContexts } from './contexts.ts';
 import { startCommandProcessor } from './processor.ts';
 
@@ -21,7 +22,10 @@ const settings = {
   ...kafkaSettings,
   ...schemaRegistrySettings,
   ...redisSettings,
+  TOPIC_PREFIX: topicSettings.TOPIC_PREFIX,
   PROCESSOR_GROUP_ID: env.string({ default: 'command-processor' }),
+  /** How soon a processor that died is noticed and its partitions move (broker minimum 6000). */
+  PROCESSOR_SESSION_TIMEOUT_MS: env.int(6_000, 300_000, { default: 30_000 }),
 };
 
 await runService({
@@ -38,8 +42,9 @@ await runService({
       serde: new AvroSerde(registry.registry, schemas),
       redis: redis.redis,
       log,
-      contexts: processorContexts(schemas),
+      contexts: processorContexts(schemas, prefixedTopicNames(config.TOPIC_PREFIX)),
       groupId: config.PROCESSOR_GROUP_ID,
+      sessionTimeoutMs: config.PROCESSOR_SESSION_TIMEOUT_MS,
     });
     return {
       checks: [kafka.check, registry.check, redis.check],

@@ -5,6 +5,7 @@
  * the events, the new aggregate states and the consumed offset.
  */
 import {
+  CompressionTypes,
   createProducer,
   type Kafka,
   type KafkaMessage,
@@ -125,6 +126,8 @@ export class PartitionWorker {
       if (decision.aggregates.size > 0) {
         await transaction.send({
           topic: this.context.stateTopic,
+          // States repeat their recent outcomes; JSON compresses well.
+          compression: CompressionTypes.GZIP,
           messages: [...decision.aggregates].map(([id, aggregate]) => ({
             key: id,
             value: encodeAggregate(aggregate),

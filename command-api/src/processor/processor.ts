@@ -26,6 +26,7 @@ export interface ProcessorOptions {
   contexts: readonly ProcessorContext[];
   groupId: string;
   restoreTimeoutMs?: number;
+  sessionTimeoutMs?: number;
 }
 
 export interface CommandProcessor {
@@ -34,6 +35,13 @@ export interface CommandProcessor {
   owned(): string[];
   stop(): Promise<void>;
 }
+
+/**
+ * Commands per transaction at most: bounds the size of one transaction's records (a state record
+ * per aggregate touched) well under the broker's message size limit, and the work redone after a
+ * failure.
+ */
+export const MAX_COMMANDS_PER_TRANSACTION = 100;
 
 const publishPolicy = retry(handleAll, {
   maxAttempts: 5,
@@ -49,8 +57,8 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
   const consumer = kafka.consumer({
     groupId,
     readUncommitted: false,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 3)),
     maxBytesPerPartition: 1024 * 1024,
   });
 
@@ -69,8 +77,24 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
     log.info({ assignment: payload.memberAssignment }, 'partitions assigned');
   });
 
-  /** Starts and restores every assigned partition of this topic that has no worker yet. */
-  const activate = async (context: ProcessorContext, heartbeat: () => Promise<void>) => {
+  /**
+   * Starts and restores every assigned partition of this topic that has no worker yet. Batches of
+   * several partitions arrive concurrently; they share one activation, or a second set of
+   * producers would fence the first.
+   */
+  const activations = new Map<string, Promise<void>>();
+  const activate = (context: ProcessorContext, heartbeat: () => Promise<void>): Promise<void> => {
+    let running = activations.get(context.commandTopic);
+    if (!running) {
+      running = activatePartitions(context, heartbeat).finally(() =>
+        activations.delete(context.commandTopic),
+      );
+      activations.set(context.commandTopic, running);
+    }
+    return running;
+  };
+
+  const activatePartitions = async (context: ProcessorContext, heartbeat: () => Promise<void>) => {
     const partitions = (assigned.get(context.commandTopic) ?? []).filter(
       (p) => !workers.has(`${context.commandTopic}:${p}`),
     );
@@ -121,26 +145,30 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
       if (!workers.has(key)) await activate(context, heartbeat);
       const worker = workers.get(key);
       if (!worker) throw new Error(`partition ${key} is not assigned to this instance`);
-      let outcomes: Awaited<ReturnType<PartitionWorker['process']>>;
-      try {
-        outcomes = await worker.process(batch.messages);
-      } catch (error) {
-        log.error(
-          { err: error, partition: key },
-          'transaction failed; dropping the partition worker and rewinding',
-        );
-        await dropWorker(key);
-        await rewind(batch.topic, batch.partition);
-        return;
-      }
-      resolveOffset(batch.lastOffset());
-      await heartbeat();
-      try {
-        await publishPolicy.execute(() => publishOutcomes(options.redis, outcomes));
-      } catch (error) {
-        // The events are committed; clients waiting for these outcomes get 202 and can resend
-        // the same command id, which answers the remembered outcome.
-        log.error({ err: error, commands: outcomes.length }, 'could not publish outcomes');
+      for (let start = 0; start < batch.messages.length; start += MAX_COMMANDS_PER_TRANSACTION) {
+        if (!isRunning() || isStale()) return;
+        const chunk = batch.messages.slice(start, start + MAX_COMMANDS_PER_TRANSACTION);
+        let outcomes: Awaited<ReturnType<PartitionWorker['process']>>;
+        try {
+          outcomes = await worker.process(chunk);
+        } catch (error) {
+          log.error(
+            { err: error, partition: key },
+            'transaction failed; dropping the partition worker and rewinding',
+          );
+          await dropWorker(key);
+          await rewind(batch.topic, batch.partition);
+          return;
+        }
+        resolveOffset(chunk.at(-1)?.offset ?? batch.lastOffset());
+        await heartbeat();
+        try {
+          await publishPolicy.execute(() => publishOutcomes(options.redis, outcomes));
+        } catch (error) {
+          // The events are committed; clients waiting for these outcomes get 202 and can resend
+          // the same command id, which answers the remembered outcome.
+          log.error({ err: error, commands: outcomes.length }, 'could not publish outcomes');
+        }
       }
     },
   });

@@ -9,7 +9,7 @@
  * 78 bad config.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, env, loadConfig } from '@parley/platform/config';
+import { ConfigError, loadConfig } from '@parley/platform/config';
 import { createKafka, kafkaSettings } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import {
@@ -19,7 +19,7 @@ import {
 } from '@parley/platform/schema-registry';
 import { registerSchemas } from '../avro/register.ts';
 import { loadSchemaSet } from '../avro/schema-set.ts';
-import { topicCatalogue } from '../topics/catalogue.ts';
+import { topicCatalogue, topicSettings } from '../topics/catalogue.ts';
 import { reconcileTopics } from '../topics/reconcile.ts';
 
 const USAGE = 'usage: npm run bootstrap [-- --repair-config]';
@@ -27,7 +27,7 @@ const USAGE = 'usage: npm run bootstrap [-- --repair-config]';
 export const bootstrapSettings = {
   ...kafkaSettings,
   ...schemaRegistrySettings,
-  TOPIC_PARTITIONS: env.int(1, 10_000, { default: 12 }),
+  ...topicSettings,
 };
 
 function parse() {
@@ -69,6 +69,7 @@ async function main() {
     const catalogue = topicCatalogue({
       environment: config.environment,
       partitions: config.TOPIC_PARTITIONS,
+      prefix: config.TOPIC_PREFIX,
     });
     const report = await reconcileTopics(admin, catalogue, { repairConfig: args['repair-config'] });
     for (const name of report.created) process.stdout.write(`created  ${name}\n`);

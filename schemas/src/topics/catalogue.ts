@@ -3,7 +3,7 @@
  * policy per environment. The bootstrap step creates and reconciles topics from it; brokers never
  * auto-create. docs/architecture.md lists the same topics (a unit test keeps the two in step).
  */
-import type { Environment } from '@parley/platform/config';
+import { type Environment, env } from '@parley/platform/config';
 
 export interface BoundedContext {
   /** Folder name in each service and prefix of its topics. */
@@ -17,6 +17,14 @@ export const CONTEXTS: readonly BoundedContext[] = [
   { name: 'identity', aggregate: 'user' },
   { name: 'chat', aggregate: 'conversation' },
 ];
+
+export const topicSettings = {
+  /** Prepended to every topic name; empty unless environments share a cluster. */
+  TOPIC_PREFIX: env.matching(/^[A-Za-z0-9._-]{0,100}$/, 'up to 100 of A-Z a-z 0-9 . _ -', {
+    default: '',
+  }),
+  TOPIC_PARTITIONS: env.int(1, 10_000, { default: 12 }),
+};
 
 export type TopicRole = 'commands' | 'events' | 'aggregate-state' | 'dead-letters';
 
@@ -37,6 +45,8 @@ export interface CatalogueOptions {
   partitions: number;
   /** Consumer groups that own a dead-letter topic (`<group>.dlq`). */
   deadLetterGroups?: readonly string[];
+  /** TOPIC_PREFIX; none by default. */
+  prefix?: string;
 }
 
 function durability(environment: Environment) {
@@ -51,8 +61,23 @@ export const topicNames = {
   deadLetters: (group: string) => `${group}.dlq`,
 };
 
+/**
+ * The same names behind a prefix (TOPIC_PREFIX), for environments that share a cluster and for
+ * tests that run the services on topics of their own.
+ */
+export function prefixedTopicNames(prefix: string): typeof topicNames {
+  if (prefix === '') return topicNames;
+  return {
+    commands: (context) => `${prefix}${topicNames.commands(context)}`,
+    events: (context) => `${prefix}${topicNames.events(context)}`,
+    aggregateState: (context) => `${prefix}${topicNames.aggregateState(context)}`,
+    deadLetters: (group) => `${prefix}${topicNames.deadLetters(group)}`,
+  };
+}
+
 export function topicCatalogue(options: CatalogueOptions): TopicSpec[] {
   const { replicationFactor, minInsyncReplicas } = durability(options.environment);
+  const names = prefixedTopicNames(options.prefix ?? '');
   const base = { partitions: options.partitions, replicationFactor };
   const common = { 'min.insync.replicas': minInsyncReplicas };
   const topics: TopicSpec[] = [];
@@ -60,13 +85,13 @@ export function topicCatalogue(options: CatalogueOptions): TopicSpec[] {
     topics.push(
       {
         ...base,
-        name: topicNames.commands(context),
+        name: names.commands(context),
         role: 'commands',
         config: { ...common, 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
       },
       {
         ...base,
-        name: topicNames.events(context),
+        name: names.events(context),
         role: 'events',
         // The source of truth: never deleted, never compacted.
         config: {
@@ -78,7 +103,7 @@ export function topicCatalogue(options: CatalogueOptions): TopicSpec[] {
       },
       {
         ...base,
-        name: topicNames.aggregateState(context),
+        name: names.aggregateState(context),
         role: 'aggregate-state',
         config: { ...common, 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0' },
       },
@@ -87,7 +112,7 @@ export function topicCatalogue(options: CatalogueOptions): TopicSpec[] {
   for (const group of options.deadLetterGroups ?? []) {
     topics.push({
       ...base,
-      name: topicNames.deadLetters(group),
+      name: names.deadLetters(group),
       role: 'dead-letters',
       config: { ...common, 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
     });

@@ -1,0 +1,197 @@
+// kill -9 the command processor three times while 10,000 commands stream in, restarting it each
+// time. Afterwards the acknowledged commands and the events in the log (read_committed) are the
+// same set: nothing lost, nothing written twice, versions contiguous per aggregate.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, openSync } from 'node:fs';
+import { after, before, it } from 'node:test';
+import { createProducer } from '@parley/platform/kafka';
+import { createRedis } from '@parley/platform/redis';
+import { freePort, redisReady, stackConfig } from '@parley/platform/testing/fixtures';
+import type { CommandMetadata } from '@parley/schemas/generated/records';
+import { commandRecord } from '../src/commands/command-record.ts';
+import type { Outcome } from '../src/outcomes/outcome.ts';
+import { OUTCOME_CHANNEL, readOutcome } from '../src/outcomes/outcome-store.ts';
+import { processorFixture } from './processor-fixture.ts';
+
+const AGGREGATES = 100;
+const COMMANDS = Number(process.env.PARLEY_CRASH_COMMANDS ?? 10_000);
+const KILLS = 3;
+
+let fixture: Awaited<ReturnType<typeof processorFixture>>;
+let child: ChildProcess | undefined;
+const config = stackConfig();
+const subscriber = createRedis({ url: config.REDIS_URL, connectionName: 'crash-test-outcomes' });
+const reader = createRedis({ url: config.REDIS_URL, connectionName: 'crash-test-reader' });
+const outcomes = new Map<string, Outcome>();
+
+// The processors' own logs, for when this test fails.
+const logDir = new URL('../../.data/logs/', import.meta.url).pathname;
+mkdirSync(logDir, { recursive: true });
+const log = openSync(`${logDir}processor-crash-test.log`, 'w');
+
+async function startProcessor() {
+  const port = await freePort();
+  child = spawn(
+    process.execPath,
+    [
+      '--conditions=parley-source',
+      '--import',
+      'tsx',
+      new URL('../src/processor/main.ts', import.meta.url).pathname,
+    ],
+    {
+      env: {
+        ...process.env,
+        TOPIC_PREFIX: fixture.topicPrefix,
+        PROCESSOR_GROUP_ID: fixture.groupId,
+        PROCESSOR_SESSION_TIMEOUT_MS: '6000',
+        HTTP_PORT: String(port),
+        LOG_LEVEL: process.env.PARLEY_CRASH_LOG_LEVEL ?? 'error',
+      },
+      stdio: ['ignore', log, log],
+    },
+  );
+}
+
+function kill9(): Promise<void> {
+  return new Promise((resolve) => {
+    if (!child || child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+before(async () => {
+  fixture = await processorFixture(6);
+  await Promise.all([redisReady(subscriber), redisReady(reader)]);
+  await subscriber.subscribe(OUTCOME_CHANNEL);
+  subscriber.on('message', (_c, json: string) => {
+    const outcome = JSON.parse(json) as Outcome;
+    outcomes.set(outcome.commandId, outcome);
+  });
+  await startProcessor();
+});
+
+after(async () => {
+  await kill9();
+  subscriber.disconnect();
+  reader.disconnect();
+  await fixture.cleanup();
+});
+
+function meta(aggregateId: string): CommandMetadata {
+  return {
+    commandId: randomUUID(),
+    aggregateId,
+    issuedAt: Date.now(),
+    correlationId: randomUUID(),
+    actor: `user:${owner}`,
+    actorRoles: ['user'],
+    expectedVersion: null,
+    idempotencyKey: null,
+    tenantId: null,
+  };
+}
+const owner = randomUUID();
+
+it(`loses and duplicates nothing across ${KILLS} kill -9 in ${COMMANDS} commands`, {
+  timeout: 600_000,
+}, async () => {
+  const producer = createProducer(fixture.kafka, { idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const topic = fixture.chat?.commandTopic ?? '';
+  const aggregates = Array.from({ length: AGGREGATES }, () => randomUUID());
+  const sent: Array<{ commandId: string; record: Awaited<ReturnType<typeof commandRecord>> }> = [];
+  for (const id of aggregates) {
+    const m = meta(id);
+    sent.push({
+      commandId: m.commandId,
+      record: await commandRecord(fixture.serde, 'StartConversation', {
+        metadata: m,
+        title: 'crash',
+      }),
+    });
+  }
+  for (let i = sent.length; i < COMMANDS; i++) {
+    const m = meta(aggregates[i % AGGREGATES] as string);
+    sent.push({
+      commandId: m.commandId,
+      record: await commandRecord(fixture.serde, 'PostUserMessage', {
+        metadata: m,
+        messageId: randomUUID(),
+        text: `m${i}`,
+      }),
+    });
+  }
+
+  // Stream the commands in batches, in order per aggregate; kill and restart the processor on the way.
+  const killAt = new Set(
+    Array.from({ length: KILLS }, (_, k) => Math.floor(((k + 1) * COMMANDS) / (KILLS + 1))),
+  );
+  const BATCH = 250;
+  for (let i = 0; i < sent.length; i += BATCH) {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: sent.slice(i, i + BATCH).map((s) => s.record),
+    });
+    if ([...killAt].some((k) => k >= i && k < i + BATCH)) {
+      await new Promise((r) => setTimeout(r, 300));
+      await kill9();
+      process.stderr.write(
+        `crash test: killed the processor after ${i + BATCH} commands sent, ${outcomes.size} answered\n`,
+      );
+      await startProcessor();
+    }
+  }
+
+  // Wait while outcomes keep arriving. Then, like clients that got no answer, resend the same
+  // commands (same ids): the processor answers each with its first outcome.
+  const deadline = Date.now() + 300_000;
+  let seen = -1;
+  while (outcomes.size < COMMANDS) {
+    assert.ok(Date.now() < deadline, `${COMMANDS - outcomes.size} commands without an outcome`);
+    await new Promise((r) => setTimeout(r, 5000));
+    process.stderr.write(`crash test: ${outcomes.size}/${COMMANDS} outcomes\n`);
+    if (outcomes.size > seen) {
+      seen = outcomes.size;
+      continue;
+    }
+    const missing = sent.filter((s) => !outcomes.has(s.commandId));
+    for (const s of missing) {
+      const stored = await readOutcome(reader, s.commandId);
+      if (stored) outcomes.set(s.commandId, stored);
+    }
+    const resend = sent.filter((s) => !outcomes.has(s.commandId));
+    for (let i = 0; i < resend.length; i += BATCH) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: resend.slice(i, i + BATCH).map((s) => s.record),
+      });
+    }
+  }
+  await producer.disconnect();
+
+  const acknowledged = new Set(
+    sent.map((s) => s.commandId).filter((id) => outcomes.get(id)?.status === 'accepted'),
+  );
+  assert.equal(acknowledged.size, COMMANDS, 'every command was accepted');
+
+  const events = await fixture.allEvents(fixture.chat?.eventsTopic ?? '');
+  const causes = events.map((e) => e.causationId);
+  assert.equal(new Set(causes).size, causes.length, 'no command wrote its events twice');
+  assert.deepEqual(new Set(causes), acknowledged, 'events in the log = acknowledged commands');
+  const versions = new Map<string, number[]>();
+  for (const e of events)
+    versions.set(e.aggregateId, [...(versions.get(e.aggregateId) ?? []), e.version]);
+  for (const [id, list] of versions) {
+    assert.deepEqual(
+      list,
+      Array.from({ length: list.length }, (_, i) => i + 1),
+      `versions of ${id} are contiguous`,
+    );
+  }
+});
