@@ -96,6 +96,35 @@ function meta(aggregateId: string): CommandMetadata {
 }
 const owner = randomUUID();
 
+/**
+ * Waits while outcomes keep arriving. Then, like clients that got no answer, resends the same
+ * commands (same ids): the processor answers each with its first outcome.
+ */
+async function awaitAllOutcomes(
+  sent: ReadonlyArray<{ commandId: string; record: Awaited<ReturnType<typeof commandRecord>> }>,
+  resend: (messages: Array<Awaited<ReturnType<typeof commandRecord>>>) => Promise<unknown>,
+) {
+  const deadline = Date.now() + 300_000;
+  let seen = -1;
+  while (outcomes.size < sent.length) {
+    assert.ok(Date.now() < deadline, `${sent.length - outcomes.size} commands without an outcome`);
+    await new Promise((r) => setTimeout(r, 5000));
+    process.stderr.write(`crash test: ${outcomes.size}/${sent.length} outcomes\n`);
+    if (outcomes.size > seen) {
+      seen = outcomes.size;
+      continue;
+    }
+    for (const s of sent.filter((s) => !outcomes.has(s.commandId))) {
+      const stored = await readOutcome(reader, s.commandId);
+      if (stored) outcomes.set(s.commandId, stored);
+    }
+    const missing = sent.filter((s) => !outcomes.has(s.commandId));
+    for (let i = 0; i < missing.length; i += 250) {
+      await resend(missing.slice(i, i + 250).map((s) => s.record));
+    }
+  }
+}
+
 it(`loses and duplicates nothing across ${KILLS} kill -9 in ${COMMANDS} commands`, {
   timeout: 600_000,
 }, async () => {
@@ -126,53 +155,30 @@ it(`loses and duplicates nothing across ${KILLS} kill -9 in ${COMMANDS} commands
     });
   }
 
-  // Stream the commands in batches, in order per aggregate; kill and restart the processor on the way.
-  const killAt = new Set(
-    Array.from({ length: KILLS }, (_, k) => Math.floor(((k + 1) * COMMANDS) / (KILLS + 1))),
-  );
+  // Send the stream, and kill -9 the processor while it works through it: each time a further
+  // quarter of the commands has been answered. Each restart fences, restores and goes on.
   const BATCH = 250;
-  for (let i = 0; i < sent.length; i += BATCH) {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: sent.slice(i, i + BATCH).map((s) => s.record),
-    });
-    if ([...killAt].some((k) => k >= i && k < i + BATCH)) {
-      await new Promise((r) => setTimeout(r, 300));
-      await kill9();
-      process.stderr.write(
-        `crash test: killed the processor after ${i + BATCH} commands sent, ${outcomes.size} answered\n`,
-      );
-      await startProcessor();
-    }
-  }
-
-  // Wait while outcomes keep arriving. Then, like clients that got no answer, resend the same
-  // commands (same ids): the processor answers each with its first outcome.
-  const deadline = Date.now() + 300_000;
-  let seen = -1;
-  while (outcomes.size < COMMANDS) {
-    assert.ok(Date.now() < deadline, `${COMMANDS - outcomes.size} commands without an outcome`);
-    await new Promise((r) => setTimeout(r, 5000));
-    process.stderr.write(`crash test: ${outcomes.size}/${COMMANDS} outcomes\n`);
-    if (outcomes.size > seen) {
-      seen = outcomes.size;
-      continue;
-    }
-    const missing = sent.filter((s) => !outcomes.has(s.commandId));
-    for (const s of missing) {
-      const stored = await readOutcome(reader, s.commandId);
-      if (stored) outcomes.set(s.commandId, stored);
-    }
-    const resend = sent.filter((s) => !outcomes.has(s.commandId));
-    for (let i = 0; i < resend.length; i += BATCH) {
+  const sending = (async () => {
+    for (let i = 0; i < sent.length; i += BATCH) {
       await producer.send({
         topic,
         acks: -1,
-        messages: resend.slice(i, i + BATCH).map((s) => s.record),
+        messages: sent.slice(i, i + BATCH).map((s) => s.record),
       });
     }
+  })();
+  for (let k = 1; k <= KILLS; k++) {
+    const threshold = Math.floor((k * COMMANDS) / (KILLS + 1));
+    const waitUntil = Date.now() + 120_000;
+    while (outcomes.size < threshold && Date.now() < waitUntil)
+      await new Promise((r) => setTimeout(r, 20));
+    await kill9();
+    process.stderr.write(`crash test: kill -9 #${k} with ${outcomes.size}/${COMMANDS} answered\n`);
+    await startProcessor();
   }
+  await sending;
+
+  await awaitAllOutcomes(sent, (messages) => producer.send({ topic, acks: -1, messages }));
   await producer.disconnect();
 
   const acknowledged = new Set(

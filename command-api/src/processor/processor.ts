@@ -131,6 +131,39 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
     consumer.seek({ topic, partition, offset: Number(committed) < 0 ? '0' : committed });
   };
 
+  /**
+   * One transaction for a chunk of a partition's batch, then its outcomes to Redis. False when
+   * the transaction failed: the worker is dropped and the partition rewound.
+   */
+  const commitChunk = async (
+    worker: PartitionWorker,
+    key: string,
+    topic: string,
+    partition: number,
+    chunk: Parameters<PartitionWorker['process']>[0],
+  ): Promise<boolean> => {
+    let outcomes: Awaited<ReturnType<PartitionWorker['process']>>;
+    try {
+      outcomes = await worker.process(chunk);
+    } catch (error) {
+      log.error(
+        { err: error, partition: key },
+        'transaction failed; dropping the partition worker and rewinding',
+      );
+      await dropWorker(key);
+      await rewind(topic, partition);
+      return false;
+    }
+    try {
+      await publishPolicy.execute(() => publishOutcomes(options.redis, outcomes));
+    } catch (error) {
+      // The events are committed; clients waiting for these outcomes get 202 and can resend
+      // the same command id, which answers the remembered outcome.
+      log.error({ err: error, commands: outcomes.length }, 'could not publish outcomes');
+    }
+    return true;
+  };
+
   await consumer.connect();
   await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
   await consumer.run({
@@ -148,27 +181,10 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
       for (let start = 0; start < batch.messages.length; start += MAX_COMMANDS_PER_TRANSACTION) {
         if (!isRunning() || isStale()) return;
         const chunk = batch.messages.slice(start, start + MAX_COMMANDS_PER_TRANSACTION);
-        let outcomes: Awaited<ReturnType<PartitionWorker['process']>>;
-        try {
-          outcomes = await worker.process(chunk);
-        } catch (error) {
-          log.error(
-            { err: error, partition: key },
-            'transaction failed; dropping the partition worker and rewinding',
-          );
-          await dropWorker(key);
-          await rewind(batch.topic, batch.partition);
-          return;
-        }
+        const committed = await commitChunk(worker, key, batch.topic, batch.partition, chunk);
+        if (!committed) return;
         resolveOffset(chunk.at(-1)?.offset ?? batch.lastOffset());
         await heartbeat();
-        try {
-          await publishPolicy.execute(() => publishOutcomes(options.redis, outcomes));
-        } catch (error) {
-          // The events are committed; clients waiting for these outcomes get 202 and can resend
-          // the same command id, which answers the remembered outcome.
-          log.error({ err: error, commands: outcomes.length }, 'could not publish outcomes');
-        }
       }
     },
   });
