@@ -15,7 +15,7 @@ import {
 } from '../shared/decider.ts';
 
 /** How many recent command outcomes an aggregate remembers for deduplication. */
-export const REMEMBERED_COMMANDS = 32;
+export const REMEMBERED_COMMANDS = 64;
 
 export interface Aggregate<State> {
   readonly state: State;

@@ -41,7 +41,7 @@ export interface CommandProcessor {
  * per aggregate touched) well under the broker's message size limit, and the work redone after a
  * failure.
  */
-export const MAX_COMMANDS_PER_TRANSACTION = 100;
+export const MAX_COMMANDS_PER_TRANSACTION = 50;
 
 const publishPolicy = retry(handleAll, {
   maxAttempts: 5,
