@@ -9,11 +9,10 @@ import { after, before, it } from 'node:test';
 import { createProducer } from '@parley/platform/kafka';
 import { createRedis } from '@parley/platform/redis';
 import { freePort, redisReady, stackConfig } from '@parley/platform/testing/fixtures';
-import type { CommandMetadata } from '@parley/schemas/generated/records';
 import { commandRecord } from '../src/commands/command-record.ts';
 import type { Outcome } from '../src/outcomes/outcome.ts';
 import { OUTCOME_CHANNEL, readOutcome } from '../src/outcomes/outcome-store.ts';
-import { processorFixture } from './processor-fixture.ts';
+import { commandMetadata, processorFixture } from './processor-fixture.ts';
 
 const AGGREGATES = 100;
 const COMMANDS = Number(process.env.PARLEY_CRASH_COMMANDS ?? 10_000);
@@ -81,19 +80,7 @@ after(async () => {
   await fixture.cleanup();
 });
 
-function meta(aggregateId: string): CommandMetadata {
-  return {
-    commandId: randomUUID(),
-    aggregateId,
-    issuedAt: Date.now(),
-    correlationId: randomUUID(),
-    actor: `user:${owner}`,
-    actorRoles: ['user'],
-    expectedVersion: null,
-    idempotencyKey: null,
-    tenantId: null,
-  };
-}
+const meta = (aggregateId: string) => commandMetadata(aggregateId, owner);
 const owner = randomUUID();
 
 /**

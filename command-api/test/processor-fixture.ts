@@ -15,6 +15,7 @@ import {
 } from '@parley/platform/testing/fixtures';
 import { registerSchemas } from '@parley/schemas/avro/register';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
+import type { CommandMetadata } from '@parley/schemas/generated/records';
 import { AvroSerde } from '@parley/schemas/serde/serde';
 import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import { processorContexts } from '../src/processor/contexts.ts';
@@ -143,4 +144,24 @@ export async function processorFixture(partitions = 3) {
     },
   };
   return fixture;
+}
+
+/** Metadata of a fresh command by a user on an aggregate. */
+export function commandMetadata(
+  aggregateId: string,
+  userId: string,
+  overrides: Partial<CommandMetadata> = {},
+): CommandMetadata {
+  return {
+    commandId: randomUUID(),
+    aggregateId,
+    issuedAt: Date.now(),
+    correlationId: randomUUID(),
+    actor: `user:${userId}`,
+    actorRoles: ['user'],
+    expectedVersion: null,
+    idempotencyKey: null,
+    tenantId: null,
+    ...overrides,
+  };
 }

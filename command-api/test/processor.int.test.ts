@@ -11,7 +11,7 @@ import type { CommandMetadata } from '@parley/schemas/generated/records';
 import { commandRecord } from '../src/commands/command-record.ts';
 import type { Outcome } from '../src/outcomes/outcome.ts';
 import { OUTCOME_CHANNEL } from '../src/outcomes/outcome-store.ts';
-import { processorFixture } from './processor-fixture.ts';
+import { commandMetadata, processorFixture } from './processor-fixture.ts';
 
 let fixture: Awaited<ReturnType<typeof processorFixture>>;
 const owner = randomUUID();
@@ -36,20 +36,8 @@ after(async () => {
   subscriber.disconnect();
 });
 
-function meta(aggregateId: string, overrides: Partial<CommandMetadata> = {}): CommandMetadata {
-  return {
-    commandId: randomUUID(),
-    aggregateId,
-    issuedAt: Date.now(),
-    correlationId: randomUUID(),
-    actor: `user:${owner}`,
-    actorRoles: ['user'],
-    expectedVersion: null,
-    idempotencyKey: null,
-    tenantId: null,
-    ...overrides,
-  };
-}
+const meta = (aggregateId: string, overrides: Partial<CommandMetadata> = {}) =>
+  commandMetadata(aggregateId, owner, overrides);
 
 function outcomeOf(commandId: string, ms = 30_000): Promise<Outcome> {
   const known = outcomes.get(commandId);
