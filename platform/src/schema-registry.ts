@@ -39,15 +39,8 @@ export function schemaRegistryHealthCheck(options: SchemaRegistryOptions): Healt
   return {
     name: 'schema-registry',
     check: async () => {
-      const headers: Record<string, string> = { accept: 'application/vnd.schemaregistry.v1+json' };
-      if (options.username && options.password) {
-        headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
-      }
-      const response = await fetch(`${options.url}/subjects`, {
-        headers,
-        signal: AbortSignal.timeout(2000),
-      });
-      if (!response.ok) throw new Error(`registry answered HTTP ${response.status}`);
+      const { status } = await registryCall(options, 'GET', '/subjects', undefined, 2000);
+      if (status !== 200) throw new Error(`registry answered HTTP ${status}`);
     },
   };
 }
@@ -88,6 +81,7 @@ async function registryCall(
   method: string,
   path: string,
   body?: unknown,
+  timeoutMs = 10_000,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { accept: REGISTRY_JSON, 'content-type': REGISTRY_JSON };
   if (options.username && options.password) {
@@ -97,7 +91,7 @@ async function registryCall(
     method,
     headers,
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
   return {

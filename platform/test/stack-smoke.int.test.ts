@@ -6,7 +6,12 @@ import { createProducer } from '../src/kafka.ts';
 import { createMongoClient } from '../src/mongo.ts';
 import { createPostgresPool } from '../src/postgres.ts';
 import { createRedis } from '../src/redis.ts';
-import { createSchemaRegistry, SchemaType, schemaRegistryOptions } from '../src/schema-registry.ts';
+import {
+  createSchemaRegistry,
+  deleteSubject,
+  SchemaType,
+  schemaRegistryOptions,
+} from '../src/schema-registry.ts';
 import { redisReady, stackConfig, testKafka, uniqueName } from '../src/testing/fixtures.ts';
 
 const config = stackConfig();
@@ -43,9 +48,7 @@ describe('local stack smoke', () => {
       },
       { subject },
     );
-    cleanups.push(() =>
-      fetch(`${config.SCHEMA_REGISTRY_URL}/subjects/${subject}`, { method: 'DELETE' }),
-    );
+    cleanups.push(() => deleteSubject(schemaRegistryOptions(config), subject));
     const value = { id: crypto.randomUUID(), text: 'hello, parley', at: Date.now() };
     const encoded = await registry.encode(id, value);
     assert.equal(encoded[0], 0, 'Confluent wire format starts with magic byte 0');

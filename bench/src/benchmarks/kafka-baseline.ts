@@ -12,6 +12,7 @@ import { createKafka, createProducer, type Kafka, type Producer } from '@parley/
 import { createLogger } from '@parley/platform/logger';
 import {
   createSchemaRegistry,
+  deleteSubject,
   SchemaType,
   schemaRegistryOptions,
 } from '@parley/platform/schema-registry';
@@ -220,9 +221,7 @@ export async function kafkaBaseline(context: BenchContext) {
     });
   } finally {
     await admin.deleteTopics({ topics: [rawTopic, avroTopic, warmupTopic] }).catch(() => {});
-    await fetch(`${context.config.SCHEMA_REGISTRY_URL}/subjects/${subject}`, {
-      method: 'DELETE',
-    }).catch(() => {});
+    await deleteSubject(schemaRegistryOptions(context.config), subject).catch(() => {});
     await admin.disconnect();
   }
 }

@@ -67,8 +67,4 @@ export class OutcomeWaiter {
       }
     };
   }
-
-  get pending(): number {
-    return this.waiting.size;
-  }
 }
