@@ -61,6 +61,6 @@ export async function buildApp({
   }));
   await app.register(chatRoutes, { gateway: deps.gateway });
   await app.register(identityRoutes, { gateway: deps.gateway });
-  await app.register(commandStatusRoutes, { redis: deps.redis });
+  await app.register(commandStatusRoutes, { redis: deps.redis, guard: deps.redisGuard });
   return app;
 }

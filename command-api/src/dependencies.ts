@@ -8,12 +8,15 @@ import {
 import type { Logger } from '@parley/platform/logger';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
 import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platform/redis';
+import { type Guard, guard } from '@parley/platform/resilience';
 import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
+import { SendBatcher } from '@parley/platform/send-batcher';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
 import { CONTEXTS, prefixedTopicNames, type topicNames } from '@parley/schemas/topics/catalogue';
 import { CommandGateway } from './commands/command-gateway.ts';
+import { IdempotencyKeys } from './commands/idempotency-keys.ts';
 import type { Config } from './config.ts';
 import { OutcomeWaiter } from './outcomes/outcome-waiter.ts';
 
@@ -23,6 +26,7 @@ export interface CommandApiDependencies extends Dependencies {
   producer: Producer;
   pool: Pool;
   redis: Redis;
+  redisGuard: Guard;
   gateway: CommandGateway;
   waiter: OutcomeWaiter;
 }
@@ -52,7 +56,23 @@ export async function createDependencies({
   producer
     .connect()
     .catch((error: unknown) => log.warn({ err: error }, 'command producer not connected yet'));
-  const waiter = new OutcomeWaiter(subscriber, redis.redis);
+  const kafkaGuard = guard({
+    code: 'COMMANDS_UNAVAILABLE',
+    detail: 'Commands cannot be accepted right now; retry shortly with the same Idempotency-Key',
+    timeoutMs: 5_000,
+    attempts: 2,
+    breakAfter: 5,
+    halfOpenAfterMs: 10_000,
+  });
+  const redisGuard = guard({
+    code: 'OUTCOMES_UNAVAILABLE',
+    detail: 'Command outcomes cannot be read right now; retry shortly',
+    timeoutMs: 500,
+    attempts: 2,
+    breakAfter: 5,
+    halfOpenAfterMs: 5_000,
+  });
+  const waiter = new OutcomeWaiter(subscriber, redis.redis, redisGuard);
   waiter
     .start()
     .catch((error: unknown) => log.warn({ err: error }, 'outcome subscription not ready yet'));
@@ -63,7 +83,9 @@ export async function createDependencies({
     }),
   );
   const gateway = new CommandGateway({
-    producer,
+    sender: new SendBatcher({ producer }),
+    kafka: kafkaGuard,
+    idempotencyKeys: new IdempotencyKeys(redis.redis, redisGuard, log),
     serde: new AvroSerde(registry.registry, schemas),
     waiter,
     topicOf: (type) => commandTopics.get(type) ?? '',
@@ -75,6 +97,7 @@ export async function createDependencies({
     producer,
     pool: postgres.pool,
     redis: redis.redis,
+    redisGuard,
     gateway,
     waiter,
     checks: [kafka.check, registry.check, postgres.check, redis.check],

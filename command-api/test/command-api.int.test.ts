@@ -7,11 +7,14 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '@parley/platform/config';
 import { createKafka, createProducer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
+import { DependencyUnavailable, guard } from '@parley/platform/resilience';
+import { SendBatcher } from '@parley/platform/send-batcher';
 import { freePort, quietLogger } from '@parley/platform/testing/fixtures';
 import { createSigningKey, publicKeySet, signToken } from '@parley/platform/testing/tokens';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
-import { CommandGateway, KafkaUnavailable } from '../src/commands/command-gateway.ts';
+import { CommandGateway } from '../src/commands/command-gateway.ts';
+import { IdempotencyKeys } from '../src/commands/idempotency-keys.ts';
 import { settings } from '../src/config.ts';
 import { type CommandApiDependencies, createDependencies } from '../src/dependencies.ts';
 import { processorFixture } from './processor-fixture.ts';
@@ -274,7 +277,20 @@ describe('command API', () => {
     assert.ok(doc.paths['/v1/conversations/{id}/messages']);
   });
 
-  it('answers 503 with Retry-After, without hanging, when Kafka cannot be reached', async () => {
+  it('refuses an Idempotency-Key reused with a different body (422), writing nothing', async () => {
+    const headers = { 'idempotency-key': `reuse-${randomUUID()}` };
+    const first = await startConversation(alice, 'First', headers);
+    assert.equal(first.statusCode, 201);
+    const before = await commandCount();
+    const other = await startConversation(alice, 'Something else', headers);
+    assert.equal(other.statusCode, 422);
+    assert.equal(other.json().code, 'IDEMPOTENCY_KEY_REUSED');
+    assert.equal(await commandCount(), before);
+    // The same key from another user is another command altogether.
+    assert.equal((await startConversation(bob, 'Something else', headers)).statusCode, 201);
+  });
+
+  it('answers 503 with Retry-After, without hanging, when Kafka cannot be reached; then fails fast', async () => {
     const deadKafka = createKafka({
       brokers: [`127.0.0.1:${await freePort()}`],
       clientId: 'dead',
@@ -283,20 +299,26 @@ describe('command API', () => {
       retry: { retries: 0 },
     });
     const gateway = new CommandGateway({
-      producer: createProducer(deadKafka),
+      sender: new SendBatcher({ producer: createProducer(deadKafka) }),
+      kafka: guard({
+        code: 'COMMANDS_UNAVAILABLE',
+        detail: 'down',
+        timeoutMs: 1000,
+        attempts: 2,
+        breakAfter: 2,
+        halfOpenAfterMs: 30_000,
+      }),
+      idempotencyKeys: new IdempotencyKeys(deps.redis, deps.redisGuard, quietLogger()),
       serde: fixture.serde,
       waiter: deps.waiter,
       topicOf: () => fixture.chat?.commandTopic ?? '',
       outcomeWaitMs: 1000,
-      sendTimeoutMs: 1000,
     });
-    const started = Date.now();
-    const id = randomUUID();
-    await assert.rejects(
+    const archive = () =>
       gateway.submit('ArchiveConversation', {
         metadata: {
           commandId: randomUUID(),
-          aggregateId: id,
+          aggregateId: randomUUID(),
           issuedAt: Date.now(),
           correlationId: 'c',
           actor: `user:${alice}`,
@@ -305,12 +327,72 @@ describe('command API', () => {
           idempotencyKey: null,
           tenantId: null,
         },
-      }),
+      });
+    const unavailable = (error: unknown) =>
+      error instanceof DependencyUnavailable &&
+      error.status === 503 &&
+      error.code === 'COMMANDS_UNAVAILABLE' &&
+      typeof error.extensions.retryAfterSeconds === 'number';
+    for (let i = 0; i < 2; i++) {
+      const started = Date.now();
+      await assert.rejects(archive(), unavailable);
+      assert.ok(Date.now() - started < 5000, 'fails within the timeouts');
+    }
+    // The circuit is open now: refused at once, with the time until the next trial.
+    const started = Date.now();
+    await assert.rejects(
+      archive(),
       (error: unknown) =>
-        error instanceof KafkaUnavailable &&
-        error.status === 503 &&
-        typeof error.extensions.retryAfterSeconds === 'number',
+        unavailable(error) && (error as DependencyUnavailable).extensions.retryAfterSeconds === 30,
     );
-    assert.ok(Date.now() - started < 5000, 'fails fast');
+    assert.ok(Date.now() - started < 100, 'an open circuit refuses without calling Kafka');
+  });
+
+  it('keeps accepting commands while its Redis is down (202), and the status route answers 503', async () => {
+    const config = loadConfig(settings, {
+      source: {
+        ...process.env,
+        JWT_PUBLIC_KEYS: publicKeySet(key),
+        REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      },
+    });
+    const cut = await createDependencies({ config, log: quietLogger(), names: fixture.names });
+    await cut.producer.connect();
+    const cutApp = await buildApp({
+      config,
+      log: quietLogger(),
+      metrics: createMetricsRegistry('command-api'),
+      deps: cut,
+    });
+    try {
+      const started = Date.now();
+      const res = await cutApp.inject({
+        method: 'POST',
+        url: '/v1/conversations',
+        headers: { authorization: token(alice), 'idempotency-key': `cut-${randomUUID()}` },
+        payload: { title: 'Without Redis' },
+      });
+      assert.equal(res.statusCode, 202);
+      assert.ok(Date.now() - started < 2000, 'does not wait for an outcome that cannot arrive');
+      const { commandId } = res.json();
+      // The command was written and the processor (with its own Redis) answers it.
+      const status = await app.inject({
+        method: 'GET',
+        url: `/v1/commands/${commandId}`,
+        headers: { authorization: token(alice) },
+      });
+      assert.ok([200, 202].includes(status.statusCode));
+      const down = await cutApp.inject({
+        method: 'GET',
+        url: `/v1/commands/${commandId}`,
+        headers: { authorization: token(alice) },
+      });
+      assert.equal(down.statusCode, 503);
+      assert.equal(down.json().code, 'OUTCOMES_UNAVAILABLE');
+      assert.ok(Number(down.headers['retry-after']) >= 1);
+    } finally {
+      await cutApp.close();
+      for (const r of cut.resources) await r.close().catch(() => {});
+    }
   });
 });

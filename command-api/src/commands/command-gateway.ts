@@ -3,49 +3,39 @@
  * timeout, a jittered retry and a circuit breaker: when Kafka is down the API answers 503 with
  * Retry-After at once instead of hanging. The producer is idempotent and every send is awaited.
  */
-import { randomUUID } from 'node:crypto';
-import { AppError } from '@parley/platform/errors';
-import type { Producer } from '@parley/platform/kafka';
+import { createHash, randomUUID } from 'node:crypto';
+import { AppError, defineError } from '@parley/platform/errors';
+import type { Guard } from '@parley/platform/resilience';
+import type { SendBatcher } from '@parley/platform/send-batcher';
 import type { CommandMetadata, RecordMap, RecordName } from '@parley/schemas/generated/records';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
-import {
-  BrokenCircuitError,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  ExponentialBackoff,
-  handleAll,
-  retry,
-  TaskCancelledError,
-  TimeoutStrategy,
-  timeout,
-  wrap,
-} from 'cockatiel';
 import type { Outcome } from '../outcomes/outcome.ts';
 import type { OutcomeWaiter } from '../outcomes/outcome-waiter.ts';
 import { uuidFrom } from '../shared/ids.ts';
 import { commandRecord } from './command-record.ts';
+import type { IdempotencyKeys } from './idempotency-keys.ts';
 
-export class KafkaUnavailable extends AppError {
-  constructor(cause: unknown, retryAfterSeconds: number) {
-    super('COMMANDS_UNAVAILABLE', 503, 'Commands cannot be accepted right now; retry shortly', {
-      cause,
-      extensions: { retryAfterSeconds },
-    });
-  }
-}
+/** RFC draft "The Idempotency-Key HTTP Header Field": a key reused for another request is 422. */
+export const IdempotencyKeyReused = defineError(
+  'IDEMPOTENCY_KEY_REUSED',
+  422,
+  'This Idempotency-Key was already used for a different request',
+);
 
 export type Submitted =
   | { kind: 'outcome'; outcome: Outcome }
   | { kind: 'pending'; commandId: string };
 
 export interface GatewayOptions {
-  producer: Producer;
+  sender: SendBatcher;
+  /** Timeout, retry and breaker around Kafka; refuses with 503 COMMANDS_UNAVAILABLE. */
+  kafka: Guard;
   serde: AvroSerde;
   waiter: OutcomeWaiter;
+  idempotencyKeys: IdempotencyKeys;
   topicOf: (type: RecordName) => string;
   /** How long a request waits for the outcome before answering 202. */
   outcomeWaitMs: number;
-  sendTimeoutMs?: number;
 }
 
 /**
@@ -56,44 +46,43 @@ export function commandIdFor(actor: string, idempotencyKey: string | undefined):
   return idempotencyKey ? uuidFrom(`command|${actor}|${idempotencyKey}`) : randomUUID();
 }
 
-export class CommandGateway {
-  private readonly policy;
-  readonly breaker;
+/** What makes two requests the same request: the command, its target and its fields. */
+export function requestFingerprint(type: string, value: { metadata: CommandMetadata }): string {
+  const { metadata, ...fields } = value;
+  return createHash('sha256')
+    .update(JSON.stringify([type, metadata.aggregateId, metadata.expectedVersion, fields]))
+    .digest('base64url');
+}
 
-  constructor(private readonly options: GatewayOptions) {
-    this.breaker = circuitBreaker(handleAll, {
-      halfOpenAfter: 10_000,
-      breaker: new ConsecutiveBreaker(5),
-    });
-    this.policy = wrap(
-      this.breaker,
-      retry(handleAll, {
-        maxAttempts: 2,
-        backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }),
-      }),
-      timeout(options.sendTimeoutMs ?? 5_000, TimeoutStrategy.Aggressive),
-    );
-  }
+/**
+ * Sends a command to its topic and waits, bounded, for its outcome. Sends go through a batcher
+ * (one produce request for many concurrent commands) and a guard: when Kafka is down the API
+ * answers 503 with Retry-After at once instead of hanging. Every send is awaited.
+ */
+export class CommandGateway {
+  constructor(private readonly options: GatewayOptions) {}
 
   async submit<N extends RecordName>(
     type: N,
     value: RecordMap[N] & { metadata: CommandMetadata },
   ): Promise<Submitted> {
-    const { commandId } = value.metadata;
+    const { commandId, idempotencyKey } = value.metadata;
+    if (idempotencyKey) {
+      const claim = await this.options.idempotencyKeys.claim(
+        commandId,
+        requestFingerprint(type, value),
+      );
+      if (claim === 'reused') throw new IdempotencyKeyReused();
+    }
     const record = await commandRecord(this.options.serde, type, value);
+    const topic = this.options.topicOf(type);
+    if (!topic) throw new AppError('UNKNOWN_COMMAND', 500, `no topic for ${type}`);
     const wait = this.options.waiter.expect(commandId);
     try {
-      await this.policy.execute(() =>
-        this.options.producer.send({
-          topic: this.options.topicOf(type),
-          acks: -1,
-          messages: [record],
-        }),
-      );
+      await this.options.kafka((signal) => this.options.sender.send(topic, record, signal));
     } catch (error) {
       void wait(0);
-      const open = error instanceof BrokenCircuitError;
-      throw new KafkaUnavailable(error, open || error instanceof TaskCancelledError ? 10 : 5);
+      throw error;
     }
     const outcome = await wait(this.options.outcomeWaitMs);
     return outcome ? { kind: 'outcome', outcome } : { kind: 'pending', commandId };

@@ -2,15 +2,17 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Redis } from '@parley/platform/redis';
+import type { Guard } from '@parley/platform/resilience';
 import { Type } from 'typebox';
 import { readOutcome } from '../outcomes/outcome-store.ts';
 import { NotFound } from '../shared/errors.ts';
 import { accepted, answer, pending } from './http.ts';
 
-export const commandStatusRoutes: FastifyPluginAsyncTypebox<{ redis: Redis }> = async (
-  app,
-  { redis },
-) => {
+export const commandStatusRoutes: FastifyPluginAsyncTypebox<{
+  redis: Redis;
+  /** Redis down: 503 with Retry-After. */
+  guard: Guard;
+}> = async (app, { redis, guard }) => {
   app.addHook('onRequest', app.authenticate);
 
   app.get(
@@ -24,7 +26,7 @@ export const commandStatusRoutes: FastifyPluginAsyncTypebox<{ redis: Redis }> = 
       },
     },
     async (request, reply) => {
-      const outcome = await readOutcome(redis, request.params.id);
+      const outcome = await guard(() => readOutcome(redis, request.params.id));
       // Another user's command id is as unknown as a made-up one.
       if (outcome && outcome.actor !== `user:${request.user.userId}`)
         throw new NotFound('no such command');

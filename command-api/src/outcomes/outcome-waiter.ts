@@ -2,9 +2,11 @@
  * Lets a request wait for its command's outcome: one Redis subscription per API instance,
  * dispatching each published outcome to the request that waits for it. A waiter registers before
  * the command is sent, and looks the outcome up once more when its time is up, so an outcome
- * published in between is not missed.
+ * published in between is not missed. While the subscription is down no outcome can arrive, so
+ * requests answer 202 (pending) at once instead of waiting.
  */
 import type { Redis } from '@parley/platform/redis';
+import type { Guard } from '@parley/platform/resilience';
 import type { Outcome } from './outcome.ts';
 import { OUTCOME_CHANNEL, readOutcome } from './outcome-store.ts';
 
@@ -14,6 +16,7 @@ export class OutcomeWaiter {
   constructor(
     private readonly subscriber: Redis,
     private readonly reader: Redis,
+    private readonly guard: Guard,
   ) {
     subscriber.on('message', (_channel: string, json: string) => {
       let outcome: Outcome;
@@ -53,14 +56,16 @@ export class OutcomeWaiter {
       resolveOutcome = resolve;
     });
     this.waiting.set(commandId, resolveOutcome);
-    return async (ms) => {
+    return async (wanted) => {
+      const ms = this.subscriber.status === 'ready' ? wanted : 0;
       let timer: NodeJS.Timeout | undefined;
       try {
         const timeout = new Promise<undefined>((resolve) => {
           timer = setTimeout(() => resolve(undefined), ms);
         });
         const outcome = await Promise.race([arrived, timeout]);
-        return outcome ?? (await readOutcome(this.reader, commandId).catch(() => undefined));
+        if (outcome || this.guard.isOpen()) return outcome;
+        return await this.guard(() => readOutcome(this.reader, commandId)).catch(() => undefined);
       } finally {
         clearTimeout(timer);
         this.waiting.delete(commandId);
