@@ -2,65 +2,42 @@
 // time. Afterwards the acknowledged commands and the events in the log (read_committed) are the
 // same set: nothing lost, nothing written twice, versions contiguous per aggregate.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, openSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import { createProducer } from '@parley/platform/kafka';
 import { createRedis } from '@parley/platform/redis';
-import { freePort, redisReady, stackConfig } from '@parley/platform/testing/fixtures';
+import { redisReady, stackConfig } from '@parley/platform/testing/fixtures';
+import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { commandRecord } from '../src/commands/command-record.ts';
 import type { Outcome } from '../src/outcomes/outcome.ts';
 import { OUTCOME_CHANNEL, readOutcome } from '../src/outcomes/outcome-store.ts';
-import { commandMetadata, processorFixture } from './processor-fixture.ts';
+import { commandMetadata, ENTRIES, processorFixture } from './processor-fixture.ts';
 
 const AGGREGATES = 100;
 const COMMANDS = Number(process.env.PARLEY_CRASH_COMMANDS ?? 10_000);
 const KILLS = 3;
 
 let fixture: Awaited<ReturnType<typeof processorFixture>>;
-let child: ChildProcess | undefined;
+let processor: ServiceProcess | undefined;
 const config = stackConfig();
 const subscriber = createRedis({ url: config.REDIS_URL, connectionName: 'crash-test-outcomes' });
 const reader = createRedis({ url: config.REDIS_URL, connectionName: 'crash-test-reader' });
 const outcomes = new Map<string, Outcome>();
 
-// The processors' own logs, for when this test fails.
-const logDir = new URL('../../.data/logs/', import.meta.url).pathname;
-mkdirSync(logDir, { recursive: true });
-const log = openSync(`${logDir}processor-crash-test.log`, 'w');
-
 async function startProcessor() {
-  const port = await freePort();
-  child = spawn(
-    process.execPath,
-    [
-      '--conditions=parley-source',
-      '--import',
-      'tsx',
-      new URL('../src/processor/main.ts', import.meta.url).pathname,
-    ],
+  processor = await startService(
+    ENTRIES['command-processor'],
     {
-      env: {
-        ...process.env,
-        TOPIC_PREFIX: fixture.topicPrefix,
-        PROCESSOR_GROUP_ID: fixture.groupId,
-        PROCESSOR_SESSION_TIMEOUT_MS: '6000',
-        HTTP_PORT: String(port),
-        LOG_LEVEL: process.env.PARLEY_CRASH_LOG_LEVEL ?? 'error',
-      },
-      stdio: ['ignore', log, log],
+      TOPIC_PREFIX: fixture.topicPrefix,
+      PROCESSOR_GROUP_ID: fixture.groupId,
+      PROCESSOR_SESSION_TIMEOUT_MS: '6000',
+      LOG_LEVEL: process.env.PARLEY_CRASH_LOG_LEVEL ?? 'error',
     },
+    'processor-crash-test',
   );
 }
 
-function kill9(): Promise<void> {
-  return new Promise((resolve) => {
-    if (!child || child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
+const kill9 = async () => processor?.kill9();
 
 before(async () => {
   fixture = await processorFixture(6);
@@ -166,6 +143,19 @@ it(`loses and duplicates nothing across ${KILLS} kill -9 in ${COMMANDS} commands
   await sending;
 
   await awaitAllOutcomes(sent, (messages) => producer.send({ topic, acks: -1, messages }));
+
+  // Clients that never heard back resend, after the crashes: the last 10 commands, 9 more times
+  // each. Every resend is answered with the first outcome and writes nothing.
+  const repeated = sent.slice(-10);
+  const first = new Map(repeated.map((s) => [s.commandId, outcomes.get(s.commandId)]));
+  for (const s of repeated) outcomes.delete(s.commandId);
+  for (let i = 0; i < 9; i++) {
+    await producer.send({ topic, acks: -1, messages: repeated.map((s) => s.record) });
+  }
+  const deadline = Date.now() + 60_000;
+  while (repeated.some((s) => !outcomes.has(s.commandId)) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  for (const s of repeated) assert.deepEqual(outcomes.get(s.commandId), first.get(s.commandId));
   await producer.disconnect();
 
   const acknowledged = new Set(

@@ -21,6 +21,12 @@ import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import { processorContexts } from '../src/processor/contexts.ts';
 import { type CommandProcessor, startCommandProcessor } from '../src/processor/processor.ts';
 
+/** The command side's two entrypoints, run as real processes. */
+export const ENTRIES = {
+  'command-api': new URL('../src/server.ts', import.meta.url).pathname,
+  'command-processor': new URL('../src/processor/main.ts', import.meta.url).pathname,
+} as const;
+
 export async function processorFixture(partitions = 3) {
   const config = stackConfig();
   const options = schemaRegistryOptions(config);

@@ -47,8 +47,15 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     (httpPart === 'body' ? strict : coercing).compile(schema),
   );
 
+  // While draining, each answer closes its connection, so keep-alive clients move to another
+  // instance and the server can finish closing once the requests in flight are answered.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
 
   const duration = new Histogram({
