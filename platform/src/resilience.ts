@@ -56,7 +56,8 @@ export function guard(options: GuardOptions): Guard {
       maxAttempts: options.attempts - 1,
       backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }),
     }),
-    timeout(options.timeoutMs, TimeoutStrategy.Aggressive),
+    // abortOnReturn false: no abort (and no DOMException) after every successful call.
+    timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
   );
   const openSeconds = Math.max(1, Math.ceil(options.halfOpenAfterMs / 1000));
   const guarded = async <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> => {

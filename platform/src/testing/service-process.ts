@@ -9,6 +9,7 @@ import { freePort } from './fixtures.ts';
 const opened = new Set<string>();
 
 export interface ServiceProcess {
+  readonly name: string;
   readonly child: ChildProcess;
   readonly port: number;
   readonly url: string;
@@ -19,6 +20,8 @@ export interface ServiceProcess {
   signal(signal: NodeJS.Signals): void;
   /** The most memory the process has held (VmHWM), while it runs. */
   peakRssBytes(): number;
+  /** CPU time (user + system) the process has used so far, in seconds. */
+  cpuSeconds(): number;
   kill9(): Promise<void>;
 }
 
@@ -27,6 +30,8 @@ export async function startService(
   entry: string,
   env: Record<string, string>,
   logName: string,
+  /** Extra Node options, e.g. --cpu-prof. */
+  nodeArgs: readonly string[] = [],
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const service = entry.split('/').slice(-3).join('/');
@@ -35,15 +40,20 @@ export async function startService(
   // One log per test run: the first process truncates it, restarts append.
   const log = openSync(`${logDir}${logName}.log`, opened.has(logName) ? 'a' : 'w');
   opened.add(logName);
-  const child = spawn(process.execPath, ['--conditions=parley-source', '--import', 'tsx', entry], {
-    env: { ...process.env, ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) },
-    stdio: ['ignore', log, log],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--conditions=parley-source', '--import', 'tsx', entry],
+    {
+      env: { ...process.env, ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) },
+      stdio: ['ignore', log, log],
+    },
+  );
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
   const url = `http://127.0.0.1:${port}`;
   return {
+    name: service,
     child,
     port,
     url,
@@ -63,6 +73,12 @@ export async function startService(
     },
     signal(signal) {
       child.kill(signal);
+    },
+    cpuSeconds() {
+      // Fields 14 and 15 of /proc/<pid>/stat, after the command name in parentheses.
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
     },
     peakRssBytes() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
