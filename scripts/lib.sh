@@ -72,4 +72,7 @@ ensure_python_tools() {
 ensure_dev_keys() {
   node --import tsx "$REPO_DIR/scripts/dev-keys.ts"
   export JWT_PUBLIC_KEYS_FILE="$DATA_DIR/keys/jwt-public-keys.json"
+  export JWT_SIGNING_KEY_FILE="$DATA_DIR/keys/jwt-dev-private.pem"
+  export JWT_SIGNING_KEY_ID=dev-1
+  export PII_MASTER_KEY_FILE="$DATA_DIR/keys/pii-master.key"
 }

@@ -10,6 +10,7 @@ import { createHttpServer } from '@parley/platform/http';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import type { FastifyInstance } from 'fastify';
+import { authRoutes } from './auth/routes.ts';
 import { chatRoutes } from './chat/routes.ts';
 import { commandStatusRoutes } from './commands/routes.ts';
 import type { Config } from './config.ts';
@@ -35,6 +36,8 @@ export async function buildApp({
     metrics,
     checks: deps.checks,
     bodyLimit: config.HTTP_BODY_LIMIT,
+    corsOrigins: config.CORS_ORIGINS ? config.CORS_ORIGINS.split(',') : [],
+    rateLimitRedis: deps.redis,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(swagger, {
@@ -60,7 +63,22 @@ export async function buildApp({
     docs: '/docs',
   }));
   await app.register(chatRoutes, { gateway: deps.gateway });
-  await app.register(identityRoutes, { gateway: deps.gateway });
+  await app.register(authRoutes, {
+    pool: deps.pool,
+    gateway: deps.gateway,
+    credentials: deps.credentials,
+    cipher: deps.cipher,
+    tokens: deps.tokens,
+    lockout: deps.lockout,
+    rateLimitPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
+  });
+  await app.register(identityRoutes, {
+    gateway: deps.gateway,
+    pool: deps.pool,
+    credentials: deps.credentials,
+    cipher: deps.cipher,
+    dataKeys: deps.dataKeys,
+  });
   await app.register(commandStatusRoutes, { redis: deps.redis, guard: deps.redisGuard });
   return app;
 }

@@ -6,6 +6,8 @@ import {
   type Producer,
 } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
+import { migrate } from '@parley/platform/migrate';
+import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platform/personal-data';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
 import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platform/redis';
 import { type Guard, guard } from '@parley/platform/resilience';
@@ -15,9 +17,13 @@ import { SendBatcher } from '@parley/platform/send-batcher';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
 import { CONTEXTS, prefixedTopicNames, type topicNames } from '@parley/schemas/topics/catalogue';
+import { type AccessTokenIssuer, accessTokenIssuer } from './auth/access-tokens.ts';
+import { CredentialStore } from './auth/credential-store.ts';
+import { LoginLockout } from './auth/login-lockout.ts';
 import { CommandGateway } from './commands/command-gateway.ts';
 import { IdempotencyKeys } from './commands/idempotency-keys.ts';
 import type { Config } from './config.ts';
+import { IDENTITY_MIGRATIONS, IDENTITY_SCHEMA } from './identity/store-schema.ts';
 import { OutcomeWaiter } from './outcomes/outcome-waiter.ts';
 
 export interface CommandApiDependencies extends Dependencies {
@@ -29,6 +35,11 @@ export interface CommandApiDependencies extends Dependencies {
   redisGuard: Guard;
   gateway: CommandGateway;
   waiter: OutcomeWaiter;
+  credentials: CredentialStore;
+  dataKeys: DataKeyStore;
+  cipher: PersonalDataCipher;
+  tokens: AccessTokenIssuer;
+  lockout: LoginLockout;
 }
 
 export async function createDependencies({
@@ -52,6 +63,16 @@ export async function createDependencies({
     connectionName: 'command-api.outcomes',
   });
   const schemas = loadSchemaSet();
+  // The identity store is this service's own schema; it is brought up to date before serving.
+  await migrate(postgres.pool, IDENTITY_SCHEMA, IDENTITY_MIGRATIONS);
+  const dataKeys = new DataKeyStore(postgres.pool, parseMasterKey(config.PII_MASTER_KEY));
+  const tokens = accessTokenIssuer({
+    privateKeyPem: config.JWT_SIGNING_KEY,
+    keyId: config.JWT_SIGNING_KEY_ID,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  });
   const producer = createProducer(kafka.kafka, { idempotent: true, maxInFlightRequests: 5 });
   producer
     .connect()
@@ -100,6 +121,14 @@ export async function createDependencies({
     redisGuard,
     gateway,
     waiter,
+    credentials: new CredentialStore(postgres.pool, config.REFRESH_TOKEN_TTL_DAYS),
+    dataKeys,
+    cipher: new PersonalDataCipher(dataKeys),
+    tokens,
+    lockout: new LoginLockout(redis.redis, redisGuard, log, {
+      maxFailures: config.LOGIN_LOCKOUT_FAILURES,
+      lockSeconds: config.LOGIN_LOCKOUT_SECONDS,
+    }),
     checks: [kafka.check, registry.check, postgres.check, redis.check],
     resources: [
       { name: 'command-producer', close: () => producer.disconnect() },

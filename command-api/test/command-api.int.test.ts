@@ -10,7 +10,12 @@ import { createMetricsRegistry } from '@parley/platform/metrics';
 import { DependencyUnavailable, guard } from '@parley/platform/resilience';
 import { SendBatcher } from '@parley/platform/send-batcher';
 import { freePort, quietLogger } from '@parley/platform/testing/fixtures';
-import { createSigningKey, publicKeySet, signToken } from '@parley/platform/testing/tokens';
+import {
+  createSigningKey,
+  publicKeySet,
+  serviceKeyEnv,
+  signToken,
+} from '@parley/platform/testing/tokens';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { CommandGateway } from '../src/commands/command-gateway.ts';
@@ -36,7 +41,7 @@ before(async () => {
   const config = loadConfig(settings, {
     source: {
       ...process.env,
-      JWT_PUBLIC_KEYS: publicKeySet(key),
+      ...serviceKeyEnv(key),
       COMMAND_OUTCOME_WAIT_MS: '10000',
       HTTP_BODY_LIMIT: '4096',
     },
@@ -352,7 +357,7 @@ describe('command API', () => {
     const config = loadConfig(settings, {
       source: {
         ...process.env,
-        JWT_PUBLIC_KEYS: publicKeySet(key),
+        ...serviceKeyEnv(key),
         REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       },
     });

@@ -8,7 +8,7 @@ import { createProducer } from '@parley/platform/kafka';
 import { createRedis } from '@parley/platform/redis';
 import { redisReady, stackConfig } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
-import { createSigningKey, publicKeySet, signToken } from '@parley/platform/testing/tokens';
+import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import { commandRecord } from '../src/commands/command-record.ts';
 import type { Outcome } from '../src/outcomes/outcome.ts';
 import { OUTCOME_CHANNEL } from '../src/outcomes/outcome-store.ts';
@@ -28,7 +28,7 @@ async function start(service: 'command-api' | 'command-processor', env: Record<s
     {
       TOPIC_PREFIX: fixture.topicPrefix,
       PROCESSOR_GROUP_ID: fixture.groupId,
-      JWT_PUBLIC_KEYS: publicKeySet(key),
+      ...serviceKeyEnv(key),
       LOG_LEVEL: 'warn',
       ...env,
     },

@@ -1,11 +1,17 @@
 /**
  * The HTTP base every service builds on: request ids, JSON logs, /health/live, /health/ready,
- * /metrics, and problem+json (RFC 9457) for every error, including framework ones.
+ * /metrics, problem+json (RFC 9457) for every error, including framework ones, security headers
+ * (helmet), CORS from an allow-list, and Redis-backed rate limits for the routes that ask for one
+ * (`config: { rateLimit: { max, timeWindow } }`). HTTPS is terminated at the ingress.
  */
 import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { AppError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts';
 import { checkReadiness, type HealthCheck } from './health.ts';
 import type { Logger } from './logger.ts';
@@ -18,6 +24,10 @@ export interface HttpServerOptions {
   checks: readonly HealthCheck[];
   bodyLimit?: number;
   readinessTimeoutMs?: number;
+  /** Browser origins allowed to call the API (the web app); none when empty. */
+  corsOrigins?: readonly string[];
+  /** Where rate-limit counters live, shared by every instance; in memory when absent. */
+  rateLimitRedis?: Redis;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -46,6 +56,44 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strict : coercing).compile(schema),
   );
+
+  void app.register(helmet, {
+    // JSON APIs; the OpenAPI viewer at /docs needs its own scripts and styles.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        frameAncestors: ["'none'"],
+      },
+    },
+  });
+  const allowed = new Set(options.corsOrigins ?? []);
+  void app.register(cors, {
+    origin: (origin, done) => done(null, origin !== undefined && allowed.has(origin)),
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: [
+      'authorization',
+      'content-type',
+      'idempotency-key',
+      'if-match',
+      'if-none-match',
+      'x-request-id',
+    ],
+    exposedHeaders: ['etag', 'location', 'retry-after', 'x-request-id'],
+    maxAge: 600,
+  });
+  void app.register(rateLimit, {
+    global: false,
+    ...(options.rateLimitRedis ? { redis: options.rateLimitRedis, nameSpace: 'parley:rate:' } : {}),
+    // Redis down: let requests through rather than refuse every login (logged by the client).
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) =>
+      new AppError('RATE_LIMITED', 429, `Too many requests; retry in ${context.after}`, {
+        extensions: { retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)) },
+      }),
+  });
 
   // While draining, each answer closes its connection, so keep-alive clients move to another
   // instance and the server can finish closing once the requests in flight are answered.

@@ -17,7 +17,7 @@ import { createKafka, createProducer, type Kafka, type Message } from '@parley/p
 import { createLogger } from '@parley/platform/logger';
 import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
-import { createSigningKey, publicKeySet, signToken } from '@parley/platform/testing/tokens';
+import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import { registerSchemas } from '@parley/schemas/avro/register';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
@@ -234,7 +234,7 @@ export async function commandsBench(context: BenchContext) {
     const env = {
       TOPIC_PREFIX: prefix,
       PROCESSOR_GROUP_ID: `${prefix}command-processor`,
-      JWT_PUBLIC_KEYS: publicKeySet(key),
+      ...serviceKeyEnv(key),
       LOG_LEVEL: 'warn',
       PARLEY_ENV: 'dev',
     };

@@ -1,18 +1,36 @@
 /**
- * User commands over HTTP that need no credentials or personal data: role changes and
- * deactivation. Registration, login, profile and erasure come with the identity work (they need
- * the credential store and encryption of personal fields).
+ * User commands over HTTP under /v1/users: profile, role (admins), deactivation and erasure.
+ * Personal fields are encrypted under the user's data key before they become a command. Once a
+ * command is accepted, the identity store follows: a role change changes the role in new tokens,
+ * deactivation and erasure end every session, erasure deletes the data key (crypto-shredding).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { DataKeyStore, PersonalDataCipher } from '@parley/platform/personal-data';
+import type { Pool } from '@parley/platform/postgres';
 import { Type } from 'typebox';
-import type { CommandGateway } from '../commands/command-gateway.ts';
+import type { CredentialStore } from '../auth/credential-store.ts';
+import { PASSWORD_MAX_LENGTH, verifyPassword } from '../auth/passwords.ts';
+import { InvalidCredentials } from '../auth/routes.ts';
+import type { CommandGateway, Submitted } from '../commands/command-gateway.ts';
 import { answer, commandHeaders, commandMetadata, commandResponses } from '../commands/http.ts';
+import { NotFound } from '../shared/errors.ts';
 
 const idParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
-export const identityRoutes: FastifyPluginAsyncTypebox<{ gateway: CommandGateway }> = async (
+export interface IdentityRouteOptions {
+  gateway: CommandGateway;
+  pool: Pool;
+  credentials: CredentialStore;
+  cipher: PersonalDataCipher;
+  dataKeys: DataKeyStore;
+}
+
+const accepted = (submitted: Submitted) =>
+  submitted.kind === 'outcome' && submitted.outcome.status === 'accepted';
+
+export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (
   app,
-  { gateway },
+  { gateway, pool, credentials, cipher, dataKeys },
 ) => {
   app.addHook('onRequest', app.authenticate);
 
@@ -39,11 +57,12 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{ gateway: CommandGateway
     },
     async (request, reply) => {
       const metadata = commandMetadata(request, request.params.id);
-      return answer(
-        reply,
-        await gateway.submit('ChangeUserRole', { metadata, role: request.body.role }),
-        200,
-      );
+      const submitted = await gateway.submit('ChangeUserRole', {
+        metadata,
+        role: request.body.role,
+      });
+      if (accepted(submitted)) await credentials.setRole(request.params.id, request.body.role);
+      return answer(reply, submitted, 200);
     },
   );
 
@@ -67,7 +86,94 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{ gateway: CommandGateway
     async (request, reply) => {
       const metadata = commandMetadata(request, request.params.id);
       const reason = request.body?.reason ?? null;
-      return answer(reply, await gateway.submit('DeactivateUser', { metadata, reason }), 200);
+      const submitted = await gateway.submit('DeactivateUser', { metadata, reason });
+      if (accepted(submitted)) await credentials.deactivate(request.params.id);
+      return answer(reply, submitted, 200);
+    },
+  );
+
+  app.patch(
+    '/v1/users/:id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Update a profile (the user, or an admin)',
+        headers: commandHeaders,
+        params: idParams,
+        body: Type.Object(
+          {
+            displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+            locale: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$' })),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: commandResponses(200),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      // Only a live account has a data key to encrypt under; anything else is not found.
+      const account = await credentials.byId(id);
+      if (!account || account.status === 'erased') throw new NotFound('no such user');
+      const { displayName, locale } = request.body;
+      const submitted = await gateway.submit('UpdateUserProfile', {
+        metadata: commandMetadata(request, id),
+        displayName: displayName === undefined ? null : await cipher.encrypt(id, displayName),
+        locale: locale ?? null,
+      });
+      return answer(reply, submitted, 200);
+    },
+  );
+
+  app.post(
+    '/v1/users/:id/erase',
+    {
+      schema: {
+        tags: ['users'],
+        summary:
+          'Erase an account and its personal data (the user with their password, or an admin)',
+        headers: commandHeaders,
+        params: idParams,
+        body: Type.Object(
+          {
+            password: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH })),
+          },
+          { additionalProperties: false },
+        ),
+        response: commandResponses(200),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const self = request.user.userId === id;
+      const admin = request.user.roles.includes('admin');
+      if (!self && !admin) throw new NotFound('no such user');
+      const account = await credentials.byId(id);
+      if (!account || account.status === 'erased') throw new NotFound('no such user');
+      if (self && !admin) {
+        const given = request.body.password;
+        const ok =
+          given && account.passwordHash && (await verifyPassword(given, account.passwordHash));
+        if (!ok) throw new InvalidCredentials('Erasing your account needs your password');
+      }
+      const submitted = await gateway.submit('EraseUser', {
+        metadata: commandMetadata(request, id),
+      });
+      if (accepted(submitted)) {
+        const client = await pool.connect();
+        try {
+          await client.query('begin');
+          await credentials.erase(client, id);
+          await dataKeys.erase(id, client);
+          await client.query('commit');
+        } catch (error) {
+          await client.query('rollback').catch(() => {});
+          throw error;
+        } finally {
+          client.release();
+        }
+      }
+      return answer(reply, submitted, 200);
     },
   );
 };

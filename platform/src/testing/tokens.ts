@@ -7,6 +7,7 @@ import {
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
+  randomBytes,
   randomUUID,
   sign,
 } from 'node:crypto';
@@ -69,4 +70,17 @@ export function signToken(
 
 export function publicKeySet(...keys: SigningKey[]): string {
   return JSON.stringify(Object.fromEntries(keys.map((k) => [k.kid, k.publicPem])));
+}
+
+/**
+ * The key material a command API needs, for tests and benchmarks: verifies with this key, signs
+ * with it, and encrypts personal data under a throwaway master key.
+ */
+export function serviceKeyEnv(key: SigningKey): Record<string, string> {
+  return {
+    JWT_PUBLIC_KEYS: publicKeySet(key),
+    JWT_SIGNING_KEY: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    JWT_SIGNING_KEY_ID: key.kid,
+    PII_MASTER_KEY: randomBytes(32).toString('base64'),
+  };
 }

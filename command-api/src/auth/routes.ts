@@ -1,0 +1,286 @@
+/**
+ * Sessions over HTTP, under /v1/auth: register, login, refresh, logout, logout-all and password
+ * change. Credentials live in the identity store, never in the event log; registration appends
+ * RegisterUser with the email and display name encrypted under the new user's data key.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AppError, defineError } from '@parley/platform/errors';
+import type { PersonalDataCipher } from '@parley/platform/personal-data';
+import type { Pool } from '@parley/platform/postgres';
+import { Type } from 'typebox';
+import type { CommandGateway } from '../commands/command-gateway.ts';
+import { answer, commandMetadata } from '../commands/http.ts';
+import type { AccessTokenIssuer } from './access-tokens.ts';
+import { type CredentialStore, EmailTaken, normaliseEmail } from './credential-store.ts';
+import type { LoginLockout } from './login-lockout.ts';
+import {
+  hashPassword,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  spendVerificationTime,
+  verifyPassword,
+} from './passwords.ts';
+
+export const InvalidCredentials = defineError(
+  'INVALID_CREDENTIALS',
+  401,
+  'The email or the password is wrong',
+);
+export const EmailInUse = defineError(
+  'EMAIL_IN_USE',
+  409,
+  'An account with this email already exists',
+);
+export const InvalidRefreshToken = defineError(
+  'INVALID_REFRESH_TOKEN',
+  401,
+  'The refresh token is not valid; log in again',
+);
+export const RefreshTokenReused = defineError(
+  'REFRESH_TOKEN_REUSED',
+  401,
+  'This refresh token was already used; every session of its family is revoked, log in again',
+);
+
+export class TooManyAttempts extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super('TOO_MANY_ATTEMPTS', 429, 'Too many failed logins for this account; try again later', {
+      extensions: { retryAfterSeconds },
+    });
+  }
+}
+
+export interface AuthOptions {
+  pool: Pool;
+  gateway: CommandGateway;
+  credentials: CredentialStore;
+  cipher: PersonalDataCipher;
+  tokens: AccessTokenIssuer;
+  lockout: LoginLockout;
+  /** Requests per minute per IP on register, login and refresh. */
+  rateLimitPerMinute: number;
+}
+
+const email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
+const password = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH });
+const refreshToken = Type.String({ minLength: 16, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
+const session = Type.Object({
+  userId: Type.String({ format: 'uuid' }),
+  accessToken: Type.String(),
+  refreshToken: Type.String(),
+  tokenType: Type.Literal('Bearer'),
+  expiresIn: Type.Integer({ description: 'Seconds the access token is valid' }),
+});
+
+export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, options) => {
+  const { credentials, tokens, lockout } = options;
+  const limited = { rateLimit: { max: options.rateLimitPerMinute, timeWindow: 60_000 } };
+
+  const sessionFor = async (userId: string, role: Parameters<AccessTokenIssuer['issue']>[1]) => ({
+    userId,
+    accessToken: tokens.issue(userId, role),
+    refreshToken: await credentials.issueRefreshToken(userId),
+    tokenType: 'Bearer' as const,
+    expiresIn: tokens.ttlSeconds,
+  });
+
+  app.post(
+    '/v1/auth/register',
+    {
+      config: limited,
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account and log in',
+        security: [],
+        body: Type.Object(
+          {
+            email,
+            password,
+            displayName: Type.String({ minLength: 1, maxLength: 100 }),
+            locale: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Intersect([
+            session,
+            Type.Object({
+              version: Type.Integer(),
+              position: Type.Union([Type.String(), Type.Null()]),
+            }),
+          ]),
+        },
+      },
+    },
+    async (request, reply) => {
+      const userId = randomUUID();
+      const address = normaliseEmail(request.body.email);
+      const passwordHash = await hashPassword(request.body.password);
+      const client = await options.pool.connect();
+      try {
+        await client.query('begin');
+        // A concurrent registration of the same address waits here on the unique index, then
+        // fails once this one commits: one account per address.
+        await credentials.createAccount(client, {
+          userId,
+          email: address,
+          passwordHash,
+          role: 'user',
+        });
+        const self = { id: request.id, user: { userId, roles: ['user'] as const }, headers: {} };
+        const submitted = await options.gateway.submit('RegisterUser', {
+          metadata: commandMetadata(self, userId),
+          email: await options.cipher.encrypt(userId, address, client),
+          displayName: await options.cipher.encrypt(userId, request.body.displayName, client),
+          role: 'user',
+          locale: request.body.locale ?? null,
+        });
+        if (submitted.kind === 'outcome' && submitted.outcome.status === 'rejected') {
+          await client.query('rollback');
+          return answer(reply, submitted, 201);
+        }
+        await client.query('commit');
+        const outcome = submitted.kind === 'outcome' ? submitted.outcome : undefined;
+        return reply
+          .status(201)
+          .header('location', `/v1/users/${userId}`)
+          .send({
+            ...(await sessionFor(userId, 'user')),
+            version: outcome?.status === 'accepted' ? outcome.version : 1,
+            position: outcome?.status === 'accepted' ? outcome.position : null,
+          });
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        if (error instanceof EmailTaken) throw new EmailInUse();
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+  );
+
+  app.post(
+    '/v1/auth/login',
+    {
+      config: limited,
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in with email and password',
+        security: [],
+        body: Type.Object(
+          { email, password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: session },
+      },
+    },
+    async (request) => {
+      const address = normaliseEmail(request.body.email);
+      const wait = await lockout.retryAfter(address);
+      if (wait > 0) throw new TooManyAttempts(wait);
+      const account = await credentials.byEmail(address);
+      const ok =
+        account?.status === 'active' && account.passwordHash
+          ? await verifyPassword(request.body.password, account.passwordHash)
+          : (await spendVerificationTime(request.body.password), false);
+      if (!ok || !account) {
+        await lockout.failed(address);
+        throw new InvalidCredentials();
+      }
+      await lockout.succeeded(address);
+      return sessionFor(account.userId, account.role);
+    },
+  );
+
+  app.post(
+    '/v1/auth/refresh',
+    {
+      config: limited,
+      schema: {
+        tags: ['auth'],
+        summary: 'Trade a refresh token for a new pair (the old one is spent)',
+        security: [],
+        body: Type.Object({ refreshToken }, { additionalProperties: false }),
+        response: { 200: session },
+      },
+    },
+    async (request) => {
+      const rotation = await credentials.rotate(request.body.refreshToken);
+      if (rotation.kind === 'reused') {
+        request.log.warn({ userId: rotation.userId }, 'refresh token reused; family revoked');
+        throw new RefreshTokenReused();
+      }
+      const account = rotation.kind === 'rotated' && (await credentials.byId(rotation.userId));
+      if (rotation.kind !== 'rotated' || !account) throw new InvalidRefreshToken();
+      return {
+        userId: account.userId,
+        accessToken: tokens.issue(account.userId, account.role),
+        refreshToken: rotation.refreshToken,
+        tokenType: 'Bearer' as const,
+        expiresIn: tokens.ttlSeconds,
+      };
+    },
+  );
+
+  app.post(
+    '/v1/auth/logout',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'End this session (revokes the refresh token and its family)',
+        security: [],
+        body: Type.Object({ refreshToken }, { additionalProperties: false }),
+      },
+    },
+    async (request, reply) => {
+      await credentials.revokeFamilyOf(request.body.refreshToken);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/v1/auth/logout-all',
+    {
+      onRequest: app.authenticate,
+      schema: { tags: ['auth'], summary: 'End every session of the user' },
+    },
+    async (request, reply) => {
+      await credentials.revokeAll(request.user.userId);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/v1/auth/password',
+    {
+      onRequest: app.authenticate,
+      config: limited,
+      schema: {
+        tags: ['auth'],
+        summary: 'Change the password (every session ends)',
+        body: Type.Object(
+          {
+            currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+            newPassword: password,
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const account = await credentials.byId(request.user.userId);
+      const ok =
+        account?.status === 'active' && account.passwordHash
+          ? await verifyPassword(request.body.currentPassword, account.passwordHash)
+          : false;
+      if (!ok) throw new InvalidCredentials('The current password is wrong');
+      await credentials.setPassword(
+        request.user.userId,
+        await hashPassword(request.body.newPassword),
+      );
+      await credentials.revokeAll(request.user.userId);
+      return reply.status(204).send();
+    },
+  );
+};

@@ -1,0 +1,129 @@
+/**
+ * Crypto-shredding of personal data. Each person's fields are encrypted (AES-256-GCM) with a data
+ * key of their own; data keys are stored wrapped by a master key (from config, never in the
+ * repo). Erasing a person deletes their data key, after which every copy of their data (in the
+ * event log, in backups, in replays) is unreadable. Producers and consumers go through this one
+ * helper; a field that can no longer be decrypted reads as undefined ("erased").
+ */
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+import { env } from './config.ts';
+
+export const personalDataSettings = {
+  /** 32 random bytes, base64: wraps every data key. Usually PII_MASTER_KEY_FILE. */
+  PII_MASTER_KEY: env.secret(),
+};
+
+export interface EncryptedText {
+  keyId: string;
+  nonce: Buffer;
+  ciphertext: Buffer;
+}
+
+export class MasterKeyError extends Error {}
+
+export function parseMasterKey(base64: string): Buffer {
+  const key = Buffer.from(base64.trim(), 'base64');
+  if (key.length !== 32) {
+    throw new MasterKeyError(`PII_MASTER_KEY must be 32 bytes in base64, got ${key.length} bytes`);
+  }
+  return key;
+}
+
+const ALGORITHM = 'aes-256-gcm';
+const TAG_BYTES = 16;
+
+function seal(key: Buffer, plaintext: Buffer, aad: string) {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv(ALGORITHM, key, nonce).setAAD(Buffer.from(aad));
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  return { nonce, ciphertext };
+}
+
+function open(key: Buffer, nonce: Buffer, sealed: Buffer, aad: string): Buffer {
+  const decipher = createDecipheriv(ALGORITHM, key, nonce).setAAD(Buffer.from(aad));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  return Buffer.concat([
+    decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)),
+    decipher.final(),
+  ]);
+}
+
+type Queryable = Pool | PoolClient;
+
+/**
+ * Data keys in the identity store (`identity.data_keys`), wrapped by the master key. The table is
+ * created by the identity migrations (command-api).
+ */
+export class DataKeyStore {
+  private readonly cache = new Map<string, { key: Buffer; userId: string; until: number }>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly masterKey: Buffer,
+    /** How long an unwrapped key is kept in memory; erasure is seen by other processes after it. */
+    private readonly cacheMs = 60_000,
+  ) {}
+
+  /** The person's data key, created on first use (inside the caller's transaction if given). */
+  async keyFor(userId: string, db: Queryable = this.pool): Promise<{ keyId: string; key: Buffer }> {
+    const existing = await db.query<{ key_id: string; wrapped: Buffer }>(
+      'select key_id, wrapped from identity.data_keys where user_id = $1',
+      [userId],
+    );
+    const row = existing.rows[0];
+    if (row) return { keyId: row.key_id, key: this.unwrap(row.key_id, row.wrapped) };
+    const keyId = randomUUID();
+    const key = randomBytes(32);
+    const { nonce, ciphertext } = seal(this.masterKey, key, keyId);
+    await db.query(
+      'insert into identity.data_keys (key_id, user_id, wrapped) values ($1, $2, $3)',
+      [keyId, userId, Buffer.concat([nonce, ciphertext])],
+    );
+    return { keyId, key };
+  }
+
+  /** A data key by id; undefined once its person was erased. */
+  async keyById(keyId: string): Promise<Buffer | undefined> {
+    const cached = this.cache.get(keyId);
+    if (cached && cached.until > Date.now()) return cached.key;
+    const { rows } = await this.pool.query<{ wrapped: Buffer; user_id: string }>(
+      'select wrapped, user_id from identity.data_keys where key_id = $1',
+      [keyId],
+    );
+    const row = rows[0];
+    if (!row) {
+      this.cache.delete(keyId);
+      return undefined;
+    }
+    const key = this.unwrap(keyId, row.wrapped);
+    this.cache.set(keyId, { key, userId: row.user_id, until: Date.now() + this.cacheMs });
+    return key;
+  }
+
+  /** Crypto-shredding: deletes the person's data key. */
+  async erase(userId: string, db: Queryable = this.pool): Promise<void> {
+    await db.query('delete from identity.data_keys where user_id = $1', [userId]);
+    for (const [keyId, entry] of this.cache) if (entry.userId === userId) this.cache.delete(keyId);
+  }
+
+  private unwrap(keyId: string, wrapped: Buffer): Buffer {
+    return open(this.masterKey, wrapped.subarray(0, 12), wrapped.subarray(12), keyId);
+  }
+}
+
+export class PersonalDataCipher {
+  constructor(private readonly keys: DataKeyStore) {}
+
+  async encrypt(userId: string, text: string, db?: Queryable): Promise<EncryptedText> {
+    const { keyId, key } = await this.keys.keyFor(userId, db);
+    return { keyId, ...seal(key, Buffer.from(text, 'utf8'), keyId) };
+  }
+
+  /** The text, or undefined when its person was erased (the key is gone). */
+  async decrypt(value: EncryptedText): Promise<string | undefined> {
+    const key = await this.keys.keyById(value.keyId);
+    if (!key) return undefined;
+    return open(key, value.nonce, value.ciphertext, value.keyId).toString('utf8');
+  }
+}
