@@ -10,12 +10,7 @@ import { createMetricsRegistry } from '@parley/platform/metrics';
 import { DependencyUnavailable, guard } from '@parley/platform/resilience';
 import { SendBatcher } from '@parley/platform/send-batcher';
 import { freePort, quietLogger } from '@parley/platform/testing/fixtures';
-import {
-  createSigningKey,
-  publicKeySet,
-  serviceKeyEnv,
-  signToken,
-} from '@parley/platform/testing/tokens';
+import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { CommandGateway } from '../src/commands/command-gateway.ts';

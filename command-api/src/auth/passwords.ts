@@ -46,8 +46,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 /** Verifies against a throwaway hash, so an unknown email costs as much time as a wrong password. */
 const DUMMY = hashPassword(randomBytes(16).toString('hex'));
-export async function spendVerificationTime(password: string): Promise<void> {
+export async function spendVerificationTime(password: string): Promise<false> {
   await verifyPassword(password, await DUMMY);
+  return false;
 }
 
 export const PASSWORD_MIN_LENGTH = 12;

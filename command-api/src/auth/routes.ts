@@ -180,10 +180,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
       const wait = await lockout.retryAfter(address);
       if (wait > 0) throw new TooManyAttempts(wait);
       const account = await credentials.byEmail(address);
-      const ok =
-        account?.status === 'active' && account.passwordHash
-          ? await verifyPassword(request.body.password, account.passwordHash)
-          : (await spendVerificationTime(request.body.password), false);
+      const live = account?.status === 'active' ? account.passwordHash : null;
+      // An unknown or closed account costs the same time as a wrong password.
+      const ok = live
+        ? await verifyPassword(request.body.password, live)
+        : await spendVerificationTime(request.body.password);
       if (!ok || !account) {
         await lockout.failed(address);
         throw new InvalidCredentials();
