@@ -70,6 +70,7 @@ export async function processorFixture(partitions = 3) {
     admin,
     groupId,
     chat: contexts.find((c) => c.context.name === 'chat') ?? contexts[0],
+    identity: contexts.find((c) => c.context.name === 'identity') ?? contexts[0],
     async start() {
       processor = await startCommandProcessor({
         kafka,
@@ -100,6 +101,7 @@ export async function processorFixture(partitions = 3) {
         type: string;
         aggregateId: string;
         causationId: string;
+        value: Record<string, unknown>;
       }> = [];
       const done = new Set(offsets.filter((o) => o.high === '0').map((o) => o.partition));
       await consumer.connect();
@@ -126,6 +128,7 @@ export async function processorFixture(partitions = 3) {
                 type: decoded.type,
                 aggregateId: m.aggregateId,
                 causationId: m.causationId,
+                value: decoded.value as unknown as Record<string, unknown>,
               });
             }
             // The last offset of a partition is a transaction marker, never delivered.

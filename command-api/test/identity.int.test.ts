@@ -1,0 +1,314 @@
+// Accounts and sessions against the real stack (Postgres identity store, Kafka, processor,
+// Redis): register, login, refresh rotation and reuse detection, logout, password change,
+// profile, erasure with crypto-shredding, lockout, rate limits, token attacks, security headers.
+import assert from 'node:assert/strict';
+import { createHmac, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '@parley/platform/config';
+import { createMetricsRegistry } from '@parley/platform/metrics';
+import type { EncryptedText } from '@parley/platform/personal-data';
+import { quietLogger, startThrowawayRedis } from '@parley/platform/testing/fixtures';
+import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.ts';
+import { settings } from '../src/config.ts';
+import { type CommandApiDependencies, createDependencies } from '../src/dependencies.ts';
+import { processorFixture } from './processor-fixture.ts';
+
+const key = createSigningKey();
+const keyEnv = serviceKeyEnv(key);
+let fixture: Awaited<ReturnType<typeof processorFixture>>;
+let deps: CommandApiDependencies;
+let app: FastifyInstance;
+
+async function apiWith(env: Record<string, string>) {
+  const config = loadConfig(settings, {
+    source: { ...process.env, ...keyEnv, COMMAND_OUTCOME_WAIT_MS: '10000', ...env },
+  });
+  const d = await createDependencies({ config, log: quietLogger(), names: fixture.names });
+  await d.waiter.start();
+  await d.producer.connect();
+  const a = await buildApp({
+    config,
+    log: quietLogger(),
+    metrics: createMetricsRegistry('command-api'),
+    deps: d,
+  });
+  return { deps: d, app: a };
+}
+
+before(async () => {
+  fixture = await processorFixture();
+  await fixture.start();
+  ({ deps, app } = await apiWith({ AUTH_RATE_LIMIT_PER_MINUTE: '100000' }));
+});
+
+after(async () => {
+  await app.close();
+  for (const r of deps.resources) await r.close().catch(() => {});
+  await fixture.cleanup();
+});
+
+const post = (url: string, payload: unknown, token?: string) =>
+  app.inject({
+    method: 'POST',
+    url,
+    payload: payload as object,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+
+const newEmail = () => `Ann.${randomUUID().slice(0, 8)}@Example.com`;
+const PASSWORD = 'correct horse battery staple';
+
+async function register(email = newEmail(), password = PASSWORD) {
+  const res = await post('/v1/auth/register', { email, password, displayName: 'Ann Example' });
+  assert.equal(res.statusCode, 201, res.body);
+  return {
+    email,
+    ...(res.json() as { userId: string; accessToken: string; refreshToken: string }),
+  };
+}
+
+/** The decoded identity events of one user. */
+async function userEvents(userId: string) {
+  const events = await fixture.allEvents(fixture.identity?.eventsTopic ?? '');
+  return events.filter((e) => e.aggregateId === userId);
+}
+
+describe('identity', () => {
+  it('registers: 201 with a working session; the log holds the email and name only encrypted', async () => {
+    const { email, userId, accessToken } = await register();
+    const started = await post('/v1/conversations', { title: 'Mine' }, accessToken);
+    assert.equal(started.statusCode, 201);
+
+    const [registered] = await userEvents(userId);
+    assert.equal(registered?.type, 'UserRegistered');
+    const encrypted = registered?.value.email as EncryptedText;
+    const raw = JSON.stringify(registered?.value) + encrypted.ciphertext.toString('latin1');
+    assert.ok(!raw.toLowerCase().includes(email.toLowerCase()), 'no clear email in the event');
+    assert.ok(!raw.includes('Ann Example'), 'no clear name in the event');
+    assert.equal(await deps.cipher.decrypt(encrypted), email.toLowerCase());
+  });
+
+  it('lets exactly one of 20 parallel registrations of one email win', async () => {
+    const email = newEmail();
+    const variants = Array.from({ length: 20 }, (_, i) =>
+      i % 2 ? email.toUpperCase() : ` ${email.toLowerCase()}`.trim(),
+    );
+    const results = await Promise.all(
+      variants.map((e) =>
+        post('/v1/auth/register', { email: e, password: PASSWORD, displayName: 'Twin' }),
+      ),
+    );
+    const codes = results.map((r) => r.statusCode).sort();
+    assert.deepEqual(codes, [201, ...Array(19).fill(409)]);
+    assert.ok(
+      results.filter((r) => r.statusCode === 409).every((r) => r.json().code === 'EMAIL_IN_USE'),
+    );
+    const { rows } = await deps.pool.query(
+      'select count(*)::int as n from identity.accounts where email = $1',
+      [email.toLowerCase()],
+    );
+    assert.equal(rows[0].n, 1);
+  });
+
+  it('logs in; a wrong password and an unknown email get the same 401', async () => {
+    const { email, userId } = await register();
+    const ok = await post('/v1/auth/login', { email, password: PASSWORD });
+    assert.equal(ok.statusCode, 200);
+    assert.equal(ok.json().userId, userId);
+    const wrong = await post('/v1/auth/login', { email, password: 'not the password at all' });
+    const unknown = await post('/v1/auth/login', { email: newEmail(), password: PASSWORD });
+    assert.equal(wrong.statusCode, 401);
+    assert.equal(unknown.statusCode, 401);
+    assert.equal(wrong.json().code, 'INVALID_CREDENTIALS');
+    assert.equal(wrong.json().detail, unknown.json().detail);
+  });
+
+  it('locks an account after 5 failed logins: 429 with Retry-After, even for the right password', async () => {
+    const { email } = await register();
+    for (let i = 0; i < 5; i++) {
+      assert.equal(
+        (await post('/v1/auth/login', { email, password: `wrong password ${i}` })).statusCode,
+        401,
+      );
+    }
+    const locked = await post('/v1/auth/login', { email, password: PASSWORD });
+    assert.equal(locked.statusCode, 429);
+    assert.equal(locked.json().code, 'TOO_MANY_ATTEMPTS');
+    assert.ok(Number(locked.headers['retry-after']) > 0);
+  });
+
+  it('rotates refresh tokens; reusing a spent one revokes the whole family', async () => {
+    const { refreshToken: first } = await register();
+    const rotated = await post('/v1/auth/refresh', { refreshToken: first });
+    assert.equal(rotated.statusCode, 200);
+    const second = rotated.json().refreshToken as string;
+    assert.notEqual(second, first);
+
+    const reused = await post('/v1/auth/refresh', { refreshToken: first });
+    assert.equal(reused.statusCode, 401);
+    assert.equal(reused.json().code, 'REFRESH_TOKEN_REUSED');
+    // The thief's copy is useless, and so is the rest of the family.
+    assert.equal((await post('/v1/auth/refresh', { refreshToken: second })).statusCode, 401);
+    assert.equal(
+      (await post('/v1/auth/refresh', { refreshToken: 'A'.repeat(43) })).statusCode,
+      401,
+    );
+  });
+
+  it('logs out one session, or all of them', async () => {
+    const { email, refreshToken, accessToken } = await register();
+    const other = (await post('/v1/auth/login', { email, password: PASSWORD })).json();
+    assert.equal((await post('/v1/auth/logout', { refreshToken })).statusCode, 204);
+    assert.equal((await post('/v1/auth/refresh', { refreshToken })).statusCode, 401);
+    assert.equal(
+      (await post('/v1/auth/refresh', { refreshToken: other.refreshToken })).statusCode,
+      200,
+    );
+
+    const third = (await post('/v1/auth/login', { email, password: PASSWORD })).json();
+    assert.equal((await post('/v1/auth/logout-all', {}, accessToken)).statusCode, 204);
+    assert.equal(
+      (await post('/v1/auth/refresh', { refreshToken: third.refreshToken })).statusCode,
+      401,
+    );
+    assert.equal((await post('/v1/auth/logout-all', {})).statusCode, 401, 'needs a token');
+  });
+
+  it('changes the password with the current one; every session ends', async () => {
+    const { email, accessToken, refreshToken } = await register();
+    const wrong = await post(
+      '/v1/auth/password',
+      { currentPassword: 'nope', newPassword: 'a new long passphrase' },
+      accessToken,
+    );
+    assert.equal(wrong.statusCode, 401);
+    const ok = await post(
+      '/v1/auth/password',
+      { currentPassword: PASSWORD, newPassword: 'a new long passphrase' },
+      accessToken,
+    );
+    assert.equal(ok.statusCode, 204);
+    assert.equal((await post('/v1/auth/refresh', { refreshToken })).statusCode, 401);
+    assert.equal((await post('/v1/auth/login', { email, password: PASSWORD })).statusCode, 401);
+    assert.equal(
+      (await post('/v1/auth/login', { email, password: 'a new long passphrase' })).statusCode,
+      200,
+    );
+  });
+
+  it('updates one’s own profile; another user’s is not found; an admin may', async () => {
+    const ann = await register();
+    const bob = await register();
+    const patch = (id: string, token: string) =>
+      app.inject({
+        method: 'PATCH',
+        url: `/v1/users/${id}`,
+        payload: { displayName: 'Annie' },
+        headers: { authorization: `Bearer ${token}` },
+      });
+    assert.equal((await patch(ann.userId, ann.accessToken)).statusCode, 200);
+    assert.equal((await patch(ann.userId, bob.accessToken)).statusCode, 404);
+    const admin = signToken(key, { sub: randomUUID(), roles: ['admin'] });
+    assert.equal((await patch(ann.userId, admin)).statusCode, 200);
+    const updated = (await userEvents(ann.userId)).filter((e) => e.type === 'UserProfileUpdated');
+    assert.equal(updated.length, 2);
+    assert.equal(
+      await deps.cipher.decrypt(updated[0]?.value.displayName as EncryptedText),
+      'Annie',
+    );
+  });
+
+  it('erases an account: its personal data in the log becomes unreadable, its sessions end, its email is free', async () => {
+    const { email, userId, accessToken, refreshToken } = await register();
+    const bob = await register();
+    const erase = (id: string, token: string, body: object) =>
+      post(`/v1/users/${id}/erase`, body, token);
+    assert.equal((await erase(userId, bob.accessToken, {})).statusCode, 404, 'not another’s');
+    assert.equal((await erase(userId, accessToken, {})).statusCode, 401, 'needs the password');
+    assert.equal(
+      (await erase(userId, accessToken, { password: 'wrong password!' })).statusCode,
+      401,
+    );
+    assert.equal((await erase(userId, accessToken, { password: PASSWORD })).statusCode, 200);
+
+    const events = await userEvents(userId);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['UserRegistered', 'UserErased'],
+    );
+    assert.equal(await deps.cipher.decrypt(events[0]?.value.email as EncryptedText), undefined);
+    assert.equal(
+      await deps.cipher.decrypt(events[0]?.value.displayName as EncryptedText),
+      undefined,
+    );
+    assert.equal((await post('/v1/auth/login', { email, password: PASSWORD })).statusCode, 401);
+    assert.equal((await post('/v1/auth/refresh', { refreshToken })).statusCode, 401);
+    const { rows } = await deps.pool.query(
+      'select email, password_hash, status from identity.accounts where user_id = $1',
+      [userId],
+    );
+    assert.deepEqual(rows[0], { email: null, password_hash: null, status: 'erased' });
+    await register(email);
+  });
+
+  it('refuses a token signed with HS256 using the public key as the secret', async () => {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64({ alg: 'HS256', typ: 'JWT', kid: key.kid });
+    const body = b64({
+      sub: randomUUID(),
+      roles: ['admin'],
+      iss: 'parley',
+      aud: 'parley-api',
+      iat: now,
+      exp: now + 600,
+    });
+    const mac = createHmac('sha256', key.publicPem).update(`${head}.${body}`).digest('base64url');
+    const res = await post('/v1/conversations', { title: 'x' }, `${head}.${body}.${mac}`);
+    assert.equal(res.statusCode, 401);
+  });
+
+  it('sends security headers, and CORS headers to allowed origins only', async () => {
+    const allowed = await app.inject({
+      method: 'OPTIONS',
+      url: '/v1/auth/login',
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' },
+    });
+    assert.equal(allowed.headers['access-control-allow-origin'], 'http://localhost:5173');
+    const other = await app.inject({
+      method: 'OPTIONS',
+      url: '/v1/auth/login',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    assert.equal(other.headers['access-control-allow-origin'], undefined);
+    const res = await app.inject({ method: 'GET', url: '/health/live' });
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.match(String(res.headers['strict-transport-security']), /max-age=/);
+    assert.match(String(res.headers['content-security-policy']), /frame-ancestors 'none'/);
+  });
+
+  it('rate-limits login per IP: 429 problem with Retry-After', async () => {
+    const redis = await startThrowawayRedis();
+    const limited = await apiWith({ AUTH_RATE_LIMIT_PER_MINUTE: '3', REDIS_URL: redis.url });
+    try {
+      const attempt = () =>
+        limited.app.inject({
+          method: 'POST',
+          url: '/v1/auth/login',
+          payload: { email: newEmail(), password: 'whatever it is' },
+        });
+      for (let i = 0; i < 3; i++) assert.equal((await attempt()).statusCode, 401);
+      const refused = await attempt();
+      assert.equal(refused.statusCode, 429);
+      assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(refused.json().code, 'RATE_LIMITED');
+      assert.ok(Number(refused.headers['retry-after']) > 0);
+    } finally {
+      await limited.app.close();
+      for (const r of limited.deps.resources) await r.close().catch(() => {});
+      await redis.stop();
+    }
+  });
+});
