@@ -11,6 +11,8 @@ export const REDACTED_PATHS = [
   '*.password',
   'newPassword',
   '*.newPassword',
+  'currentPassword',
+  '*.currentPassword',
   'token',
   '*.token',
   'accessToken',
@@ -28,6 +30,8 @@ export const REDACTED_PATHS = [
   'config.POSTGRES_PASSWORD',
   'config.REDIS_PASSWORD',
   'config.SCHEMA_REGISTRY_PASSWORD',
+  'config.JWT_SIGNING_KEY',
+  'config.PII_MASTER_KEY',
 ];
 
 export interface LoggerOptions {
