@@ -36,6 +36,8 @@ export const settings = {
     },
   ),
   TOPIC_PREFIX: topicSettings.TOPIC_PREFIX,
+  /** Consumer group that keeps the identity store in step with the user events. */
+  IDENTITY_SYNC_GROUP_ID: env.string({ default: 'command-api.identity-store' }),
   /** How long a request waits for its command's outcome before answering 202. */
   COMMAND_OUTCOME_WAIT_MS: env.int(0, 30_000, { default: 3_000 }),
 };

@@ -1,5 +1,6 @@
 import {
   type Admin,
+  type Consumer,
   connectKafka,
   createProducer,
   type Kafka,
@@ -24,6 +25,7 @@ import { CommandGateway } from './commands/command-gateway.ts';
 import { IdempotencyKeys } from './commands/idempotency-keys.ts';
 import type { Config } from './config.ts';
 import { IDENTITY_MIGRATIONS, IDENTITY_SCHEMA } from './identity/store-schema.ts';
+import { startStoreSync } from './identity/store-sync.ts';
 import { OutcomeWaiter } from './outcomes/outcome-waiter.ts';
 
 export interface CommandApiDependencies extends Dependencies {
@@ -46,11 +48,14 @@ export async function createDependencies({
   config,
   log,
   names = prefixedTopicNames(config.TOPIC_PREFIX),
+  syncGroupId = `${config.TOPIC_PREFIX}${config.IDENTITY_SYNC_GROUP_ID}`,
 }: {
   config: Config;
   log: Logger;
   /** Tests send commands to topics of their own. */
   names?: typeof topicNames;
+  /** ...and keep their identity-store consumer apart. */
+  syncGroupId?: string;
 }): Promise<CommandApiDependencies> {
   const kafka = connectKafka(config, 'command-api', log);
   const registry = connectSchemaRegistry(config);
@@ -112,6 +117,35 @@ export async function createDependencies({
     topicOf: (type) => commandTopics.get(type) ?? '',
     outcomeWaitMs: config.COMMAND_OUTCOME_WAIT_MS,
   });
+  const credentials = new CredentialStore(postgres.pool, config.REFRESH_TOKEN_TTL_DAYS);
+  const identity = CONTEXTS.find((c) => c.name === 'identity');
+  if (!identity) throw new Error('no identity context in the topic catalogue');
+  // Runs in the background: the API starts (and takes commands) before Kafka answers.
+  let sync: Consumer | undefined;
+  let stopped = false;
+  const startSync = async () => {
+    while (!stopped && !sync) {
+      try {
+        const started = await startStoreSync({
+          kafka: kafka.kafka,
+          serde: gateway.serde,
+          pool: postgres.pool,
+          credentials,
+          dataKeys,
+          log,
+          topic: names.events(identity),
+          groupId: syncGroupId,
+        });
+        // Closed while it was starting: stop it now.
+        if (stopped) await started.disconnect();
+        else sync = started;
+      } catch (error) {
+        log.warn({ err: error }, 'identity store sync not started yet; retrying');
+        await new Promise((r) => setTimeout(r, 5_000));
+      }
+    }
+  };
+  void startSync();
   return {
     kafka: kafka.kafka,
     admin: kafka.admin,
@@ -121,7 +155,7 @@ export async function createDependencies({
     redisGuard,
     gateway,
     waiter,
-    credentials: new CredentialStore(postgres.pool, config.REFRESH_TOKEN_TTL_DAYS),
+    credentials,
     dataKeys,
     cipher: new PersonalDataCipher(dataKeys),
     tokens,
@@ -131,6 +165,13 @@ export async function createDependencies({
     }),
     checks: [kafka.check, registry.check, postgres.check, redis.check],
     resources: [
+      {
+        name: 'identity-store-sync',
+        close: async () => {
+          stopped = true;
+          await sync?.disconnect();
+        },
+      },
       { name: 'command-producer', close: () => producer.disconnect() },
       { name: 'outcome-subscriber', close: () => closeRedis(subscriber) },
       kafka.resource,

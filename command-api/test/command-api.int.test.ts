@@ -41,7 +41,12 @@ before(async () => {
       HTTP_BODY_LIMIT: '4096',
     },
   });
-  deps = await createDependencies({ config, log: quietLogger(), names: fixture.names });
+  deps = await createDependencies({
+    config,
+    log: quietLogger(),
+    names: fixture.names,
+    syncGroupId: `${fixture.topicPrefix}identity-store`,
+  });
   await deps.waiter.start();
   await deps.producer.connect();
   app = await buildApp({
@@ -356,7 +361,12 @@ describe('command API', () => {
         REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       },
     });
-    const cut = await createDependencies({ config, log: quietLogger(), names: fixture.names });
+    const cut = await createDependencies({
+      config,
+      log: quietLogger(),
+      names: fixture.names,
+      syncGroupId: `${fixture.topicPrefix}identity-store`,
+    });
     await cut.producer.connect();
     const cutApp = await buildApp({
       config,

@@ -25,7 +25,12 @@ async function apiWith(env: Record<string, string>) {
   const config = loadConfig(settings, {
     source: { ...process.env, ...keyEnv, COMMAND_OUTCOME_WAIT_MS: '10000', ...env },
   });
-  const d = await createDependencies({ config, log: quietLogger(), names: fixture.names });
+  const d = await createDependencies({
+    config,
+    log: quietLogger(),
+    names: fixture.names,
+    syncGroupId: `${fixture.topicPrefix}identity-store`,
+  });
   await d.waiter.start();
   await d.producer.connect();
   const a = await buildApp({
@@ -251,6 +256,61 @@ describe('identity', () => {
     );
     assert.deepEqual(rows[0], { email: null, password_hash: null, status: 'erased' });
     await register(email);
+  });
+
+  it('changes roles (admins only); the next session carries the new role', async () => {
+    const ann = await register();
+    const admin = signToken(key, { sub: randomUUID(), roles: ['admin'] });
+    const put = (token: string) =>
+      app.inject({
+        method: 'PUT',
+        url: `/v1/users/${ann.userId}/role`,
+        payload: { role: 'analyst' },
+        headers: { authorization: `Bearer ${token}` },
+      });
+    assert.equal((await put(ann.accessToken)).statusCode, 403);
+    assert.equal((await put(admin)).statusCode, 200);
+    const session = (await post('/v1/auth/login', { email: ann.email, password: PASSWORD })).json();
+    const claims = JSON.parse(
+      Buffer.from(session.accessToken.split('.')[1], 'base64url').toString(),
+    );
+    assert.deepEqual(claims.roles, ['analyst']);
+  });
+
+  it('deactivates an account: its sessions end and it cannot log in', async () => {
+    const { email, userId, accessToken, refreshToken } = await register();
+    const res = await post(`/v1/users/${userId}/deactivate`, {}, accessToken);
+    assert.equal(res.statusCode, 200);
+    assert.equal((await post('/v1/auth/refresh', { refreshToken })).statusCode, 401);
+    assert.equal((await post('/v1/auth/login', { email, password: PASSWORD })).statusCode, 401);
+  });
+
+  it('follows the user events: an erasure appended without the route still shreds the key', async () => {
+    const { userId } = await register();
+    const [registered] = await userEvents(userId);
+    const email = registered?.value.email as EncryptedText;
+    assert.ok(await deps.cipher.decrypt(email));
+    // As if the API had died after appending: only the event tells the store.
+    const admin = randomUUID();
+    await deps.gateway.submit('EraseUser', {
+      metadata: {
+        commandId: randomUUID(),
+        aggregateId: userId,
+        issuedAt: Date.now(),
+        correlationId: randomUUID(),
+        actor: `user:${admin}`,
+        actorRoles: ['admin'],
+        expectedVersion: null,
+        idempotencyKey: null,
+        tenantId: null,
+      },
+    });
+    const deadline = Date.now() + 20_000;
+    while ((await deps.credentials.byId(userId))?.status !== 'erased') {
+      assert.ok(Date.now() < deadline, 'the store sync applied the erasure');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await deps.cipher.decrypt(email), undefined);
   });
 
   it('refuses a token signed with HS256 using the public key as the secret', async () => {

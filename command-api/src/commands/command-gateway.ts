@@ -62,6 +62,11 @@ export function requestFingerprint(type: string, value: { metadata: CommandMetad
 export class CommandGateway {
   constructor(private readonly options: GatewayOptions) {}
 
+  /** The serde commands are encoded with (shared with the API's own consumers). */
+  get serde(): AvroSerde {
+    return this.options.serde;
+  }
+
   async submit<N extends RecordName>(
     type: N,
     value: RecordMap[N] & { metadata: CommandMetadata },

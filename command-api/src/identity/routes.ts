@@ -14,6 +14,7 @@ import { InvalidCredentials } from '../auth/routes.ts';
 import type { CommandGateway, Submitted } from '../commands/command-gateway.ts';
 import { answer, commandHeaders, commandMetadata, commandResponses } from '../commands/http.ts';
 import { NotFound } from '../shared/errors.ts';
+import { applyUserEvent } from './store-sync.ts';
 
 const idParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
@@ -32,6 +33,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   app,
   { gateway, pool, credentials, cipher, dataKeys },
 ) => {
+  // What an accepted command changes in the identity store, applied at once (the store sync
+  // applies it again from the event, which changes nothing).
+  const store = { pool, credentials, dataKeys };
   app.addHook('onRequest', app.authenticate);
 
   app.put(
@@ -61,7 +65,11 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
         metadata,
         role: request.body.role,
       });
-      if (accepted(submitted)) await credentials.setRole(request.params.id, request.body.role);
+      if (accepted(submitted)) {
+        await applyUserEvent(store, 'UserRoleChanged', request.params.id, {
+          role: request.body.role,
+        });
+      }
       return answer(reply, submitted, 200);
     },
   );
@@ -87,7 +95,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       const metadata = commandMetadata(request, request.params.id);
       const reason = request.body?.reason ?? null;
       const submitted = await gateway.submit('DeactivateUser', { metadata, reason });
-      if (accepted(submitted)) await credentials.deactivate(request.params.id);
+      if (accepted(submitted))
+        await applyUserEvent(store, 'UserDeactivated', request.params.id, {});
       return answer(reply, submitted, 200);
     },
   );
@@ -159,20 +168,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       const submitted = await gateway.submit('EraseUser', {
         metadata: commandMetadata(request, id),
       });
-      if (accepted(submitted)) {
-        const client = await pool.connect();
-        try {
-          await client.query('begin');
-          await credentials.erase(client, id);
-          await dataKeys.erase(id, client);
-          await client.query('commit');
-        } catch (error) {
-          await client.query('rollback').catch(() => {});
-          throw error;
-        } finally {
-          client.release();
-        }
-      }
+      if (accepted(submitted)) await applyUserEvent(store, 'UserErased', id, {});
       return answer(reply, submitted, 200);
     },
   );
