@@ -23,7 +23,11 @@ export interface Dependencies {
 export interface ServiceDefinition<S extends ServiceSpec, D extends Dependencies> {
   service: string;
   settings: S;
-  createDependencies: (context: { config: Loaded<S>; log: Logger }) => Promise<D> | D;
+  createDependencies: (context: {
+    config: Loaded<S>;
+    log: Logger;
+    metrics: Registry;
+  }) => Promise<D> | D;
   buildApp: (context: {
     config: Loaded<S>;
     log: Logger;
@@ -52,7 +56,7 @@ export async function runService<S extends ServiceSpec, D extends Dependencies>(
     environment: config.environment,
   });
   const metrics = createMetricsRegistry(definition.service);
-  const deps = await definition.createDependencies({ config, log });
+  const deps = await definition.createDependencies({ config, log, metrics });
   const app = await definition.buildApp({ config, log, metrics, deps });
   exitOnSignals([{ name: 'http', close: () => app.close() }, ...deps.resources], log);
   await app.listen({ host: base.HTTP_HOST, port: base.HTTP_PORT });

@@ -1,39 +1,91 @@
-import { connectKafka, type Kafka } from '@parley/platform/kafka';
+import { connectKafka, createProducer, type Kafka } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
-import { connectMongo, type MongoClient } from '@parley/platform/mongo';
-import { connectPostgres, type Pool } from '@parley/platform/postgres';
-import { connectRedis, type Redis } from '@parley/platform/redis';
+import type { Registry } from '@parley/platform/metrics';
+import { connectMongo } from '@parley/platform/mongo';
+import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platform/personal-data';
+import { connectPostgres } from '@parley/platform/postgres';
+import { connectRedis } from '@parley/platform/redis';
 import type { Dependencies } from '@parley/platform/run-service';
-import { connectSchemaRegistry, type SchemaRegistry } from '@parley/platform/schema-registry';
+import { connectSchemaRegistry } from '@parley/platform/schema-registry';
+import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
+import { AvroSerde } from '@parley/schemas/serde/serde';
+import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import type { Config } from './config.ts';
+import { projectionNamed } from './projections/index.ts';
+import { projectionMetrics } from './runtime/metrics.ts';
+import { namespaceOf, type Projection, type Stores } from './runtime/projection.ts';
+import { type Supervisor, startSupervisor } from './runtime/supervisor.ts';
 
 export interface ProjectorDependencies extends Dependencies {
   kafka: Kafka;
-  registry: SchemaRegistry;
-  pool: Pool;
-  mongo: MongoClient;
-  redis: Redis;
+  stores: Stores;
+  serde: AvroSerde;
+  supervisor: Supervisor;
 }
 
-export function createDependencies({
-  config,
-  log,
-}: {
-  config: Config;
-  log: Logger;
-}): ProjectorDependencies {
-  const kafka = connectKafka(config, 'projectors', log);
+/** The stores, clients and serde a projector (or the projector CLI) works with. */
+export function connectStores(config: Config, log: Logger, name: string) {
+  const kafka = connectKafka(config, name, log);
   const registry = connectSchemaRegistry(config);
-  const postgres = connectPostgres(config, 'projectors');
-  const mongo = connectMongo(config, 'projectors');
-  const redis = connectRedis(config, 'projectors');
-  return {
-    kafka: kafka.kafka,
-    registry: registry.registry,
+  const postgres = connectPostgres(config, name);
+  const mongo = connectMongo(config, name);
+  const redis = connectRedis(config, name);
+  const stores: Stores = {
     pool: postgres.pool,
     mongo: mongo.mongo,
     redis: redis.redis,
+    cipher: new PersonalDataCipher(
+      new DataKeyStore(postgres.pool, parseMasterKey(config.PII_MASTER_KEY)),
+    ),
+  };
+  return {
+    kafka,
+    stores,
+    serde: new AvroSerde(registry.registry, loadSchemaSet()),
     checks: [kafka.check, registry.check, postgres.check, mongo.check, redis.check],
     resources: [kafka.resource, postgres.resource, mongo.resource, redis.resource],
+  };
+}
+
+export async function createDependencies({
+  config,
+  log,
+  metrics,
+}: {
+  config: Config;
+  log: Logger;
+  metrics: Registry;
+}): Promise<ProjectorDependencies> {
+  const connected = connectStores(config, log, 'projectors');
+  const producer = createProducer(connected.kafka.kafka, { idempotent: true });
+  await producer.connect();
+  const projections = config.PROJECTIONS.split(',').flatMap((n) => {
+    const p = projectionNamed(n);
+    return p ? [p] : ([] as Projection[]);
+  });
+  const supervisor = await startSupervisor({
+    kafka: connected.kafka.kafka,
+    admin: connected.kafka.admin,
+    producer,
+    serde: connected.serde,
+    stores: connected.stores,
+    names: prefixedTopicNames(config.TOPIC_PREFIX),
+    log,
+    metrics: projectionMetrics(metrics),
+    projections,
+    namespace: namespaceOf(config.TOPIC_PREFIX),
+    pollMs: config.PROJECTOR_GENERATION_POLL_MS,
+  });
+  return {
+    kafka: connected.kafka.kafka,
+    stores: connected.stores,
+    serde: connected.serde,
+    supervisor,
+    checks: connected.checks,
+    resources: [
+      { name: 'projections', close: () => supervisor.stop() },
+      { name: 'dead-letter-producer', close: () => producer.disconnect() },
+      ...connected.resources,
+    ],
   };
 }

@@ -19,7 +19,7 @@ import {
 } from '@parley/platform/schema-registry';
 import { registerSchemas } from '../avro/register.ts';
 import { loadSchemaSet } from '../avro/schema-set.ts';
-import { topicCatalogue, topicSettings } from '../topics/catalogue.ts';
+import { DEAD_LETTER_GROUPS, topicCatalogue, topicSettings } from '../topics/catalogue.ts';
 import { reconcileTopics } from '../topics/reconcile.ts';
 
 const USAGE = 'usage: npm run bootstrap [-- --repair-config]';
@@ -70,6 +70,7 @@ async function main() {
       environment: config.environment,
       partitions: config.TOPIC_PARTITIONS,
       prefix: config.TOPIC_PREFIX,
+      deadLetterGroups: DEAD_LETTER_GROUPS,
     });
     const report = await reconcileTopics(admin, catalogue, { repairConfig: args['repair-config'] });
     for (const name of report.created) process.stdout.write(`created  ${name}\n`);

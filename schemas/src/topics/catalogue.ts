@@ -54,6 +54,17 @@ function durability(environment: Environment) {
   return { replicationFactor: local ? 1 : 3, minInsyncReplicas: local ? '1' : '2' };
 }
 
+/**
+ * The consumer groups that own a dead-letter topic: one per projection (`projector.<name>`; the
+ * projectors check this list against their own in a test). The bootstrap creates their topics.
+ */
+export const DEAD_LETTER_GROUPS = [
+  'projector.users',
+  'projector.usage-daily',
+  'projector.conversations',
+  'projector.views',
+] as const;
+
 export const topicNames = {
   commands: (context: BoundedContext) => `${context.name}.commands`,
   events: (context: BoundedContext) => `${context.name}.${context.aggregate}-events`,

@@ -1,0 +1,73 @@
+/** Reading and redriving a projection's dead letters (`projector.<name>.dlq`). */
+import type { Kafka, KafkaMessage } from '@parley/platform/kafka';
+import { DLQ_HEADERS } from './runtime/dead-letters.ts';
+
+export interface DeadLetterEntry {
+  offset: string;
+  error: string;
+  reason: string;
+  source: string;
+  at: string;
+  key: string | null;
+  valueBytes: number;
+  message: KafkaMessage;
+}
+
+const header = (m: KafkaMessage, name: string) => m.headers?.[name]?.toString() ?? '';
+
+/** Every dead letter from the start of the topic (or from a group's position). */
+export async function readDeadLetters(
+  kafka: Kafka,
+  topic: string,
+  groupId = `dlq-reader-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+): Promise<{
+  entries: DeadLetterEntry[];
+  commit: () => Promise<void>;
+  close: () => Promise<void>;
+}> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+  await admin.disconnect();
+  const start = new Map(
+    (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+  );
+  const remaining = new Map(
+    offsets.map((o) => [o.partition, Number(o.high) - Math.max(0, start.get(o.partition) ?? 0)]),
+  );
+  const entries: DeadLetterEntry[] = [];
+  const consumer = kafka.consumer({ groupId });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const positions: Array<{ topic: string; partition: number; offset: string }> = [];
+  await new Promise<void>((resolve) => {
+    const done = () => [...remaining.values()].every((n) => n <= 0);
+    if (done()) return resolve();
+    void consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        entries.push({
+          offset: `${partition}:${message.offset}`,
+          error: header(message, DLQ_HEADERS.error),
+          reason: header(message, DLQ_HEADERS.reason),
+          source: `${header(message, DLQ_HEADERS.topic)}:${header(message, DLQ_HEADERS.partition)}:${header(message, DLQ_HEADERS.offset)}`,
+          at: header(message, DLQ_HEADERS.at),
+          key: message.key?.toString() ?? null,
+          valueBytes: message.value?.length ?? 0,
+          message,
+        });
+        positions.push({ topic, partition, offset: String(Number(message.offset) + 1) });
+        remaining.set(partition, (remaining.get(partition) ?? 0) - 1);
+        if (done()) resolve();
+      },
+    });
+  });
+  return {
+    entries,
+    commit: async () => {
+      if (positions.length > 0) await consumer.commitOffsets(positions);
+    },
+    close: () => consumer.disconnect(),
+  };
+}

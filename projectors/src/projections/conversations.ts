@@ -1,0 +1,204 @@
+/**
+ * conversations + messages -> MongoDB (`conversations_g<n>`, `messages_g<n>`): a document per
+ * conversation (owner, title, status, counts, last message preview, version) and one per message
+ * for paging. Writes are guarded by the conversation's version: a replayed batch changes nothing.
+ * A deleted conversation keeps a tombstone (id, owner, status, version) so a replay cannot bring
+ * it back, and its messages are deleted.
+ */
+import type { Collection } from '@parley/platform/mongo';
+import { CONTEXTS } from '@parley/schemas/topics/catalogue';
+import {
+  type Generation,
+  type GuardedProjection,
+  type ProjectedEvent,
+  physical,
+  type Stores,
+} from '../runtime/projection.ts';
+
+const chat = CONTEXTS.find((c) => c.name === 'chat');
+export const PREVIEW_LENGTH = 120;
+
+export interface ConversationDoc {
+  _id: string;
+  ownerId: string;
+  title?: string;
+  status: 'active' | 'archived' | 'deleted';
+  messageCount: number;
+  lastMessage?: { role: 'user' | 'assistant'; preview: string; at: Date } | null;
+  lastActivityAt: Date;
+  createdAt: Date;
+  version: number;
+}
+
+export interface MessageDoc {
+  _id: string;
+  conversationId: string;
+  ownerId: string;
+  role: 'user' | 'assistant';
+  text: string | null;
+  at: Date;
+  /** The conversation's version after this message: a stable, gap-free order for paging. */
+  seq: number;
+  replyTo?: string;
+  failed?: string;
+}
+
+export const collections = (stores: Stores, g: Generation) => {
+  const db = stores.mongo.db();
+  return {
+    conversations: db.collection<ConversationDoc>(physical(g, 'conversations')),
+    messages: db.collection<MessageDoc>(physical(g, 'messages')),
+  };
+};
+
+const DUPLICATE_KEY = 11000;
+
+/** Inserts, treating "already there" (a replay) as done. */
+async function insertAll<T extends { _id: string }>(collection: Collection<T>, docs: T[]) {
+  if (docs.length === 0) return;
+  try {
+    await collection.insertMany(docs as never[], { ordered: false });
+  } catch (error) {
+    const writeErrors = (error as { writeErrors?: Array<{ code: number }> }).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0 || list.some((e) => e.code !== DUPLICATE_KEY)) throw error;
+  }
+}
+
+function evolve(
+  doc: ConversationDoc | undefined,
+  event: ProjectedEvent,
+  newMessages: MessageDoc[],
+): ConversationDoc | undefined {
+  const { metadata } = event.value;
+  const at = new Date(Number(metadata.occurredAt));
+  if (event.type === 'ConversationStarted') {
+    return {
+      _id: metadata.aggregateId,
+      ownerId: String(event.value.ownerId),
+      title: String(event.value.title),
+      status: 'active',
+      messageCount: 0,
+      lastMessage: null,
+      lastActivityAt: at,
+      createdAt: at,
+      version: metadata.aggregateVersion,
+    };
+  }
+  if (!doc) return undefined;
+  const next: ConversationDoc = { ...doc, version: metadata.aggregateVersion };
+  const message = (role: MessageDoc['role'], text: string | null, extra: Partial<MessageDoc>) => {
+    newMessages.push({
+      _id: String(event.value.messageId ?? `${metadata.eventId}`),
+      conversationId: doc._id,
+      ownerId: doc.ownerId,
+      role,
+      text,
+      at,
+      seq: metadata.aggregateVersion,
+      ...extra,
+    });
+    next.messageCount += 1;
+    next.lastActivityAt = at;
+    next.lastMessage =
+      text === null ? next.lastMessage : { role, preview: text.slice(0, PREVIEW_LENGTH), at };
+  };
+  switch (event.type) {
+    case 'ConversationRenamed':
+      return { ...next, title: String(event.value.title) };
+    case 'UserMessagePosted':
+      message('user', String(event.value.text), {});
+      return next;
+    case 'AssistantReplyRecorded':
+      message('assistant', String(event.value.text), { replyTo: String(event.value.replyTo) });
+      return next;
+    case 'AssistantReplyFailed':
+      message('assistant', null, {
+        replyTo: String(event.value.replyTo),
+        failed: String(event.value.reason),
+      });
+      return next;
+    case 'ConversationArchived':
+      return { ...next, status: 'archived' };
+    case 'ConversationDeleted':
+      // A tombstone: no title, no preview, nothing personal.
+      return {
+        _id: doc._id,
+        ownerId: doc.ownerId,
+        status: 'deleted',
+        messageCount: 0,
+        lastMessage: null,
+        lastActivityAt: at,
+        createdAt: doc.createdAt,
+        version: metadata.aggregateVersion,
+      };
+    default:
+      return next;
+  }
+}
+
+export const conversationsProjection: GuardedProjection = {
+  name: 'conversations',
+  store: 'mongo',
+  topics: (names) => (chat ? [names.events(chat)] : []),
+
+  async prepare(stores, g) {
+    const { conversations, messages } = collections(stores, g);
+    await conversations.createIndex({ ownerId: 1, lastActivityAt: -1 });
+    await messages.createIndex({ conversationId: 1, seq: -1 });
+  },
+
+  async drop(stores, g) {
+    const { conversations, messages } = collections(stores, g);
+    await conversations.drop().catch(() => {});
+    await messages.drop().catch(() => {});
+  },
+
+  async checksum(stores, g) {
+    const { conversations, messages } = collections(stores, g);
+    const { createHash } = await import('node:crypto');
+    const hash = createHash('md5');
+    for await (const doc of conversations.find().sort({ _id: 1 })) hash.update(JSON.stringify(doc));
+    for await (const doc of messages.find().sort({ _id: 1 })) hash.update(JSON.stringify(doc));
+    return hash.digest('hex');
+  },
+
+  async apply(stores, g, events) {
+    const { conversations, messages } = collections(stores, g);
+    const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
+    const loaded = new Map<string, ConversationDoc>();
+    for (const doc of await conversations.find({ _id: { $in: ids } }).toArray()) {
+      loaded.set(doc._id, doc);
+    }
+    const current = new Map(loaded);
+    const newMessages: MessageDoc[] = [];
+    const deleted = new Set<string>();
+    for (const event of events) {
+      const id = event.value.metadata.aggregateId;
+      const doc = current.get(id);
+      if (doc && event.value.metadata.aggregateVersion <= doc.version) continue;
+      const next = evolve(doc, event, newMessages);
+      if (!next) continue;
+      current.set(id, next);
+      if (next.status === 'deleted') deleted.add(id);
+    }
+    const inserts: ConversationDoc[] = [];
+    const replaces = [];
+    for (const doc of current.values()) {
+      const before = loaded.get(doc._id);
+      if (!before) inserts.push(doc);
+      else if (before.version !== doc.version) {
+        replaces.push({
+          replaceOne: { filter: { _id: doc._id, version: before.version }, replacement: doc },
+        });
+      }
+    }
+    await insertAll(conversations, inserts);
+    if (replaces.length > 0) await conversations.bulkWrite(replaces, { ordered: false });
+    await insertAll(
+      messages,
+      newMessages.filter((m) => !deleted.has(m.conversationId)),
+    );
+    if (deleted.size > 0) await messages.deleteMany({ conversationId: { $in: [...deleted] } });
+  },
+};

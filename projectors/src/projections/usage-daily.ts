@@ -1,0 +1,130 @@
+/**
+ * usage_daily -> PostgreSQL `read.usage_daily_g<n>`: messages, assistant replies and tokens per
+ * user per day (UTC), from the chat events. Counters are not idempotent, so this projection relies
+ * on the runner's transaction: the batch and its checkpoint commit together, exactly once.
+ * Assistant replies are counted for the conversation's owner, remembered from ConversationStarted.
+ */
+import { CONTEXTS } from '@parley/schemas/topics/catalogue';
+import { type Generation, type PostgresProjection, physical } from '../runtime/projection.ts';
+
+const chat = CONTEXTS.find((c) => c.name === 'chat');
+const usage = (g: Generation) => `read.${physical(g, 'usage_daily')}`;
+const owners = (g: Generation) => `read.${physical(g, 'usage_owners')}`;
+
+interface Day {
+  userId: string;
+  day: string;
+  messages: number;
+  replies: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export const usageDailyProjection: PostgresProjection = {
+  name: 'usage-daily',
+  store: 'postgres',
+  topics: (names) => (chat ? [names.events(chat)] : []),
+
+  async prepare({ pool }, g) {
+    await pool.query(`
+      create table if not exists ${usage(g)} (
+        user_id uuid not null,
+        day date not null,
+        messages integer not null default 0,
+        replies integer not null default 0,
+        prompt_tokens bigint not null default 0,
+        completion_tokens bigint not null default 0,
+        primary key (user_id, day));
+      create index if not exists ${physical(g, 'usage_daily')}_day on ${usage(g)} (day);
+      create table if not exists ${owners(g)} (
+        conversation_id uuid primary key,
+        owner_id uuid not null);
+    `);
+  },
+
+  async drop({ pool }, g) {
+    await pool.query(`drop table if exists ${usage(g)}; drop table if exists ${owners(g)}`);
+  },
+
+  async checksum({ pool }, g) {
+    const { rows } = await pool.query<{ sum: string | null }>(
+      `select md5(string_agg(t::text, '|' order by user_id, day)) as sum from ${usage(g)} t`,
+    );
+    return rows[0]?.sum ?? 'empty';
+  },
+
+  async apply(client, _stores, g, events) {
+    const started = new Map<string, string>();
+    for (const e of events) {
+      if (e.type === 'ConversationStarted') {
+        started.set(e.value.metadata.aggregateId, String(e.value.ownerId));
+      }
+    }
+    if (started.size > 0) {
+      await client.query(
+        `insert into ${owners(g)} (conversation_id, owner_id)
+         select * from unnest($1::uuid[], $2::uuid[]) on conflict do nothing`,
+        [[...started.keys()], [...started.values()]],
+      );
+    }
+    const replied = events.filter((e) => e.type === 'AssistantReplyRecorded');
+    const ownerOf = new Map(started);
+    const unknown = [...new Set(replied.map((e) => e.value.metadata.aggregateId))].filter(
+      (id) => !ownerOf.has(id),
+    );
+    if (unknown.length > 0) {
+      const { rows } = await client.query<{ conversation_id: string; owner_id: string }>(
+        `select conversation_id, owner_id from ${owners(g)} where conversation_id = any($1::uuid[])`,
+        [unknown],
+      );
+      for (const r of rows) ownerOf.set(r.conversation_id, r.owner_id);
+    }
+    const days = new Map<string, Day>();
+    const dayOf = (userId: string, occurredAt: number) => {
+      const day = new Date(Number(occurredAt)).toISOString().slice(0, 10);
+      const key = `${userId}|${day}`;
+      const found = days.get(key) ?? {
+        userId,
+        day,
+        messages: 0,
+        replies: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+      };
+      days.set(key, found);
+      return found;
+    };
+    for (const e of events) {
+      const { metadata } = e.value;
+      if (e.type === 'UserMessagePosted') {
+        dayOf(String(e.value.authorId), metadata.occurredAt).messages += 1;
+      } else if (e.type === 'AssistantReplyRecorded') {
+        const owner = ownerOf.get(metadata.aggregateId);
+        if (!owner) continue;
+        const d = dayOf(owner, metadata.occurredAt);
+        d.replies += 1;
+        d.promptTokens += Number(e.value.promptTokens);
+        d.completionTokens += Number(e.value.completionTokens);
+      }
+    }
+    if (days.size === 0) return;
+    const list = [...days.values()];
+    await client.query(
+      `insert into ${usage(g)} as u (user_id, day, messages, replies, prompt_tokens, completion_tokens)
+       select * from unnest($1::uuid[], $2::date[], $3::int[], $4::int[], $5::bigint[], $6::bigint[])
+       on conflict (user_id, day) do update set
+         messages = u.messages + excluded.messages,
+         replies = u.replies + excluded.replies,
+         prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
+         completion_tokens = u.completion_tokens + excluded.completion_tokens`,
+      [
+        list.map((d) => d.userId),
+        list.map((d) => d.day),
+        list.map((d) => d.messages),
+        list.map((d) => d.replies),
+        list.map((d) => d.promptTokens),
+        list.map((d) => d.completionTokens),
+      ],
+    );
+  },
+};

@@ -1,0 +1,153 @@
+/**
+ * users -> PostgreSQL `read.users_g<n>`: profile (decrypted), role, status, created/updated and
+ * the aggregate version. An erased user's row keeps its id, role and status but no email or
+ * name; a replay finds their data keys gone and writes the same.
+ */
+import type { EncryptedText } from '@parley/platform/personal-data';
+import type { PoolClient } from '@parley/platform/postgres';
+import { CONTEXTS } from '@parley/schemas/topics/catalogue';
+import {
+  type Generation,
+  type PostgresProjection,
+  type ProjectedEvent,
+  physical,
+  type Stores,
+} from '../runtime/projection.ts';
+
+const identity = CONTEXTS.find((c) => c.name === 'identity');
+const table = (g: Generation) => `read.${physical(g, 'users')}`;
+
+export interface UserRow {
+  user_id: string;
+  email: string | null;
+  display_name: string | null;
+  role: string;
+  status: string;
+  locale: string | null;
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+}
+
+async function evolve(
+  row: UserRow | undefined,
+  event: ProjectedEvent,
+  stores: Stores,
+): Promise<UserRow | undefined> {
+  const { metadata } = event.value;
+  const at = new Date(Number(metadata.occurredAt));
+  const decrypt = async (value: unknown) =>
+    value ? ((await stores.cipher.decrypt(value as EncryptedText)) ?? null) : null;
+  if (event.type === 'UserRegistered') {
+    return {
+      user_id: metadata.aggregateId,
+      email: await decrypt(event.value.email),
+      display_name: await decrypt(event.value.displayName),
+      role: String(event.value.role),
+      status: 'active',
+      locale: (event.value.locale as string | null) ?? null,
+      created_at: at,
+      updated_at: at,
+      version: metadata.aggregateVersion,
+    };
+  }
+  if (!row) return undefined;
+  const next = { ...row, updated_at: at, version: metadata.aggregateVersion };
+  switch (event.type) {
+    case 'UserProfileUpdated': {
+      const name = event.value.displayName;
+      return {
+        ...next,
+        display_name: name ? await decrypt(name) : row.display_name,
+        locale: (event.value.locale as string | null) ?? row.locale,
+      };
+    }
+    case 'UserRoleChanged':
+      return { ...next, role: String(event.value.role) };
+    case 'UserDeactivated':
+      return { ...next, status: 'deactivated' };
+    case 'UserErased':
+      return { ...next, status: 'erased', email: null, display_name: null, locale: null };
+    default:
+      return next;
+  }
+}
+
+export const usersProjection: PostgresProjection = {
+  name: 'users',
+  store: 'postgres',
+  topics: (names) => (identity ? [names.events(identity)] : []),
+
+  async prepare({ pool }, g) {
+    await pool.query(`
+      create table if not exists ${table(g)} (
+        user_id uuid primary key,
+        email text,
+        display_name text,
+        role text not null,
+        status text not null,
+        locale text,
+        created_at timestamptz not null,
+        updated_at timestamptz not null,
+        version integer not null);
+      create index if not exists ${physical(g, 'users')}_email on ${table(g)} (email);
+      create index if not exists ${physical(g, 'users')}_status on ${table(g)} (status, created_at);
+    `);
+  },
+
+  async drop({ pool }, g) {
+    await pool.query(`drop table if exists ${table(g)}`);
+  },
+
+  async checksum({ pool }, g) {
+    const { rows } = await pool.query<{ sum: string | null }>(
+      `select md5(string_agg(t::text, '|' order by user_id)) as sum from ${table(g)} t`,
+    );
+    return rows[0]?.sum ?? 'empty';
+  },
+
+  async apply(client: PoolClient, stores, g, events) {
+    const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
+    const { rows } = await client.query<UserRow>(
+      `select * from ${table(g)} where user_id = any($1::uuid[])`,
+      [ids],
+    );
+    const current = new Map(rows.map((r) => [r.user_id, r]));
+    const changed = new Map<string, UserRow>();
+    for (const event of events) {
+      const id = event.value.metadata.aggregateId;
+      const row = current.get(id);
+      // Version guard: an event the row already reflects changes nothing.
+      if (row && event.value.metadata.aggregateVersion <= row.version) continue;
+      const next = await evolve(row, event, stores);
+      if (!next) continue;
+      current.set(id, next);
+      changed.set(id, next);
+    }
+    if (changed.size === 0) return;
+    const list = [...changed.values()];
+    const column = <K extends keyof UserRow>(k: K) => list.map((r) => r[k]);
+    // One statement for the whole batch.
+    await client.query(
+      `insert into ${table(g)} (user_id, email, display_name, role, status, locale, created_at, updated_at, version)
+       select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                            $7::timestamptz[], $8::timestamptz[], $9::int[])
+       on conflict (user_id) do update set
+         email = excluded.email, display_name = excluded.display_name, role = excluded.role,
+         status = excluded.status, locale = excluded.locale, updated_at = excluded.updated_at,
+         version = excluded.version
+       where ${table(g)}.version < excluded.version`,
+      [
+        column('user_id'),
+        column('email'),
+        column('display_name'),
+        column('role'),
+        column('status'),
+        column('locale'),
+        column('created_at'),
+        column('updated_at'),
+        column('version'),
+      ],
+    );
+  },
+};

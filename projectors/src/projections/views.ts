@@ -1,0 +1,325 @@
+/**
+ * views -> Redis, what the apps read most, under `parley:v<n>:`:
+ * - `me:<userId>`: the user's profile (decrypted), role and status; an erased user keeps only id
+ *   and status;
+ * - `conversations:<userId>`: sorted set of the user's conversations by last activity;
+ * - `conversation:<id>`: the conversation with its latest messages.
+ * Each value is a hash {version, data}; a Lua script writes it only over an older version, so a
+ * replayed batch changes nothing. A deleted conversation leaves a tombstone (version only).
+ */
+import { createHash } from 'node:crypto';
+import type { EncryptedText } from '@parley/platform/personal-data';
+import { CONTEXTS } from '@parley/schemas/topics/catalogue';
+import {
+  type Generation,
+  type GuardedProjection,
+  type ProjectedEvent,
+  physical,
+  type Stores,
+} from '../runtime/projection.ts';
+
+const chat = CONTEXTS.find((c) => c.name === 'chat');
+const identity = CONTEXTS.find((c) => c.name === 'identity');
+export const LATEST_MESSAGES = 20;
+
+export const viewKeys = (g: Generation) => {
+  const prefix = `parley:${physical(g, 'views')}:`;
+  return {
+    prefix,
+    me: (userId: string) => `${prefix}me:${userId}`,
+    list: (userId: string) => `${prefix}conversations:${userId}`,
+    conversation: (id: string) => `${prefix}conversation:${id}`,
+  };
+};
+
+export interface MeView {
+  userId: string;
+  email: string | null;
+  displayName: string | null;
+  role: string;
+  status: string;
+  locale: string | null;
+}
+
+export interface ConversationView {
+  id: string;
+  ownerId: string;
+  title: string | null;
+  status: string;
+  messageCount: number;
+  createdAt: number;
+  lastActivityAt: number;
+  messages: Array<{ id: string; role: 'user' | 'assistant'; text: string | null; at: number }>;
+}
+
+interface Versioned<T> {
+  version: number;
+  data: T;
+}
+
+/**
+ * KEYS[1] value hash, KEYS[2] owner's list (or ''); ARGV: version, data ('' = tombstone),
+ * list member, list score ('' = remove from the list). Writes only over an older version.
+ */
+const GUARDED_SET = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if current >= tonumber(ARGV[1]) then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'version', ARGV[1])
+else
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2])
+end
+if KEYS[2] ~= '' then
+  if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[3])
+  else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3]) end
+end
+return 1`;
+const GUARDED_SHA = createHash('sha1').update(GUARDED_SET).digest('hex');
+
+async function evolveMe(
+  view: Versioned<MeView | null> | undefined,
+  event: ProjectedEvent,
+  stores: Stores,
+): Promise<Versioned<MeView | null> | undefined> {
+  const { metadata } = event.value;
+  const decrypt = async (value: unknown) =>
+    value ? ((await stores.cipher.decrypt(value as EncryptedText)) ?? null) : null;
+  const version = metadata.aggregateVersion;
+  if (event.type === 'UserRegistered') {
+    return {
+      version,
+      data: {
+        userId: metadata.aggregateId,
+        email: await decrypt(event.value.email),
+        displayName: await decrypt(event.value.displayName),
+        role: String(event.value.role),
+        status: 'active',
+        locale: (event.value.locale as string | null) ?? null,
+      },
+    };
+  }
+  if (!view?.data) return view && { ...view, version };
+  const data = view.data;
+  switch (event.type) {
+    case 'UserProfileUpdated':
+      return {
+        version,
+        data: {
+          ...data,
+          displayName: event.value.displayName
+            ? await decrypt(event.value.displayName)
+            : data.displayName,
+          locale: (event.value.locale as string | null) ?? data.locale,
+        },
+      };
+    case 'UserRoleChanged':
+      return { version, data: { ...data, role: String(event.value.role) } };
+    case 'UserDeactivated':
+      return { version, data: { ...data, status: 'deactivated' } };
+    case 'UserErased':
+      return {
+        version,
+        data: {
+          userId: data.userId,
+          email: null,
+          displayName: null,
+          role: data.role,
+          status: 'erased',
+          locale: null,
+        },
+      };
+    default:
+      return { version, data };
+  }
+}
+
+function evolveConversation(
+  view: Versioned<ConversationView | null> | undefined,
+  event: ProjectedEvent,
+): Versioned<ConversationView | null> | undefined {
+  const { metadata } = event.value;
+  const at = Number(metadata.occurredAt);
+  const version = metadata.aggregateVersion;
+  if (event.type === 'ConversationStarted') {
+    return {
+      version,
+      data: {
+        id: metadata.aggregateId,
+        ownerId: String(event.value.ownerId),
+        title: String(event.value.title),
+        status: 'active',
+        messageCount: 0,
+        createdAt: at,
+        lastActivityAt: at,
+        messages: [],
+      },
+    };
+  }
+  if (!view?.data) return view && { ...view, version };
+  const data = view.data;
+  const withMessage = (role: 'user' | 'assistant', text: string | null) => ({
+    version,
+    data: {
+      ...data,
+      messageCount: data.messageCount + 1,
+      lastActivityAt: at,
+      messages: [
+        ...data.messages,
+        { id: String(event.value.messageId ?? metadata.eventId), role, text, at },
+      ].slice(-LATEST_MESSAGES),
+    },
+  });
+  switch (event.type) {
+    case 'ConversationRenamed':
+      return { version, data: { ...data, title: String(event.value.title) } };
+    case 'UserMessagePosted':
+      return withMessage('user', String(event.value.text));
+    case 'AssistantReplyRecorded':
+      return withMessage('assistant', String(event.value.text));
+    case 'AssistantReplyFailed':
+      return withMessage('assistant', null);
+    case 'ConversationArchived':
+      return { version, data: { ...data, status: 'archived' } };
+    case 'ConversationDeleted':
+      return { version, data: null };
+    default:
+      return { version, data };
+  }
+}
+
+async function load<T>(stores: Stores, keys: string[]): Promise<Map<string, Versioned<T | null>>> {
+  const found = new Map<string, Versioned<T | null>>();
+  if (keys.length === 0) return found;
+  const pipeline = stores.redis.pipeline();
+  for (const key of keys) pipeline.hmget(key, 'version', 'data');
+  const results = (await pipeline.exec()) ?? [];
+  results.forEach(([error, value], i) => {
+    if (error) throw error;
+    const [version, data] = value as [string | null, string | null];
+    const key = keys[i];
+    if (key && version !== null) {
+      found.set(key, { version: Number(version), data: data ? (JSON.parse(data) as T) : null });
+    }
+  });
+  return found;
+}
+
+export const viewsProjection: GuardedProjection = {
+  name: 'views',
+  store: 'redis',
+  topics: (names) => [identity, chat].flatMap((c) => (c ? [names.events(c)] : [])),
+
+  async prepare(stores) {
+    await stores.redis.script('LOAD', GUARDED_SET);
+  },
+
+  async drop(stores, g) {
+    const { prefix } = viewKeys(g);
+    let cursor = '0';
+    do {
+      const [next, keys] = await stores.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await stores.redis.unlink(...keys);
+    } while (cursor !== '0');
+  },
+
+  async checksum(stores, g) {
+    const { prefix } = viewKeys(g);
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await stores.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+    keys.sort();
+    const hash = createHash('md5');
+    for (const key of keys) {
+      const type = await stores.redis.type(key);
+      const value =
+        type === 'zset'
+          ? await stores.redis.zrange(key, 0, -1, 'WITHSCORES')
+          : await stores.redis.hgetall(key);
+      hash.update(`${key}=${JSON.stringify(value)}\n`);
+    }
+    return hash.digest('hex');
+  },
+
+  async apply(stores, g, events) {
+    const keys = viewKeys(g);
+    const userEvents = events.filter((e) =>
+      e.topic.endsWith(identity ? `${identity.name}.${identity.aggregate}-events` : '-'),
+    );
+    const chatEvents = events.filter((e) => !userEvents.includes(e));
+    const meKeys = [...new Set(userEvents.map((e) => keys.me(e.value.metadata.aggregateId)))];
+    const convKeys = [
+      ...new Set(chatEvents.map((e) => keys.conversation(e.value.metadata.aggregateId))),
+    ];
+    const [mes, convs] = await Promise.all([
+      load<MeView>(stores, meKeys),
+      load<ConversationView>(stores, convKeys),
+    ]);
+    const before = new Map([...mes, ...convs].map(([k, v]) => [k, v.version]));
+    for (const event of userEvents) {
+      const key = keys.me(event.value.metadata.aggregateId);
+      const view = mes.get(key);
+      if (view && event.value.metadata.aggregateVersion <= view.version) continue;
+      const next = await evolveMe(view, event, stores);
+      if (next) mes.set(key, next);
+    }
+    const owners = new Map<string, string>();
+    for (const event of chatEvents) {
+      const key = keys.conversation(event.value.metadata.aggregateId);
+      const view = convs.get(key);
+      if (view?.data) owners.set(key, view.data.ownerId);
+      if (view && event.value.metadata.aggregateVersion <= view.version) continue;
+      const next = evolveConversation(view, event);
+      if (!next) continue;
+      if (next.data) owners.set(key, next.data.ownerId);
+      convs.set(key, next);
+    }
+    const pipeline = stores.redis.pipeline();
+    let writes = 0;
+    for (const [key, view] of mes) {
+      if (before.get(key) === view.version) continue;
+      writes += 1;
+      pipeline.evalsha(
+        GUARDED_SHA,
+        2,
+        key,
+        '',
+        view.version,
+        view.data ? JSON.stringify(view.data) : '',
+        '',
+        '',
+      );
+    }
+    for (const [key, view] of convs) {
+      if (before.get(key) === view.version) continue;
+      const owner = owners.get(key);
+      const id = key.slice(keys.conversation('').length);
+      writes += 1;
+      pipeline.evalsha(
+        GUARDED_SHA,
+        2,
+        key,
+        owner ? keys.list(owner) : '',
+        view.version,
+        view.data ? JSON.stringify(view.data) : '',
+        id,
+        view.data ? view.data.lastActivityAt : '',
+      );
+    }
+    if (writes === 0) return;
+    const results = (await pipeline.exec()) ?? [];
+    const noScript = results.some(([error]) => error && /NOSCRIPT/.test(String(error)));
+    if (noScript) {
+      // Redis restarted and lost its script cache: load it and apply the batch again (guarded).
+      await stores.redis.script('LOAD', GUARDED_SET);
+      return viewsProjection.apply(stores, g, events);
+    }
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  },
+};

@@ -1,0 +1,108 @@
+/**
+ * Rebuild with no downtime: fill generation n+1 from offset zero beside the live generation n,
+ * catch up to the head, move the pointer (readers and the live projectors switch), then drop
+ * generation n. Progress goes to `report` every second.
+ */
+import type { Admin, Kafka, Producer } from '@parley/platform/kafka';
+import type { Logger } from '@parley/platform/logger';
+import type { AvroSerde } from '@parley/schemas/serde/serde';
+import type { topicNames } from '@parley/schemas/topics/catalogue';
+import {
+  currentGeneration,
+  dropCheckpoints,
+  ensureReadSchema,
+  latestGeneration,
+  switchGeneration,
+} from './runtime/generations.ts';
+import type { ProjectionMetrics } from './runtime/metrics.ts';
+import { type Projection, pointerKey, type Stores } from './runtime/projection.ts';
+import { groupIdOf, runProjection } from './runtime/runner.ts';
+
+export interface RebuildProgress {
+  projection: string;
+  generation: number;
+  applied: number;
+  lag: number;
+  eventsPerSecond: number;
+  etaSeconds: number | null;
+  phase: 'replaying' | 'switched' | 'done';
+}
+
+export interface RebuildOptions {
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  serde: AvroSerde;
+  stores: Stores;
+  names: typeof topicNames;
+  log: Logger;
+  metrics: ProjectionMetrics;
+  projection: Projection;
+  /** From TOPIC_PREFIX (namespaceOf); empty in production. */
+  namespace: string;
+  /** How long live projectors get to follow the pointer before the old generation is dropped. */
+  switchGraceMs: number;
+  report: (progress: RebuildProgress) => void;
+}
+
+export async function rebuild(options: RebuildOptions) {
+  const { projection, stores, admin, namespace } = options;
+  await ensureReadSchema(stores.pool);
+  const key = pointerKey(namespace, projection);
+  const previous = await currentGeneration(stores.pool, key);
+  const number = (await latestGeneration(stores.pool, key)) + 1;
+  const generation = { projection: key, number, namespace };
+  await projection.drop(stores, generation);
+  await dropCheckpoints(stores.pool, key, number);
+  await projection.prepare(stores, generation);
+  const started = Date.now();
+  const run = await runProjection({ ...options, generation });
+  const progress = async (phase: RebuildProgress['phase']): Promise<RebuildProgress> => {
+    const lag = await run.lag();
+    const applied = run.applied();
+    const seconds = (Date.now() - started) / 1000;
+    const eventsPerSecond = seconds > 0 ? Math.round(applied / seconds) : 0;
+    return {
+      projection: projection.name,
+      generation: number,
+      applied,
+      lag,
+      eventsPerSecond,
+      etaSeconds: eventsPerSecond > 0 ? Math.round(lag / eventsPerSecond) : null,
+      phase,
+    };
+  };
+  try {
+    // Caught up when two looks a second apart find nothing left.
+    let quiet = 0;
+    while (quiet < 2) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const p = await progress('replaying');
+      options.metrics.rebuildProgress.set(
+        { projection: projection.name, generation: String(number) },
+        p.applied + p.lag > 0 ? p.applied / (p.applied + p.lag) : 1,
+      );
+      options.report(p);
+      quiet = p.lag === 0 ? quiet + 1 : 0;
+    }
+    await switchGeneration(stores.pool, key, number);
+    options.report(await progress('switched'));
+    await new Promise((r) => setTimeout(r, options.switchGraceMs));
+  } finally {
+    await run.stop();
+  }
+  if (previous !== undefined && previous !== number) {
+    const old = { projection: key, number: previous, namespace };
+    await projection.drop(stores, old);
+    await dropCheckpoints(stores.pool, key, previous);
+    await admin.deleteGroups([groupIdOf(projection, old)]).catch(() => {});
+  }
+  const done = await progress('done');
+  options.report(done);
+  return {
+    generation: number,
+    previous,
+    applied: done.applied,
+    checksum: await projection.checksum(stores, generation),
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * What a projection declares: the event topics it reads, the store it writes, and how to prepare,
+ * fill and drop one generation of its read model. The runtime (runner.ts) does the rest:
+ * consuming, decoding, checkpoints, retries, dead letters, metrics, shutdown and rebuilds.
+ */
+import type { MongoClient } from '@parley/platform/mongo';
+import type { PersonalDataCipher } from '@parley/platform/personal-data';
+import type { Pool, PoolClient } from '@parley/platform/postgres';
+import type { Redis } from '@parley/platform/redis';
+import type { EventMetadata } from '@parley/schemas/generated/records';
+import type { topicNames } from '@parley/schemas/topics/catalogue';
+
+/** A decoded event with where it came from. */
+export interface ProjectedEvent {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly type: string;
+  readonly value: { metadata: EventMetadata } & Record<string, unknown>;
+}
+
+export interface Stores {
+  pool: Pool;
+  mongo: MongoClient;
+  redis: Redis;
+  cipher: PersonalDataCipher;
+}
+
+/**
+ * Where one generation's data lives: `read.users_g2`, `conversations_g2`, `parley:v2:`... The
+ * namespace (from TOPIC_PREFIX, empty in production) keeps environments that share stores apart.
+ */
+export interface Generation {
+  readonly projection: string;
+  readonly number: number;
+  readonly namespace: string;
+}
+
+/** The physical name of a generation's table, collection or key prefix. */
+export const physical = (g: Generation, base: string) => `${g.namespace}${base}_g${g.number}`;
+
+/** A TOPIC_PREFIX as a name part safe for tables, collections and keys. */
+export const namespaceOf = (topicPrefix: string) =>
+  topicPrefix.toLowerCase().replace(/[^a-z0-9]+/g, '_');
+
+/** The key of a projection in `read.generations` and `read.checkpoints`. */
+export const pointerKey = (namespace: string, projection: { name: string }) =>
+  `${namespace}${projection.name}`;
+
+interface Common {
+  /** Also the consumer group (`projector.<name>`) and the dead-letter topic's owner. */
+  readonly name: string;
+  readonly topics: (names: typeof topicNames) => string[];
+  prepare(stores: Stores, generation: Generation): Promise<void>;
+  drop(stores: Stores, generation: Generation): Promise<void>;
+  /** A checksum of the generation's whole content, for comparing two builds. */
+  checksum(stores: Stores, generation: Generation): Promise<string>;
+}
+
+/**
+ * Applied inside the runner's transaction, which also moves the checkpoint: a batch is applied
+ * exactly once, whatever is replayed.
+ */
+export interface PostgresProjection extends Common {
+  readonly store: 'postgres';
+  apply(
+    client: PoolClient,
+    stores: Stores,
+    generation: Generation,
+    events: readonly ProjectedEvent[],
+  ): Promise<void>;
+}
+
+/** Writes guarded by the aggregate version: replaying a batch changes nothing. */
+export interface GuardedProjection extends Common {
+  readonly store: 'mongo' | 'redis';
+  apply(stores: Stores, generation: Generation, events: readonly ProjectedEvent[]): Promise<void>;
+}
+
+export type Projection = PostgresProjection | GuardedProjection;
+
+export const groupOf = (projection: { name: string }) => `projector.${projection.name}`;

@@ -1,0 +1,257 @@
+/**
+ * Runs one generation of one projection: a consumer group reading its topics with
+ * read_committed, batch by batch per partition. A batch is decoded (undecodable records go to the
+ * dead-letter topic), applied with bounded retries for transient store errors, and only then
+ * acknowledged. Postgres projections apply each batch in one transaction with their checkpoint
+ * rows and skip what the checkpoint has already seen, so a redelivered batch is applied once;
+ * MongoDB and Redis projections are version-guarded. Kafka offsets are committed too (for lag
+ * dashboards and as the restart point of guarded projections).
+ */
+import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from '@parley/platform/kafka';
+import type { Logger } from '@parley/platform/logger';
+import type { PoolClient } from '@parley/platform/postgres';
+import type { AvroSerde } from '@parley/schemas/serde/serde';
+import type { topicNames } from '@parley/schemas/topics/catalogue';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { type DeadLetter, DeadLetterWriter, isTransient } from './dead-letters.ts';
+import type { ProjectionMetrics } from './metrics.ts';
+import type { Generation, ProjectedEvent, Projection, Stores } from './projection.ts';
+import { groupOf } from './projection.ts';
+
+export interface RunnerOptions {
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  serde: AvroSerde;
+  stores: Stores;
+  projection: Projection;
+  generation: Generation;
+  names: typeof topicNames;
+  log: Logger;
+  metrics: ProjectionMetrics;
+  /** The consumer group of this generation; `projector.<name>.g<n>` unless given. */
+  groupId?: string;
+  /** Per-message hook, for tests that kill a projector mid-batch. */
+  onBatch?: (events: number) => void;
+}
+
+export interface RunningProjection {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Records of the topics not yet applied (counting each partition's last transaction marker). */
+  lag(): Promise<number>;
+  /** Events applied by this run. */
+  applied(): number;
+  stop(): Promise<void>;
+}
+
+const transientRetry = retry(handleWhen(isTransient), {
+  maxAttempts: 5,
+  backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 3000 }),
+});
+
+export function groupIdOf(projection: Projection, generation: Generation): string {
+  return `${generation.namespace}${groupOf(projection)}.g${generation.number}`;
+}
+
+export async function runProjection(options: RunnerOptions): Promise<RunningProjection> {
+  const { projection, generation, stores, log, metrics } = options;
+  const groupId = options.groupId ?? groupIdOf(projection, generation);
+  const topics = projection.topics(options.names);
+  const deadLetters = new DeadLetterWriter(
+    options.producer,
+    options.names.deadLetters(groupOf(projection)),
+    projection.name,
+  );
+  const positions = new Map<string, number>();
+  let applied = 0;
+
+  const decode = async (topic: string, partition: number, messages: KafkaMessage[]) => {
+    const events: ProjectedEvent[] = [];
+    const poison: DeadLetter[] = [];
+    for (const message of messages) {
+      try {
+        const decoded = await transientRetry.execute(() =>
+          options.serde.decode(message.value ?? Buffer.alloc(0)),
+        );
+        events.push({
+          topic,
+          partition,
+          offset: message.offset,
+          type: decoded.type,
+          value: decoded.value as unknown as ProjectedEvent['value'],
+        });
+      } catch (error) {
+        if (isTransient(error)) throw error;
+        poison.push({ topic, partition, message, error });
+      }
+    }
+    return { events, poison };
+  };
+
+  /** Postgres: the batch and its checkpoint in one transaction; what the checkpoint saw is skipped. */
+  const applyPostgres = async (
+    topic: string,
+    partition: number,
+    events: readonly ProjectedEvent[],
+    nextOffset: number,
+  ) => {
+    if (projection.store !== 'postgres') return;
+    const client: PoolClient = await stores.pool.connect();
+    try {
+      await client.query('begin');
+      const key = [generation.projection, generation.number, topic, partition];
+      await client.query(
+        `insert into read.checkpoints (projection, generation, topic, partition, next_offset)
+         values ($1, $2, $3, $4, 0) on conflict do nothing`,
+        key,
+      );
+      const { rows } = await client.query<{ next_offset: string }>(
+        `select next_offset from read.checkpoints
+         where projection = $1 and generation = $2 and topic = $3 and partition = $4 for update`,
+        key,
+      );
+      const seen = Number(rows[0]?.next_offset ?? 0);
+      const fresh = events.filter((e) => Number(e.offset) >= seen);
+      if (fresh.length > 0) await projection.apply(client, stores, generation, fresh);
+      if (nextOffset > seen) {
+        await client.query(
+          `update read.checkpoints set next_offset = $5
+           where projection = $1 and generation = $2 and topic = $3 and partition = $4`,
+          [...key, nextOffset],
+        );
+      }
+      await client.query('commit');
+      return fresh.length;
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+
+  const applyBatch = async (
+    topic: string,
+    partition: number,
+    events: readonly ProjectedEvent[],
+    nextOffset: number,
+  ): Promise<number> =>
+    transientRetry.execute(async () => {
+      if (projection.store === 'postgres') {
+        return (await applyPostgres(topic, partition, events, nextOffset)) ?? 0;
+      }
+      if (events.length > 0) await projection.apply(stores, generation, events);
+      return events.length;
+    });
+
+  /** A batch that fails for good: applied one by one, the failing events to the dead letters. */
+  const applyOneByOne = async (
+    topic: string,
+    partition: number,
+    events: readonly ProjectedEvent[],
+    messages: readonly KafkaMessage[],
+  ) => {
+    let count = 0;
+    for (const event of events) {
+      try {
+        count += await applyBatch(topic, partition, [event], Number(event.offset) + 1);
+      } catch (error) {
+        if (isTransient(error)) throw error;
+        const message = messages.find((m) => m.offset === event.offset);
+        if (message) await deadLetters.write([{ topic, partition, message, error }]);
+        metrics.deadLetters.inc({ projection: projection.name, topic });
+        log.warn({ err: error, topic, partition, offset: event.offset }, 'event dead-lettered');
+        if (projection.store === 'postgres') {
+          await applyBatch(topic, partition, [], Number(event.offset) + 1);
+        }
+      }
+    }
+    return count;
+  };
+
+  const consumer: Consumer = options.kafka.consumer({
+    groupId,
+    readUncommitted: false,
+    maxBytesPerPartition: 4 * 2 ** 20,
+    maxBytes: 16 * 2 ** 20,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  await consumer.run({
+    autoCommit: true,
+    autoCommitInterval: 1000,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 3,
+    eachBatch: async ({
+      batch,
+      resolveOffset,
+      heartbeat,
+      isRunning,
+      isStale,
+      commitOffsetsIfNecessary,
+    }) => {
+      if (!isRunning() || isStale() || batch.messages.length === 0) return;
+      const started = performance.now();
+      const { topic, partition } = batch;
+      const { events, poison } = await decode(topic, partition, batch.messages);
+      if (poison.length > 0) {
+        await deadLetters.write(poison);
+        metrics.deadLetters.inc({ projection: projection.name, topic }, poison.length);
+        log.warn({ topic, partition, count: poison.length }, 'undecodable records dead-lettered');
+      }
+      const nextOffset = Number(batch.lastOffset()) + 1;
+      let count: number;
+      try {
+        count = await applyBatch(topic, partition, events, nextOffset);
+      } catch (error) {
+        if (isTransient(error)) throw error;
+        log.warn({ err: error, topic, partition }, 'batch failed; applying one by one');
+        count = await applyOneByOne(topic, partition, events, batch.messages);
+      }
+      applied += count;
+      options.onBatch?.(count);
+      positions.set(`${topic}:${partition}`, nextOffset);
+      resolveOffset(batch.lastOffset());
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+      const labels = {
+        projection: projection.name,
+        generation: String(generation.number),
+        topic,
+        partition: String(partition),
+      };
+      metrics.applied.inc(labels, count);
+      metrics.lag.set(labels, Math.max(0, Number(batch.highWatermark) - nextOffset));
+      metrics.batchSeconds.observe(
+        { projection: projection.name },
+        (performance.now() - started) / 1000,
+      );
+      const last = events.at(-1);
+      if (last) {
+        metrics.delaySeconds.observe(
+          { projection: projection.name },
+          Math.max(0, (Date.now() - Number(last.value.metadata.occurredAt)) / 1000),
+        );
+      }
+    },
+  });
+
+  return {
+    groupId,
+    topics,
+    applied: () => applied,
+    async lag() {
+      let lag = 0;
+      for (const topic of topics) {
+        for (const { partition, high } of await options.admin.fetchTopicOffsets(topic)) {
+          const position = positions.get(`${topic}:${partition}`) ?? 0;
+          // The last record of a transactional partition is its commit marker, never delivered.
+          lag += Math.max(0, Number(high) - position - 1);
+        }
+      }
+      return lag;
+    },
+    stop: () => consumer.disconnect(),
+  };
+}

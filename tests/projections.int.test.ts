@@ -1,0 +1,397 @@
+// The read side fed by the real write side: the command API (in process) and processor append,
+// the projectors build users and usage in PostgreSQL, conversations in MongoDB (FerretDB here)
+// and views in Redis. Covers erasure (nothing personal left, also after a rebuild from zero),
+// dead letters, replays that change nothing, deleted conversations, and a rebuild switch.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '@parley/platform/config';
+import { createProducer, type Producer } from '@parley/platform/kafka';
+import { createMetricsRegistry } from '@parley/platform/metrics';
+import { quietLogger } from '@parley/platform/testing/fixtures';
+import { createSigningKey, serviceKeyEnv } from '@parley/platform/testing/tokens';
+import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../command-api/src/app.ts';
+import { settings as apiSettings } from '../command-api/src/config.ts';
+import {
+  type CommandApiDependencies,
+  createDependencies,
+} from '../command-api/src/dependencies.ts';
+import { processorFixture } from '../command-api/test/processor-fixture.ts';
+import { settings as projectorSettings } from '../projectors/src/config.ts';
+import { readDeadLetters } from '../projectors/src/dead-letter-tool.ts';
+import { connectStores } from '../projectors/src/dependencies.ts';
+import { collections } from '../projectors/src/projections/conversations.ts';
+import { PROJECTIONS } from '../projectors/src/projections/index.ts';
+import { usersProjection } from '../projectors/src/projections/users.ts';
+import { viewKeys } from '../projectors/src/projections/views.ts';
+import { rebuild } from '../projectors/src/rebuild.ts';
+import { currentGeneration } from '../projectors/src/runtime/generations.ts';
+import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
+import {
+  type Generation,
+  groupOf,
+  namespaceOf,
+  physical,
+  pointerKey,
+} from '../projectors/src/runtime/projection.ts';
+import { runProjection } from '../projectors/src/runtime/runner.ts';
+import { type Supervisor, startSupervisor } from '../projectors/src/runtime/supervisor.ts';
+
+const key = createSigningKey();
+const keyEnv = serviceKeyEnv(key);
+let fixture: Awaited<ReturnType<typeof processorFixture>>;
+let api: { deps: CommandApiDependencies; app: FastifyInstance };
+let read: ReturnType<typeof connectStores>;
+let producer: Producer;
+let supervisor: Supervisor;
+let namespace = '';
+const metrics = projectionMetrics(createMetricsRegistry('projectors-test'));
+const PASSWORD = 'correct horse battery staple';
+
+before(async () => {
+  fixture = await processorFixture();
+  await fixture.admin.createTopics({
+    waitForLeaders: true,
+    topics: DEAD_LETTER_GROUPS.map((g) => ({
+      topic: fixture.names.deadLetters(g),
+      numPartitions: 1,
+    })),
+  });
+  await fixture.start();
+  const apiConfig = loadConfig(apiSettings, {
+    source: {
+      ...process.env,
+      ...keyEnv,
+      COMMAND_OUTCOME_WAIT_MS: '10000',
+      AUTH_RATE_LIMIT_PER_MINUTE: '100000',
+    },
+  });
+  const deps = await createDependencies({
+    config: apiConfig,
+    log: quietLogger(),
+    names: fixture.names,
+    syncGroupId: `${fixture.topicPrefix}identity-store`,
+  });
+  await deps.waiter.start();
+  await deps.producer.connect();
+  const app = await buildApp({
+    config: apiConfig,
+    log: quietLogger(),
+    metrics: createMetricsRegistry('command-api'),
+    deps,
+  });
+  api = { deps, app };
+  const config = loadConfig(projectorSettings, {
+    source: { ...process.env, PII_MASTER_KEY: keyEnv.PII_MASTER_KEY ?? '' },
+  });
+  read = connectStores(config, quietLogger(), 'projectors-test');
+  producer = createProducer(read.kafka.kafka, { idempotent: true });
+  await producer.connect();
+  namespace = namespaceOf(fixture.topicPrefix);
+  supervisor = await startSupervisor({
+    kafka: read.kafka.kafka,
+    admin: read.kafka.admin,
+    producer,
+    serde: read.serde,
+    stores: read.stores,
+    names: fixture.names,
+    log: quietLogger(),
+    metrics,
+    projections: PROJECTIONS,
+    namespace,
+    pollMs: 200,
+  });
+});
+
+after(async () => {
+  await supervisor?.stop();
+  await producer?.disconnect();
+  await api.app.close();
+  for (const r of api.deps.resources) await r.close().catch(() => {});
+  for (const r of read.resources) await r.close().catch(() => {});
+  await fixture.admin
+    .deleteTopics({ topics: DEAD_LETTER_GROUPS.map((g) => fixture.names.deadLetters(g)) })
+    .catch(() => {});
+  await fixture.cleanup();
+});
+
+async function until<T>(
+  probe: () => Promise<T | undefined | null | false>,
+  what: string,
+  ms = 30_000,
+) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const post = async (url: string, payload: object, token?: string) => {
+  const res = await api.app.inject({
+    method: 'POST',
+    url,
+    payload,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  assert.ok(res.statusCode < 300, `${url}: ${res.statusCode} ${res.body}`);
+  return res.json();
+};
+
+async function registered() {
+  const email = `reader.${randomUUID().slice(0, 8)}@example.com`;
+  const session = await post('/v1/auth/register', {
+    email,
+    password: PASSWORD,
+    displayName: `Name ${email}`,
+  });
+  return { email, ...session } as { email: string; userId: string; accessToken: string };
+}
+
+/** The live generation of a projection of this test's namespace. */
+async function gen(name: string): Promise<Generation> {
+  const key = pointerKey(namespace, { name });
+  return {
+    projection: key,
+    number: (await currentGeneration(read.stores.pool, key)) ?? 1,
+    namespace,
+  };
+}
+
+async function userRow(userId: string) {
+  const { rows } = await read.stores.pool.query(
+    `select * from read.${physical(await gen('users'), 'users')} where user_id = $1`,
+    [userId],
+  );
+  return rows[0];
+}
+
+async function conversationDoc(id: string) {
+  return collections(read.stores, await gen('conversations')).conversations.findOne({ _id: id });
+}
+
+async function viewOf(kind: 'me' | 'conversation', id: string) {
+  const keys = viewKeys(await gen('views'));
+  const hash = await read.stores.redis.hgetall(kind === 'me' ? keys.me(id) : keys.conversation(id));
+  return hash.version
+    ? { version: Number(hash.version), data: hash.data ? JSON.parse(hash.data) : null }
+    : undefined;
+}
+
+describe('projections', () => {
+  it('build users, usage, conversations and views from the commands', async () => {
+    const ann = await registered();
+    const { aggregateId } = await post('/v1/conversations', { title: 'Lisbon' }, ann.accessToken);
+    for (let i = 0; i < 3; i++) {
+      await post(
+        `/v1/conversations/${aggregateId}/messages`,
+        { text: `hello ${i}` },
+        ann.accessToken,
+      );
+    }
+    const user = await until(() => userRow(ann.userId), 'the users row');
+    assert.equal(user.email, ann.email);
+    assert.equal(user.display_name, `Name ${ann.email}`);
+    assert.equal(user.status, 'active');
+    const doc = await until(async () => {
+      const d = await conversationDoc(aggregateId);
+      return d?.messageCount === 3 && d;
+    }, 'the conversation document');
+    assert.equal(doc.title, 'Lisbon');
+    assert.equal(doc.lastMessage?.preview, 'hello 2');
+    const view = await until(async () => {
+      const v = await viewOf('conversation', aggregateId);
+      return v?.version === 4 && v;
+    }, 'the conversation view');
+    assert.deepEqual(
+      view.data.messages.map((m: { text: string }) => m.text),
+      ['hello 0', 'hello 1', 'hello 2'],
+    );
+    const me = await until(() => viewOf('me', ann.userId), 'the me view');
+    assert.equal(me.data.email, ann.email);
+    const g = await gen('usage-daily');
+    const usage = await until(async () => {
+      const { rows } = await read.stores.pool.query(
+        `select messages from read.${physical(g, 'usage_daily')} where user_id = $1`,
+        [ann.userId],
+      );
+      return rows[0]?.messages === 3 && rows[0];
+    }, 'usage per day');
+    assert.equal(usage.messages, 3);
+  });
+
+  it('leaves no email or name of an erased user in any read model, also after a rebuild from zero', async () => {
+    const ann = await registered();
+    await until(() => userRow(ann.userId), 'the users row');
+    await post(`/v1/users/${ann.userId}/erase`, { password: PASSWORD }, ann.accessToken);
+    await until(async () => (await userRow(ann.userId))?.status === 'erased', 'the erasure');
+    await until(
+      async () => (await viewOf('me', ann.userId))?.data?.status === 'erased',
+      'the erased me view',
+    );
+
+    const result = await rebuild({
+      kafka: read.kafka.kafka,
+      admin: read.kafka.admin,
+      producer,
+      serde: read.serde,
+      stores: read.stores,
+      names: fixture.names,
+      log: quietLogger(),
+      metrics,
+      projection: usersProjection,
+      namespace,
+      switchGraceMs: 1000,
+      report: () => {},
+    });
+    assert.equal((await gen('users')).number, result.generation);
+    const row = await userRow(ann.userId);
+    assert.equal(row.status, 'erased');
+    assert.equal(row.email, null);
+    assert.equal(row.display_name, null);
+
+    // Nothing anywhere: every users generation, the views, the documents.
+    const tables = await read.stores.pool.query(
+      `select table_name from information_schema.tables where table_schema = 'read' and table_name like $1`,
+      [`${namespace}users_g%`],
+    );
+    for (const { table_name } of tables.rows) {
+      const { rows } = await read.stores.pool.query(
+        `select count(*)::int as n from read.${table_name} t where t::text ilike $1 or t::text ilike $2`,
+        [`%${ann.email}%`, `%Name ${ann.email}%`],
+      );
+      assert.equal(rows[0].n, 0, `${table_name} holds nothing of the erased user`);
+    }
+    let cursor = '0';
+    do {
+      const [next, keys] = await read.stores.redis.scan(
+        cursor,
+        'MATCH',
+        'parley:v*:me:*',
+        'COUNT',
+        1000,
+      );
+      cursor = next;
+      for (const k of keys)
+        assert.ok(!JSON.stringify(await read.stores.redis.hgetall(k)).includes(ann.email));
+    } while (cursor !== '0');
+  });
+
+  it('sends a poison record to the dead letters and applies the events after it', async () => {
+    const ann = await registered();
+    const { aggregateId } = await post('/v1/conversations', { title: 'Poison' }, ann.accessToken);
+    await until(
+      async () => (await conversationDoc(aggregateId))?.version === 1,
+      'the conversation',
+    );
+    // A valid-looking header (magic byte 0, a schema id) and garbage after it, on the same partition.
+    const garbage = Buffer.concat([Buffer.from([0, 0, 0, 0, 1]), Buffer.from('not avro at all')]);
+    await producer.send({
+      topic: fixture.chat?.eventsTopic ?? '',
+      messages: [
+        { key: aggregateId, value: garbage, headers: { 'parley.type': 'UserMessagePosted' } },
+      ],
+    });
+    await post(
+      `/v1/conversations/${aggregateId}/messages`,
+      { text: 'after the poison' },
+      ann.accessToken,
+    );
+    const doc = await until(async () => {
+      const d = await conversationDoc(aggregateId);
+      return d?.messageCount === 1 && d;
+    }, 'the event after the poison');
+    assert.equal(doc.lastMessage?.preview, 'after the poison');
+    const topic = fixture.names.deadLetters(groupOf({ name: 'conversations' }));
+    const letters = await until(async () => {
+      const { entries, close } = await readDeadLetters(read.kafka.kafka, topic);
+      await close();
+      return entries.length > 0 && entries;
+    }, 'the dead letter');
+    assert.equal(letters.length, 1);
+    assert.match(letters[0]?.source ?? '', new RegExp(`^${fixture.chat?.eventsTopic}:\\d+:\\d+$`));
+    assert.ok(letters[0]?.reason);
+    assert.equal(letters[0]?.message.value?.toString('latin1'), garbage.toString('latin1'));
+  });
+
+  it('changes nothing when every batch is replayed', async () => {
+    const ann = await registered();
+    const { aggregateId } = await post('/v1/conversations', { title: 'Twice' }, ann.accessToken);
+    await post(`/v1/conversations/${aggregateId}/messages`, { text: 'once' }, ann.accessToken);
+    await until(
+      async () => (await viewOf('conversation', aggregateId))?.version === 2,
+      'the views',
+    );
+    await until(async () => (await conversationDoc(aggregateId))?.version === 2, 'the documents');
+    for (const projection of PROJECTIONS) {
+      const generation = await gen(projection.name);
+      const before = await projection.checksum(read.stores, generation);
+      // A second consumer group over the same generation: every event again, from offset zero.
+      const replay = await runProjection({
+        kafka: read.kafka.kafka,
+        admin: read.kafka.admin,
+        producer,
+        serde: read.serde,
+        stores: read.stores,
+        projection,
+        generation,
+        names: fixture.names,
+        log: quietLogger(),
+        metrics,
+        groupId: `${fixture.topicPrefix}replay-${projection.name}`,
+      });
+      await until(
+        async () => (await replay.lag()) === 0 && replay.applied() >= 0,
+        `${projection.name} replayed`,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await replay.stop();
+      assert.equal(
+        await projection.checksum(read.stores, generation),
+        before,
+        `${projection.name} unchanged`,
+      );
+    }
+  });
+
+  it('keeps nothing of a deleted conversation but a tombstone', async () => {
+    const ann = await registered();
+    const { aggregateId } = await post(
+      '/v1/conversations',
+      { title: 'Secret plans' },
+      ann.accessToken,
+    );
+    await post(`/v1/conversations/${aggregateId}/messages`, { text: 'my secret' }, ann.accessToken);
+    await until(
+      async () => (await conversationDoc(aggregateId))?.messageCount === 1,
+      'the message',
+    );
+    const res = await api.app.inject({
+      method: 'DELETE',
+      url: `/v1/conversations/${aggregateId}`,
+      headers: { authorization: `Bearer ${ann.accessToken}` },
+    });
+    assert.equal(res.statusCode, 200);
+    const doc = await until(async () => {
+      const d = await conversationDoc(aggregateId);
+      return d?.status === 'deleted' && d;
+    }, 'the tombstone');
+    assert.equal(doc.title, undefined);
+    const g = await gen('conversations');
+    assert.equal(
+      await collections(read.stores, g).messages.countDocuments({ conversationId: aggregateId }),
+      0,
+    );
+    const view = await until(async () => {
+      const v = await viewOf('conversation', aggregateId);
+      return v?.version === 3 && v;
+    }, 'the view tombstone');
+    assert.equal(view.data, null);
+    const keys = viewKeys(await gen('views'));
+    assert.equal(await read.stores.redis.zscore(keys.list(ann.userId), aggregateId), null);
+  });
+});
