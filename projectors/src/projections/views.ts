@@ -241,7 +241,7 @@ export const viewsProjection: GuardedProjection = {
         type === 'zset'
           ? await stores.redis.zrange(key, 0, -1, 'WITHSCORES')
           : await stores.redis.hgetall(key);
-      hash.update(`${key}=${JSON.stringify(value)}\n`);
+      hash.update(`${key.slice(prefix.length)}=${JSON.stringify(value)}\n`);
     }
     return hash.digest('hex');
   },
