@@ -7,11 +7,13 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { commandsBench } from './benchmarks/commands.ts';
 import { kafkaBaseline } from './benchmarks/kafka-baseline.ts';
+import { projectionsBench } from './benchmarks/projections.ts';
 import { benchContext } from './context.ts';
 
 const BENCHMARKS: Record<string, (context: ReturnType<typeof benchContext>) => Promise<string>> = {
   'kafka-baseline': kafkaBaseline,
   commands: commandsBench,
+  projections: projectionsBench,
 };
 const USAGE = `usage: npm run bench -- <${Object.keys(BENCHMARKS).join('|')}> [--events N]`;
 

@@ -113,7 +113,9 @@ try {
       report: bar,
     });
     await producer.disconnect();
-    process.stdout.write(`${JSON.stringify({ rebuilt: projection.name, ...result })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ rebuilt: projection.name, ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
+    );
   } else if (sub === 'list' || sub === 'show') {
     const { entries, close } = await readDeadLetters(connected.kafka.kafka, dlqTopic);
     await close();

@@ -1,0 +1,338 @@
+/**
+ * projections: a realistic mix of events (default 1,000,000: registrations, profile changes and
+ * erasures on the identity topic; conversations, messages, assistant replies, archives and
+ * deletions on the chat topic) written once; then each projection rebuilt from zero by the real
+ * projector CLI (`npm run projector -- rebuild <name>`, its own process), beside a same-run
+ * baseline: a bare kafkajs consumer reading and Avro-decoding the same topics, no store.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createKafka, createProducer, type Kafka, type Message } from '@parley/platform/kafka';
+import { createLogger } from '@parley/platform/logger';
+import { migrate } from '@parley/platform/migrate';
+import { connectMongo } from '@parley/platform/mongo';
+import { DataKeyStore, PersonalDataCipher } from '@parley/platform/personal-data';
+import { connectPostgres } from '@parley/platform/postgres';
+import { connectRedis } from '@parley/platform/redis';
+import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
+import { registerSchemas } from '@parley/schemas/avro/register';
+import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
+import type { RecordName } from '@parley/schemas/generated/records';
+import { AvroSerde } from '@parley/schemas/serde/serde';
+import { CONTEXTS, DEAD_LETTER_GROUPS, prefixedTopicNames } from '@parley/schemas/topics/catalogue';
+import {
+  IDENTITY_MIGRATIONS,
+  IDENTITY_SCHEMA,
+} from '../../../command-api/src/identity/store-schema.ts';
+import { PROJECTIONS } from '../../../projectors/src/projections/index.ts';
+import { namespaceOf, pointerKey } from '../../../projectors/src/runtime/projection.ts';
+import type { BenchContext } from '../context.ts';
+import { peakRssBytes, progress, rate, writeResult } from '../measure.ts';
+
+const PARTITIONS = 6;
+const repo = new URL('../../../', import.meta.url).pathname;
+const identity = CONTEXTS.find((c) => c.name === 'identity');
+const chat = CONTEXTS.find((c) => c.name === 'chat');
+
+/** Writes the mix in chunks (never all in memory), each aggregate's versions contiguous. */
+async function writeMix(
+  kafka: Kafka,
+  serde: AvroSerde,
+  cipher: PersonalDataCipher,
+  topics: { users: string; chat: string },
+  total: number,
+) {
+  const producer = createProducer(kafka, { idempotent: true });
+  await producer.connect();
+  const versions = new Map<string, number>();
+  const bar = progress('projections: writing events');
+  let written = 0;
+  let pending: Array<{ topic: string; message: Promise<Message> }> = [];
+  const flush = async () => {
+    const resolved = await Promise.all(
+      pending.map(async (p) => ({ topic: p.topic, message: await p.message })),
+    );
+    pending = [];
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, message } of resolved)
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    bar.update(written, total);
+  };
+  const event = async (
+    topic: string,
+    type: RecordName,
+    aggregateId: string,
+    fields: () => Promise<Record<string, unknown>> | Record<string, unknown>,
+  ) => {
+    const version = (versions.get(aggregateId) ?? 0) + 1;
+    versions.set(aggregateId, version);
+    const metadata = {
+      eventId: randomUUID(),
+      aggregateId,
+      aggregateVersion: version,
+      occurredAt: Date.UTC(2026, 9, 1) + written * 200,
+      correlationId: randomUUID(),
+      causationId: randomUUID(),
+      actor: 'system:bench',
+      tenantId: null,
+    };
+    written += 1;
+    pending.push({
+      topic,
+      message: (async () => {
+        const { payload } = await serde.encode(type, { metadata, ...(await fields()) } as never);
+        return { key: aggregateId, value: payload };
+      })(),
+    });
+    if (pending.length >= 5000) await flush();
+  };
+  // About 5% identity events, as in a chat product.
+  const people = Array.from({ length: Math.max(100, Math.round(total / 100)) }, () => randomUUID());
+  for (const [i, id] of people.entries()) {
+    await event(topics.users, 'UserRegistered', id, async () => ({
+      email: await cipher.encrypt(id, `person${i}@example.com`),
+      displayName: await cipher.encrypt(id, `Person ${i}`),
+      role: 'user',
+      locale: null,
+    }));
+  }
+  const conversations = Array.from({ length: Math.round(total / 50) }, (_, i) => ({
+    id: randomUUID(),
+    owner: people[i % people.length] as string,
+  }));
+  for (const c of conversations) {
+    await event(topics.chat, 'ConversationStarted', c.id, () => ({
+      ownerId: c.owner,
+      title: 'Plans for the weekend',
+    }));
+  }
+  let n = 0;
+  const tail = Math.round(total * 0.05) - people.length;
+  while (written < total - tail) {
+    const c = conversations[n++ % conversations.length] as { id: string; owner: string };
+    const messageId = randomUUID();
+    await event(topics.chat, 'UserMessagePosted', c.id, () => ({
+      messageId,
+      authorId: c.owner,
+      text: `Where should we go on day ${n}? We like museums, food and walks.`,
+    }));
+    await event(topics.chat, 'AssistantReplyRecorded', c.id, () => ({
+      messageId: randomUUID(),
+      replyTo: messageId,
+      text: 'Start at the riverside market in the morning, then walk up to the old town for lunch.',
+      model: 'bench:model',
+      promptTokens: 120 + (n % 50),
+      completionTokens: 200 + (n % 80),
+      latencyMs: 900,
+    }));
+  }
+  let u = 0;
+  while (written < total) {
+    const id = people[u++ % people.length] as string;
+    await event(topics.users, 'UserProfileUpdated', id, async () => ({
+      displayName: await cipher.encrypt(id, `Person renamed ${u}`),
+      locale: 'en-GB',
+    }));
+  }
+  await flush();
+  bar.done();
+  await producer.disconnect();
+  return written;
+}
+
+/** Baseline: read the topics from offset zero and Avro-decode every record, no store. */
+async function consumeAndDecode(kafka: Kafka, serde: AvroSerde, topics: string[], total: number) {
+  const consumer = kafka.consumer({
+    groupId: `bench-baseline-${randomUUID()}`,
+    maxBytes: 32 * 2 ** 20,
+    maxBytesPerPartition: 4 * 2 ** 20,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  const started = performance.now();
+  let count = 0;
+  const ended = await new Promise<number>((resolve) => {
+    void consumer.run({
+      partitionsConsumedConcurrently: 3,
+      eachBatch: async ({ batch, heartbeat }) => {
+        for (const message of batch.messages) if (message.value) await serde.decode(message.value);
+        count += batch.messages.length;
+        await heartbeat();
+        if (count >= total) resolve(performance.now());
+      },
+    });
+  });
+  await consumer.disconnect();
+  return { events: count, eventsPerSec: rate(count, ended - started) };
+}
+
+/** The real projector CLI rebuilding one projection; its JSON progress lines and final result. */
+function rebuildWithCli(name: string, env: Record<string, string>) {
+  return new Promise<{
+    caughtUpPerSec: number;
+    applied: number;
+    peakRssBytes: number;
+    seconds: number;
+  }>((resolve, reject) => {
+    const started = performance.now();
+    execFile(
+      process.execPath,
+      [
+        '--conditions=parley-source',
+        '--import',
+        'tsx',
+        `${repo}projectors/src/cli.ts`,
+        'rebuild',
+        name,
+      ],
+      { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20 },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`rebuild ${name} failed: ${stderr}`));
+        const lines = stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, number | string>);
+        const caughtUp = lines.find((l) => l.phase === 'replaying' && l.lag === 0) ?? lines.at(-1);
+        const final = lines.at(-1) ?? {};
+        resolve({
+          caughtUpPerSec: Number(caughtUp?.eventsPerSecond ?? 0),
+          applied: Number(final.applied ?? 0),
+          peakRssBytes: Number(final.peakRssBytes ?? 0),
+          seconds: Math.round((performance.now() - started) / 100) / 10,
+        });
+      },
+    );
+  });
+}
+
+export async function projectionsBench(context: BenchContext) {
+  const total = context.events ?? 1_000_000;
+  const log = createLogger({ service: 'bench', level: 'warn', environment: 'dev' });
+  const kafka = createKafka({ brokers: context.config.KAFKA_BROKERS, clientId: 'bench', log });
+  const admin = kafka.admin();
+  await admin.connect();
+  const prefix = `benchp${Date.now().toString(36)}.`;
+  const names = prefixedTopicNames(prefix);
+  if (!identity || !chat) throw new Error('the topic catalogue lacks the identity or chat context');
+  const topics = { users: names.events(identity), chat: names.events(chat) };
+  const options = schemaRegistryOptions(context.config);
+  const schemas = loadSchemaSet();
+  const serde = new AvroSerde(createSchemaRegistry(options), schemas);
+  const postgres = connectPostgres(context.config as never, 'bench');
+  const mongo = connectMongo(context.config as never, 'bench');
+  const redis = connectRedis(context.config as never, 'bench');
+  const masterKey = Buffer.alloc(32, 7).toString('base64');
+  const cipher = new PersonalDataCipher(
+    new DataKeyStore(postgres.pool, Buffer.from(masterKey, 'base64')),
+  );
+  const namespace = namespaceOf(prefix);
+  const dlq = DEAD_LETTER_GROUPS.map((g) => names.deadLetters(g));
+  try {
+    await registerSchemas(createSchemaRegistry(options), options, schemas);
+    await migrate(postgres.pool, IDENTITY_SCHEMA, IDENTITY_MIGRATIONS);
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        ...Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
+        ...dlq.map((topic) => ({ topic, numPartitions: 1 })),
+      ],
+    });
+    const written = await writeMix(kafka, serde, cipher, topics, total);
+    const counts = {
+      users: (await admin.fetchTopicOffsets(topics.users)).reduce((n, o) => n + Number(o.high), 0),
+      chat: (await admin.fetchTopicOffsets(topics.chat)).reduce((n, o) => n + Number(o.high), 0),
+    };
+    process.stderr.write(
+      `projections: ${written} events written (${counts.users} identity, ${counts.chat} chat)\n`,
+    );
+    const baseline = {
+      identity: await consumeAndDecode(kafka, serde, [topics.users], counts.users),
+      chat: await consumeAndDecode(kafka, serde, [topics.chat], counts.chat),
+      both: await consumeAndDecode(
+        kafka,
+        serde,
+        [topics.users, topics.chat],
+        counts.users + counts.chat,
+      ),
+    };
+    process.stderr.write(`projections: baseline ${JSON.stringify(baseline)}\n`);
+    const env = { TOPIC_PREFIX: prefix, PII_MASTER_KEY: masterKey, LOG_LEVEL: 'warn' };
+    const results: Record<string, unknown> = {};
+    const ratios: Record<string, number> = {};
+    for (const projection of PROJECTIONS) {
+      const run = await rebuildWithCli(projection.name, env);
+      const base =
+        projection.name === 'users'
+          ? baseline.identity
+          : projection.name === 'views'
+            ? baseline.both
+            : baseline.chat;
+      const ratio = Math.round((run.caughtUpPerSec / base.eventsPerSec) * 1000) / 1000;
+      const store =
+        projection.store === 'mongo'
+          ? 'MongoDB wire (FerretDB 1.24, SQLite backend)'
+          : projection.store === 'redis'
+            ? 'Redis'
+            : 'PostgreSQL';
+      results[projection.name] = { store, ...run, baselinePerSec: base.eventsPerSec };
+      ratios[
+        `ratio${projection.name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase())}ToBaseline`
+      ] = ratio;
+      process.stderr.write(
+        `projections: ${projection.name}: ${run.caughtUpPerSec}/s (${ratio} of baseline), peak RSS ${Math.round(run.peakRssBytes / 2 ** 20)} MB\n`,
+      );
+    }
+    return writeResult('projections', {
+      setup: {
+        events: written,
+        identityEvents: counts.users,
+        chatEvents: counts.chat,
+        partitions: PARTITIONS,
+        note: 'each projection rebuilt from offset zero by the projector CLI in its own process; the rate is events applied per second until caught up',
+      },
+      baseline,
+      projections: results,
+      ...ratios,
+      targets: {
+        postgres: '>= 0.5',
+        mongo: '>= 0.3',
+        redis: '>= 0.5',
+        projectorPeakRss: '< 300 MB',
+      },
+      peakRssBytes: { bench: peakRssBytes() },
+    });
+  } finally {
+    for (const projection of PROJECTIONS) {
+      const key = pointerKey(namespace, projection);
+      const { rows } = await postgres.pool
+        .query<{ generation: number }>(
+          'select generation from read.generations where projection = $1',
+          [key],
+        )
+        .catch(() => ({ rows: [] as Array<{ generation: number }> }));
+      for (const { generation } of rows) {
+        await projection
+          .drop(
+            { pool: postgres.pool, mongo: mongo.mongo, redis: redis.redis, cipher },
+            { projection: key, number: generation, namespace },
+          )
+          .catch(() => {});
+      }
+      await postgres.pool
+        .query('delete from read.generations where projection = $1', [key])
+        .catch(() => {});
+      await postgres.pool
+        .query('delete from read.checkpoints where projection = $1', [key])
+        .catch(() => {});
+    }
+    await admin.deleteTopics({ topics: [...Object.values(topics), ...dlq] }).catch(() => {});
+    await admin.disconnect();
+    await postgres.resource.close();
+    await mongo.resource.close();
+    await redis.resource.close();
+  }
+}
