@@ -4,19 +4,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '@parley/platform/config';
 import { createKafka, createProducer } from '@parley/platform/kafka';
-import { createMetricsRegistry } from '@parley/platform/metrics';
 import { DependencyUnavailable, guard } from '@parley/platform/resilience';
 import { SendBatcher } from '@parley/platform/send-batcher';
 import { freePort, quietLogger } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.ts';
 import { CommandGateway } from '../src/commands/command-gateway.ts';
 import { IdempotencyKeys } from '../src/commands/idempotency-keys.ts';
-import { settings } from '../src/config.ts';
-import { type CommandApiDependencies, createDependencies } from '../src/dependencies.ts';
+import type { CommandApiDependencies } from '../src/dependencies.ts';
 import { processorFixture } from './processor-fixture.ts';
 
 const key = createSigningKey();
@@ -29,37 +25,24 @@ const token = (sub: string, extra: Parameters<typeof signToken>[1] = { sub }) =>
 let fixture: Awaited<ReturnType<typeof processorFixture>>;
 let deps: CommandApiDependencies;
 let app: FastifyInstance;
+let closeApi: () => Promise<void>;
 
 before(async () => {
   fixture = await processorFixture();
   await fixture.start();
-  const config = loadConfig(settings, {
-    source: {
-      ...process.env,
-      ...serviceKeyEnv(key),
-      COMMAND_OUTCOME_WAIT_MS: '10000',
-      HTTP_BODY_LIMIT: '4096',
-    },
-  });
-  deps = await createDependencies({
-    config,
-    log: quietLogger(),
-    names: fixture.names,
-    syncGroupId: `${fixture.topicPrefix}identity-store`,
-  });
-  await deps.waiter.start();
-  await deps.producer.connect();
-  app = await buildApp({
-    config,
-    log: quietLogger(),
-    metrics: createMetricsRegistry('command-api'),
+  ({
     deps,
-  });
+    app,
+    close: closeApi,
+  } = await fixture.commandApi({
+    ...serviceKeyEnv(key),
+    COMMAND_OUTCOME_WAIT_MS: '10000',
+    HTTP_BODY_LIMIT: '4096',
+  }));
 });
 
 after(async () => {
-  await app.close();
-  for (const r of deps.resources) await r.close().catch(() => {});
+  await closeApi();
   await fixture.cleanup();
 });
 
@@ -354,26 +337,11 @@ describe('command API', () => {
   });
 
   it('keeps accepting commands while its Redis is down (202), and the status route answers 503', async () => {
-    const config = loadConfig(settings, {
-      source: {
-        ...process.env,
-        ...serviceKeyEnv(key),
-        REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
-      },
-    });
-    const cut = await createDependencies({
-      config,
-      log: quietLogger(),
-      names: fixture.names,
-      syncGroupId: `${fixture.topicPrefix}identity-store`,
-    });
-    await cut.producer.connect();
-    const cutApp = await buildApp({
-      config,
-      log: quietLogger(),
-      metrics: createMetricsRegistry('command-api'),
-      deps: cut,
-    });
+    const cut = await fixture.commandApi(
+      { ...serviceKeyEnv(key), REDIS_URL: `redis://127.0.0.1:${await freePort()}` },
+      { awaitOutcomes: false },
+    );
+    const cutApp = cut.app;
     try {
       const started = Date.now();
       const res = await cutApp.inject({
@@ -401,8 +369,7 @@ describe('command API', () => {
       assert.equal(down.json().code, 'OUTCOMES_UNAVAILABLE');
       assert.ok(Number(down.headers['retry-after']) >= 1);
     } finally {
-      await cutApp.close();
-      for (const r of cut.resources) await r.close().catch(() => {});
+      await cut.close();
     }
   });
 });

@@ -4,15 +4,11 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '@parley/platform/config';
-import { createMetricsRegistry } from '@parley/platform/metrics';
 import type { EncryptedText } from '@parley/platform/personal-data';
-import { quietLogger, startThrowawayRedis } from '@parley/platform/testing/fixtures';
+import { startThrowawayRedis } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.ts';
-import { settings } from '../src/config.ts';
-import { type CommandApiDependencies, createDependencies } from '../src/dependencies.ts';
+import type { CommandApiDependencies } from '../src/dependencies.ts';
 import { processorFixture } from './processor-fixture.ts';
 
 const key = createSigningKey();
@@ -20,37 +16,19 @@ const keyEnv = serviceKeyEnv(key);
 let fixture: Awaited<ReturnType<typeof processorFixture>>;
 let deps: CommandApiDependencies;
 let app: FastifyInstance;
+let closeApi: () => Promise<void>;
 
-async function apiWith(env: Record<string, string>) {
-  const config = loadConfig(settings, {
-    source: { ...process.env, ...keyEnv, COMMAND_OUTCOME_WAIT_MS: '10000', ...env },
-  });
-  const d = await createDependencies({
-    config,
-    log: quietLogger(),
-    names: fixture.names,
-    syncGroupId: `${fixture.topicPrefix}identity-store`,
-  });
-  await d.waiter.start();
-  await d.producer.connect();
-  const a = await buildApp({
-    config,
-    log: quietLogger(),
-    metrics: createMetricsRegistry('command-api'),
-    deps: d,
-  });
-  return { deps: d, app: a };
-}
+const apiWith = (env: Record<string, string>) =>
+  fixture.commandApi({ ...keyEnv, COMMAND_OUTCOME_WAIT_MS: '10000', ...env });
 
 before(async () => {
   fixture = await processorFixture();
   await fixture.start();
-  ({ deps, app } = await apiWith({ AUTH_RATE_LIMIT_PER_MINUTE: '100000' }));
+  ({ deps, app, close: closeApi } = await apiWith({ AUTH_RATE_LIMIT_PER_MINUTE: '100000' }));
 });
 
 after(async () => {
-  await app.close();
-  for (const r of deps.resources) await r.close().catch(() => {});
+  await closeApi();
   await fixture.cleanup();
 });
 
@@ -366,8 +344,7 @@ describe('identity', () => {
       assert.equal(refused.json().code, 'RATE_LIMITED');
       assert.ok(Number(refused.headers['retry-after']) > 0);
     } finally {
-      await limited.app.close();
-      for (const r of limited.deps.resources) await r.close().catch(() => {});
+      await limited.close();
       await redis.stop();
     }
   });

@@ -3,7 +3,9 @@
  * processor on them, against the real stack. Removes its topics and groups afterwards.
  */
 import { randomUUID } from 'node:crypto';
+import { loadConfig } from '@parley/platform/config';
 import type { Admin, Kafka } from '@parley/platform/kafka';
+import { createMetricsRegistry } from '@parley/platform/metrics';
 import { createRedis, type Redis } from '@parley/platform/redis';
 import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
 import {
@@ -18,6 +20,10 @@ import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import type { CommandMetadata } from '@parley/schemas/generated/records';
 import { AvroSerde } from '@parley/schemas/serde/serde';
 import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.ts';
+import { settings } from '../src/config.ts';
+import { type CommandApiDependencies, createDependencies } from '../src/dependencies.ts';
 import { processorContexts } from '../src/processor/contexts.ts';
 import { type CommandProcessor, startCommandProcessor } from '../src/processor/processor.ts';
 
@@ -82,6 +88,38 @@ export async function processorFixture(partitions = 3) {
         groupId,
       });
       return processor;
+    },
+    /**
+     * A command API (Fastify inject) on these topics, configured from the environment plus `env`
+     * (keys, limits...). `awaitOutcomes: false` when its Redis is meant to be unreachable.
+     */
+    async commandApi(
+      env: Record<string, string>,
+      { awaitOutcomes = true } = {},
+    ): Promise<{ deps: CommandApiDependencies; app: FastifyInstance; close: () => Promise<void> }> {
+      const apiConfig = loadConfig(settings, { source: { ...process.env, ...env } });
+      const deps = await createDependencies({
+        config: apiConfig,
+        log: quietLogger(),
+        names,
+        syncGroupId: `${topicPrefix}identity-store`,
+      });
+      if (awaitOutcomes) await deps.waiter.start();
+      await deps.producer.connect();
+      const app = await buildApp({
+        config: apiConfig,
+        log: quietLogger(),
+        metrics: createMetricsRegistry('command-api'),
+        deps,
+      });
+      return {
+        deps,
+        app,
+        close: async () => {
+          await app.close();
+          for (const r of deps.resources) await r.close().catch(() => {});
+        },
+      };
     },
     async stop() {
       await processor?.stop();

@@ -140,6 +140,9 @@ function evolve(
 export const conversationsProjection: GuardedProjection = {
   name: 'conversations',
   store: 'mongo',
+  // One writer at a time: FerretDB's SQLite backend locks the database per write. A MongoDB
+  // deployment can take more.
+  partitionsConcurrently: 1,
   topics: (names) => (chat ? [names.events(chat)] : []),
 
   async prepare(stores, g) {

@@ -73,7 +73,8 @@ export function isTransient(error: unknown): boolean {
   ]);
   if (e.code && codes.has(e.code)) return true;
   if (e.name && /^Mongo(Network|ServerSelection|NotConnected|Timeout)/.test(e.name)) return true;
-  return /Connection (is )?(closed|terminated)|Stream isn't writeable|timeout/i.test(
+  // FerretDB's SQLite backend answers a concurrent writer with SQLITE_BUSY: wait and retry.
+  return /Connection (is )?(closed|terminated)|Stream isn't writeable|timeout|database is locked|SQLITE_BUSY/i.test(
     e.message ?? '',
   );
 }

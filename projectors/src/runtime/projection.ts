@@ -50,6 +50,8 @@ export const pointerKey = (namespace: string, projection: { name: string }) =>
 interface Common {
   /** Also the consumer group (`projector.<name>`) and the dead-letter topic's owner. */
   readonly name: string;
+  /** Partitions applied at the same time (3 unless the store wants fewer writers). */
+  readonly partitionsConcurrently?: number;
   readonly topics: (names: typeof topicNames) => string[];
   prepare(stores: Stores, generation: Generation): Promise<void>;
   drop(stores: Stores, generation: Generation): Promise<void>;

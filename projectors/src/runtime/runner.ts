@@ -173,8 +173,9 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
   const consumer: Consumer = options.kafka.consumer({
     groupId,
     readUncommitted: false,
-    maxBytesPerPartition: 4 * 2 ** 20,
-    maxBytes: 16 * 2 ** 20,
+    // Bounded fetches keep a projector's memory low (one batch per partition in flight).
+    maxBytesPerPartition: 1024 * 1024,
+    maxBytes: 4 * 1024 * 1024,
   });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
@@ -182,7 +183,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     autoCommit: true,
     autoCommitInterval: 1000,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 3,
+    partitionsConsumedConcurrently: projection.partitionsConcurrently ?? 3,
     eachBatch: async ({
       batch,
       resolveOffset,
