@@ -9,11 +9,14 @@ export const mongoSettings = {
   MONGO_URL: env.url(['mongodb', 'mongodb+srv'], {
     default: { dev: 'mongodb://127.0.0.1:27027/parley' },
   }),
+  /** Connections per client; 1 serialises every call (FerretDB's SQLite backend likes that). */
+  MONGO_MAX_POOL_SIZE: env.int(1, 500, { default: 20 }),
 };
 
 export interface MongoOptions {
   url: string;
   appName: string;
+  maxPoolSize?: number;
 }
 
 export function createMongoClient(options: MongoOptions): MongoClient {
@@ -21,7 +24,7 @@ export function createMongoClient(options: MongoOptions): MongoClient {
     appName: options.appName,
     serverSelectionTimeoutMS: 3000,
     connectTimeoutMS: 3000,
-    maxPoolSize: 20,
+    maxPoolSize: options.maxPoolSize ?? 20,
   });
 }
 
@@ -36,7 +39,11 @@ export function mongoHealthCheck(client: MongoClient): HealthCheck {
 
 /** A client from the shared settings, with its readiness check and how to close it. */
 export function connectMongo(config: ConfigOf<typeof mongoSettings>, appName: string) {
-  const mongo = createMongoClient({ url: config.MONGO_URL, appName });
+  const mongo = createMongoClient({
+    url: config.MONGO_URL,
+    appName,
+    maxPoolSize: config.MONGO_MAX_POOL_SIZE,
+  });
   return {
     mongo,
     check: mongoHealthCheck(mongo),

@@ -55,12 +55,19 @@ export async function rebuild(options: RebuildOptions) {
   await projection.drop(stores, generation);
   await dropCheckpoints(stores.pool, key, number);
   await projection.prepare(stores, generation);
-  const started = Date.now();
-  const run = await runProjection({ ...options, generation });
+  // Rates count from the first applied batch, not from joining the group.
+  let started = 0;
+  const run = await runProjection({
+    ...options,
+    generation,
+    onBatch: () => {
+      if (started === 0) started = Date.now();
+    },
+  });
   const progress = async (phase: RebuildProgress['phase']): Promise<RebuildProgress> => {
     const lag = await run.lag();
     const applied = run.applied();
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = started === 0 ? 0 : (Date.now() - started) / 1000;
     const eventsPerSecond = seconds > 0 ? Math.round(applied / seconds) : 0;
     return {
       projection: projection.name,

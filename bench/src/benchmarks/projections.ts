@@ -30,6 +30,11 @@ import type { BenchContext } from '../context.ts';
 import { peakRssBytes, progress, rate, writeResult } from '../measure.ts';
 
 const PARTITIONS = 6;
+/** A rebuild that has not finished by then is reported as failed and the next one runs. */
+const REBUILD_TIMEOUT_MS = 5 * 60_000;
+/** Clean-up must not hang on a store that stopped answering. */
+const within = <T>(p: Promise<T>, ms = 15_000) =>
+  Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
 const repo = new URL('../../../', import.meta.url).pathname;
 const identity = CONTEXTS.find((c) => c.name === 'identity');
 const chat = CONTEXTS.find((c) => c.name === 'chat');
@@ -153,12 +158,14 @@ async function consumeAndDecode(kafka: Kafka, serde: AvroSerde, topics: string[]
   });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
-  const started = performance.now();
+  // Like the projections' rates: from the first batch, not from joining the group.
+  let started = 0;
   let count = 0;
   const ended = await new Promise<number>((resolve) => {
     void consumer.run({
       partitionsConsumedConcurrently: 3,
       eachBatch: async ({ batch, heartbeat }) => {
+        if (started === 0) started = performance.now();
         for (const message of batch.messages) if (message.value) await serde.decode(message.value);
         count += batch.messages.length;
         await heartbeat();
@@ -189,7 +196,7 @@ function rebuildWithCli(name: string, env: Record<string, string>) {
         'rebuild',
         name,
       ],
-      { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20 },
+      { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20, timeout: REBUILD_TIMEOUT_MS },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`rebuild ${name} failed: ${stderr}`));
         const lines = stdout
@@ -264,7 +271,14 @@ export async function projectionsBench(context: BenchContext) {
     const results: Record<string, unknown> = {};
     const ratios: Record<string, number> = {};
     for (const projection of PROJECTIONS) {
-      const run = await rebuildWithCli(projection.name, env);
+      const run = await rebuildWithCli(projection.name, env).catch((error: unknown) => {
+        results[projection.name] = { failed: String(error).slice(0, 300) };
+        process.stderr.write(
+          `projections: ${projection.name} failed: ${String(error).slice(0, 300)}\n`,
+        );
+        return undefined;
+      });
+      if (!run) continue;
       const base =
         projection.name === 'users'
           ? baseline.identity
@@ -315,12 +329,14 @@ export async function projectionsBench(context: BenchContext) {
         )
         .catch(() => ({ rows: [] as Array<{ generation: number }> }));
       for (const { generation } of rows) {
-        await projection
-          .drop(
-            { pool: postgres.pool, mongo: mongo.mongo, redis: redis.redis, cipher },
-            { projection: key, number: generation, namespace },
-          )
-          .catch(() => {});
+        await within(
+          projection
+            .drop(
+              { pool: postgres.pool, mongo: mongo.mongo, redis: redis.redis, cipher },
+              { projection: key, number: generation, namespace },
+            )
+            .catch(() => {}),
+        );
       }
       await postgres.pool
         .query('delete from read.generations where projection = $1', [key])
@@ -332,7 +348,7 @@ export async function projectionsBench(context: BenchContext) {
     await admin.deleteTopics({ topics: [...Object.values(topics), ...dlq] }).catch(() => {});
     await admin.disconnect();
     await postgres.resource.close();
-    await mongo.resource.close();
+    await within(mongo.resource.close());
     await redis.resource.close();
   }
 }
