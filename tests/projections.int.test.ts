@@ -14,7 +14,7 @@ import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { settings as projectorSettings } from '../projectors/src/config.ts';
 import { readDeadLetters } from '../projectors/src/dead-letter-tool.ts';
-import { connectStores } from '../projectors/src/dependencies.ts';
+import { connectStores, projectorContext } from '../projectors/src/dependencies.ts';
 import { collections } from '../projectors/src/projections/conversations.ts';
 import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { usersProjection } from '../projectors/src/projections/users.ts';
@@ -41,6 +41,8 @@ let producer: Producer;
 let supervisor: Supervisor;
 let namespace = '';
 const metrics = projectionMetrics(createMetricsRegistry('projectors-test'));
+const context = () =>
+  projectorContext(read, { producer, names: fixture.names, log: quietLogger(), metrics });
 const PASSWORD = 'correct horse battery staple';
 
 before(async () => {
@@ -66,14 +68,7 @@ before(async () => {
   await producer.connect();
   namespace = namespaceOf(fixture.topicPrefix);
   supervisor = await startSupervisor({
-    kafka: read.kafka.kafka,
-    admin: read.kafka.admin,
-    producer,
-    serde: read.serde,
-    stores: read.stores,
-    names: fixture.names,
-    log: quietLogger(),
-    metrics,
+    ...context(),
     projections: PROJECTIONS,
     namespace,
     pollMs: 200,
@@ -209,14 +204,7 @@ describe('projections', () => {
     );
 
     const result = await rebuild({
-      kafka: read.kafka.kafka,
-      admin: read.kafka.admin,
-      producer,
-      serde: read.serde,
-      stores: read.stores,
-      names: fixture.names,
-      log: quietLogger(),
-      metrics,
+      ...context(),
       projection: usersProjection,
       namespace,
       switchGraceMs: 1000,
@@ -344,16 +332,9 @@ describe('projections', () => {
       const before = await projection.checksum(read.stores, generation);
       // A second consumer group over the same generation: every event again, from offset zero.
       const replay = await runProjection({
-        kafka: read.kafka.kafka,
-        admin: read.kafka.admin,
-        producer,
-        serde: read.serde,
-        stores: read.stores,
+        ...context(),
         projection,
         generation,
-        names: fixture.names,
-        log: quietLogger(),
-        metrics,
         groupId: `${fixture.topicPrefix}replay-${projection.name}`,
       });
       await until(

@@ -20,7 +20,7 @@ import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import { IDENTITY_MIGRATIONS, IDENTITY_SCHEMA } from '../command-api/src/identity/store-schema.ts';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { settings } from '../projectors/src/config.ts';
-import { connectStores } from '../projectors/src/dependencies.ts';
+import { connectStores, projectorContext } from '../projectors/src/dependencies.ts';
 import { PROJECTIONS as ALL } from '../projectors/src/projections/index.ts';
 import { rebuild } from '../projectors/src/rebuild.ts';
 import { currentGeneration } from '../projectors/src/runtime/generations.ts';
@@ -213,6 +213,8 @@ it(`rebuilds to the same read models (PostgreSQL, Redis) after ${KILLS} kill -9 
   assert.equal(await projector?.exited, 0);
 
   const metrics = projectionMetrics(createMetricsRegistry('projector-crash-test'));
+  const context = () =>
+    projectorContext(read, { producer, names: fixture.names, log: quietLogger(), metrics });
   for (const projection of PROJECTIONS) {
     const key = pointerKey(namespace, projection);
     const live = {
@@ -222,14 +224,7 @@ it(`rebuilds to the same read models (PostgreSQL, Redis) after ${KILLS} kill -9 
     };
     const crashed = await projection.checksum(read.stores, live);
     const rebuilt = await rebuild({
-      kafka: read.kafka.kafka,
-      admin: read.kafka.admin,
-      producer,
-      serde: read.serde,
-      stores: read.stores,
-      names: fixture.names,
-      log: quietLogger(),
-      metrics,
+      ...context(),
       projection,
       namespace,
       switchGraceMs: 0,

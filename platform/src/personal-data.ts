@@ -101,6 +101,24 @@ export class DataKeyStore {
     return key;
   }
 
+  /** Loads the keys not yet in memory in one query (a batch's keys, before decrypting). */
+  async preload(keyIds: readonly string[]): Promise<void> {
+    const now = Date.now();
+    const missing = [...new Set(keyIds)].filter((id) => (this.cache.get(id)?.until ?? 0) <= now);
+    if (missing.length === 0) return;
+    const { rows } = await this.pool.query<{ key_id: string; wrapped: Buffer; user_id: string }>(
+      'select key_id, wrapped, user_id from identity.data_keys where key_id = any($1::uuid[])',
+      [missing],
+    );
+    for (const row of rows) {
+      this.cache.set(row.key_id, {
+        key: this.unwrap(row.key_id, row.wrapped),
+        userId: row.user_id,
+        until: now + this.cacheMs,
+      });
+    }
+  }
+
   /** Crypto-shredding: deletes the person's data key. */
   async erase(userId: string, db: Queryable = this.pool): Promise<void> {
     await db.query('delete from identity.data_keys where user_id = $1', [userId]);
@@ -118,6 +136,14 @@ export class PersonalDataCipher {
   async encrypt(userId: string, text: string, db?: Queryable): Promise<EncryptedText> {
     const { keyId, key } = await this.keys.keyFor(userId, db);
     return { keyId, ...seal(key, Buffer.from(text, 'utf8'), keyId) };
+  }
+
+  /** Fetches, in one round trip, the keys these values need. */
+  async prepare(values: readonly unknown[]): Promise<void> {
+    const ids = values.flatMap((v) =>
+      v && typeof v === 'object' && 'keyId' in v ? [String((v as EncryptedText).keyId)] : [],
+    );
+    await this.keys.preload(ids);
   }
 
   /** The text, or undefined when its person was erased (the key is gone). */

@@ -14,7 +14,7 @@ import { createMetricsRegistry } from '@parley/platform/metrics';
 import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import { settings } from './config.ts';
 import { readDeadLetters } from './dead-letter-tool.ts';
-import { connectStores } from './dependencies.ts';
+import { connectStores, projectorContext } from './dependencies.ts';
 import { PROJECTION_NAMES, projectionNamed } from './projections/index.ts';
 import { type RebuildProgress, rebuild } from './rebuild.ts';
 import { currentGeneration } from './runtime/generations.ts';
@@ -99,14 +99,12 @@ try {
     const producer = createProducer(connected.kafka.kafka, { idempotent: true });
     await producer.connect();
     const result = await rebuild({
-      kafka: connected.kafka.kafka,
-      admin: connected.kafka.admin,
-      producer,
-      serde: connected.serde,
-      stores: connected.stores,
-      names,
-      log,
-      metrics: projectionMetrics(createMetricsRegistry('projector-cli')),
+      ...projectorContext(connected, {
+        producer,
+        names,
+        log,
+        metrics: projectionMetrics(createMetricsRegistry('projector-cli')),
+      }),
       projection,
       namespace,
       switchGraceMs: config.PROJECTOR_GENERATION_POLL_MS * 2 + 1000,

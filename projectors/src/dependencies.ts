@@ -1,4 +1,4 @@
-import { connectKafka, createProducer, type Kafka } from '@parley/platform/kafka';
+import { connectKafka, createProducer, type Kafka, type Producer } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import { connectMongo } from '@parley/platform/mongo';
@@ -9,10 +9,10 @@ import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
-import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
+import { prefixedTopicNames, type topicNames } from '@parley/schemas/topics/catalogue';
 import type { Config } from './config.ts';
 import { projectionNamed } from './projections/index.ts';
-import { projectionMetrics } from './runtime/metrics.ts';
+import { type ProjectionMetrics, projectionMetrics } from './runtime/metrics.ts';
 import { namespaceOf, type Projection, type Stores } from './runtime/projection.ts';
 import { type Supervisor, startSupervisor } from './runtime/supervisor.ts';
 
@@ -47,6 +47,23 @@ export function connectStores(config: Config, log: Logger, name: string) {
   };
 }
 
+/**
+ * What the runner, the supervisor and a rebuild share: the connected clients and stores plus the
+ * producer for dead letters, the topic names, the logger and the metrics.
+ */
+export function projectorContext(
+  connected: ReturnType<typeof connectStores>,
+  extras: { producer: Producer; names: typeof topicNames; log: Logger; metrics: ProjectionMetrics },
+) {
+  return {
+    kafka: connected.kafka.kafka,
+    admin: connected.kafka.admin,
+    serde: connected.serde,
+    stores: connected.stores,
+    ...extras,
+  };
+}
+
 export async function createDependencies({
   config,
   log,
@@ -64,14 +81,12 @@ export async function createDependencies({
     return p ? [p] : ([] as Projection[]);
   });
   const supervisor = await startSupervisor({
-    kafka: connected.kafka.kafka,
-    admin: connected.kafka.admin,
-    producer,
-    serde: connected.serde,
-    stores: connected.stores,
-    names: prefixedTopicNames(config.TOPIC_PREFIX),
-    log,
-    metrics: projectionMetrics(metrics),
+    ...projectorContext(connected, {
+      producer,
+      names: prefixedTopicNames(config.TOPIC_PREFIX),
+      log,
+      metrics: projectionMetrics(metrics),
+    }),
     projections,
     namespace: namespaceOf(config.TOPIC_PREFIX),
     pollMs: config.PROJECTOR_GENERATION_POLL_MS,

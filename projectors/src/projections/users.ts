@@ -107,6 +107,8 @@ export const usersProjection: PostgresProjection = {
   },
 
   async apply(client: PoolClient, stores, g, events) {
+    // Every data key the batch needs in one query, not one per person.
+    await stores.cipher.prepare(events.flatMap((e) => [e.value.email, e.value.displayName]));
     const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
     const { rows } = await client.query<UserRow>(
       `select * from ${table(g)} where user_id = any($1::uuid[])`,

@@ -252,6 +252,7 @@ export const viewsProjection: GuardedProjection = {
       e.topic.endsWith(identity ? `${identity.name}.${identity.aggregate}-events` : '-'),
     );
     const chatEvents = events.filter((e) => !userEvents.includes(e));
+    await stores.cipher.prepare(userEvents.flatMap((e) => [e.value.email, e.value.displayName]));
     const meKeys = [...new Set(userEvents.map((e) => keys.me(e.value.metadata.aggregateId)))];
     const convKeys = [
       ...new Set(chatEvents.map((e) => keys.conversation(e.value.metadata.aggregateId))),
