@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { it } from 'node:test';
 import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import { PROJECTIONS } from '../src/projections/index.ts';
@@ -29,4 +30,17 @@ it('retries store outages and dead-letters the record’s own faults', () => {
   );
   assert.equal(isTransient(Object.assign(new Error('bad'), { code: '23502' })), false);
   assert.equal(isTransient(new TypeError('cannot read properties of undefined')), false);
+});
+
+it('refuses unknown commands and projections on the CLI with a usage line (exit 64)', () => {
+  const cli = new URL('../src/cli.ts', import.meta.url).pathname;
+  for (const args of [['rebuild', 'nope'], ['dlq', 'show', 'users', 'x'], ['explode']]) {
+    const run = spawnSync(
+      process.execPath,
+      ['--conditions=parley-source', '--import', 'tsx', cli, ...args],
+      { encoding: 'utf8' },
+    );
+    assert.equal(run.status, 64, `${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, /usage: npm run projector/);
+  }
 });
