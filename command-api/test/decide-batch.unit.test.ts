@@ -8,6 +8,7 @@ import {
   REMEMBERED_COMMANDS,
   withPositions,
 } from '../src/processor/decide-batch.ts';
+import { decodeAggregate, encodeAggregate } from '../src/processor/state-codec.ts';
 import { ids, metadata } from './decider-spec.ts';
 
 let n = 0;
@@ -85,6 +86,71 @@ describe('decideBatch', () => {
       ids.aggregate,
     );
     assert.equal(aggregate?.recent.length, REMEMBERED_COMMANDS);
+  });
+
+  it('answers a command older than the memory from its published outcome, writing nothing', () => {
+    const old = commandId();
+    const first = decideBatch(conversationDecider, none, [start(), post('old', old)]);
+    const busy = decideBatch(
+      conversationDecider,
+      () => first.aggregates.get(ids.aggregate),
+      Array.from({ length: REMEMBERED_COMMANDS + 1 }, (_, i) => post(`m${i}`)),
+    );
+    const aggregate = busy.aggregates.get(ids.aggregate);
+    assert.ok(aggregate && !aggregate.recent.some((o) => o.commandId === old));
+
+    const forgotten = decideBatch(conversationDecider, () => aggregate, [post('old', old)]);
+    assert.equal(forgotten.events.length, 1, 'without the published outcome it is decided again');
+
+    const published = new Map([[old, first.outcomes[1] as (typeof first.outcomes)[number]]]);
+    const retried = decideBatch(
+      conversationDecider,
+      () => aggregate,
+      [post('old', old)],
+      published,
+    );
+    assert.equal(retried.events.length, 0);
+    assert.deepEqual(retried.outcomes[0], first.outcomes[1]);
+    assert.equal(retried.decided.size, 0);
+  });
+
+  it('ignores a published outcome that belongs to another aggregate', () => {
+    const id = commandId();
+    const foreign = new Map([
+      [
+        id,
+        {
+          status: 'accepted' as const,
+          commandId: id,
+          actor: `user:${ids.owner}`,
+          aggregateId: '77777777-7777-4777-8777-777777777777',
+          version: 9,
+          position: null,
+        },
+      ],
+    ]);
+    const decision = decideBatch(conversationDecider, none, [start(id)], foreign);
+    assert.equal(decision.events.length, 1);
+    assert.deepEqual([...decision.decided], [id]);
+  });
+
+  it('keeps in the state record which outcomes its own transaction decided', () => {
+    const repeated = commandId();
+    const earlier = decideBatch(conversationDecider, none, [start(), post('a', repeated)]);
+    const decision = decideBatch(conversationDecider, () => earlier.aggregates.get(ids.aggregate), [
+      post('a', repeated),
+      post('b'),
+      post('c'),
+    ]);
+    const aggregate = decision.aggregates.get(ids.aggregate) as Aggregate<ConversationState>;
+    const fresh = aggregate.recent.filter((o) => decision.decided.has(o.commandId)).length;
+    const record = decodeAggregate<ConversationState>(encodeAggregate(aggregate, fresh));
+    assert.deepEqual(record.aggregate, aggregate);
+    assert.deepEqual(
+      record.fresh.map((o) => o.commandId),
+      decision.outcomes.slice(1).map((o) => o.commandId),
+    );
+    assert.deepEqual(decodeAggregate(encodeAggregate(aggregate)).fresh, []);
   });
 
   it('keeps aggregates apart', () => {

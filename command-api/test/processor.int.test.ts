@@ -10,12 +10,14 @@ import { redisReady, stackConfig } from '@parley/platform/testing/fixtures';
 import type { CommandMetadata } from '@parley/schemas/generated/records';
 import { commandRecord } from '../src/commands/command-record.ts';
 import type { Outcome } from '../src/outcomes/outcome.ts';
-import { OUTCOME_CHANNEL } from '../src/outcomes/outcome-store.ts';
+import { OUTCOME_CHANNEL, outcomeKey } from '../src/outcomes/outcome-store.ts';
+import { REMEMBERED_COMMANDS } from '../src/processor/decide-batch.ts';
 import { commandMetadata, processorFixture } from './processor-fixture.ts';
 
 let fixture: Awaited<ReturnType<typeof processorFixture>>;
 const owner = randomUUID();
 const subscriber = createRedis({ url: stackConfig().REDIS_URL, connectionName: 'test-outcomes' });
+const redis = createRedis({ url: stackConfig().REDIS_URL, connectionName: 'test-outcome-reader' });
 const outcomes = new Map<string, Outcome>();
 const waiters = new Map<string, (o: Outcome) => void>();
 
@@ -34,6 +36,7 @@ before(async () => {
 after(async () => {
   await fixture.cleanup();
   subscriber.disconnect();
+  redis.disconnect();
 });
 
 const meta = (aggregateId: string, overrides: Partial<CommandMetadata> = {}) =>
@@ -178,5 +181,48 @@ describe('command processor', () => {
       'state restored: version continues',
     );
     assert.equal((await committedEvents(conversation)).length, 2);
+  });
+
+  it('republishes on restore the outcomes a crash kept from Redis, and answers a retry from far back once', async () => {
+    const conversation = randomUUID();
+    const started = meta(conversation);
+    const startRecord = await commandRecord(serde(), 'StartConversation', {
+      metadata: started,
+      title: 'Lost outcome',
+    });
+    await send([startRecord]);
+    const first = await outcomeOf(started.commandId);
+
+    // As if the processor had died between its commit and the publish: the outcome never reached
+    // Redis. The next owner of the partition republishes it when it takes the partition up (on
+    // the partition's next command).
+    await fixture.stop();
+    await redis.del(outcomeKey(started.commandId));
+    outcomes.delete(started.commandId);
+    await fixture.start();
+    const renamed = meta(conversation);
+    await send([
+      await commandRecord(serde(), 'RenameConversation', { metadata: renamed, title: 'Next' }),
+    ]);
+    await outcomeOf(renamed.commandId);
+    assert.deepEqual(await outcomeOf(started.commandId), first, 'republished on restore');
+    assert.deepEqual(JSON.parse((await redis.get(outcomeKey(started.commandId))) ?? 'null'), first);
+
+    // More newer commands than the aggregate remembers, then the client's retry of the first one.
+    const posts = Array.from({ length: REMEMBERED_COMMANDS + 6 }, () => meta(conversation));
+    for (const m of posts) {
+      await send([
+        await commandRecord(serde(), 'PostUserMessage', {
+          metadata: m,
+          messageId: randomUUID(),
+          text: 'newer',
+        }),
+      ]);
+    }
+    await outcomeOf(posts.at(-1)?.commandId ?? '');
+    outcomes.delete(started.commandId);
+    await send([startRecord]);
+    assert.deepEqual(await outcomeOf(started.commandId), first, 'the retry gets its first outcome');
+    assert.equal((await committedEvents(conversation)).length, 2 + posts.length, 'nothing doubled');
   });
 });

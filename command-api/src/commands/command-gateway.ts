@@ -78,6 +78,11 @@ export class CommandGateway {
         requestFingerprint(type, value),
       );
       if (claim === 'reused') throw new IdempotencyKeyReused();
+      if (claim === 'repeat') {
+        // A retry of a command already answered: its outcome, without sending it again.
+        const outcome = await this.options.waiter.published(commandId);
+        if (outcome) return { kind: 'outcome', outcome };
+      }
     }
     const record = await commandRecord(this.options.serde, type, value);
     const topic = this.options.topicOf(type);

@@ -27,6 +27,50 @@ export async function publishOutcomes(redis: Redis, outcomes: readonly Outcome[]
   if (!results || failed) throw failed?.[0] ?? new Error('outcome transaction discarded');
 }
 
+/**
+ * Writes outcomes that may never have been published (a processor died between its commit and
+ * the publish) without overwriting any that were, and announces only the ones it wrote.
+ */
+export async function republishOutcomes(
+  redis: Redis,
+  outcomes: readonly Outcome[],
+): Promise<number> {
+  if (outcomes.length === 0) return 0;
+  const setting = redis.pipeline();
+  for (const outcome of outcomes) {
+    setting.set(
+      outcomeKey(outcome.commandId),
+      JSON.stringify(outcome),
+      'EX',
+      OUTCOME_TTL_SECONDS,
+      'NX',
+    );
+  }
+  const results = (await setting.exec()) ?? [];
+  const written = outcomes.filter((_, i) => results[i]?.[1] === 'OK');
+  if (written.length > 0) {
+    const announcing = redis.pipeline();
+    for (const outcome of written) announcing.publish(OUTCOME_CHANNEL, JSON.stringify(outcome));
+    await announcing.exec();
+  }
+  return written.length;
+}
+
+/** The published outcomes of these commands, in one round trip. */
+export async function readOutcomes(
+  redis: Redis,
+  commandIds: readonly string[],
+): Promise<Map<string, Outcome>> {
+  const found = new Map<string, Outcome>();
+  if (commandIds.length === 0) return found;
+  const values = await redis.mget(commandIds.map(outcomeKey));
+  values.forEach((json, i) => {
+    const id = commandIds[i];
+    if (json && id) found.set(id, JSON.parse(json) as Outcome);
+  });
+  return found;
+}
+
 export async function readOutcome(redis: Redis, commandId: string): Promise<Outcome | undefined> {
   const json = await redis.get(outcomeKey(commandId));
   return json ? (JSON.parse(json) as Outcome) : undefined;

@@ -46,6 +46,12 @@ export class OutcomeWaiter {
     });
   }
 
+  /** The outcome already published for a command, if Redis has it (undefined when down). */
+  async published(commandId: string): Promise<Outcome | undefined> {
+    if (this.guard.isOpen()) return undefined;
+    return await this.guard(() => readOutcome(this.reader, commandId)).catch(() => undefined);
+  }
+
   /**
    * Registers interest in a command's outcome and returns a function that waits for it up to
    * `ms`; it resolves undefined when the outcome is not there in time.
@@ -64,8 +70,7 @@ export class OutcomeWaiter {
           timer = setTimeout(() => resolve(undefined), ms);
         });
         const outcome = await Promise.race([arrived, timeout]);
-        if (outcome || this.guard.isOpen()) return outcome;
-        return await this.guard(() => readOutcome(this.reader, commandId)).catch(() => undefined);
+        return outcome ?? (await this.published(commandId));
       } finally {
         clearTimeout(timer);
         this.waiting.delete(commandId);

@@ -2,7 +2,9 @@
  * The pure heart of the command processor: a batch of commands for one partition, the cached
  * aggregates, and out come the events to append, the new aggregate states, and each command's
  * outcome. A command id seen before (a client retry, or a record re-sent after a crash) gets its
- * first outcome again and writes nothing.
+ * first outcome again and writes nothing: the aggregate remembers its last commands' outcomes, and
+ * the caller passes the outcomes already published for this batch's command ids (from Redis, kept
+ * 24 hours), which covers retries older than the aggregate's memory.
  */
 import { AppError } from '@parley/platform/errors';
 import type { Outcome } from '../outcomes/outcome.ts';
@@ -36,6 +38,8 @@ export interface BatchDecision<EventMap, State> {
   readonly aggregates: ReadonlyMap<string, Aggregate<State>>;
   /** One per command, in order; accepted positions are filled in after the append. */
   readonly outcomes: ReadonlyArray<Outcome>;
+  /** Ids of the commands decided in this batch (not answered from memory). */
+  readonly decided: ReadonlySet<string>;
 }
 
 function metadataOf(command: { value: unknown }) {
@@ -55,16 +59,20 @@ export function decideBatch<CommandMap, EventMap, State extends Versioned>(
   decider: Decider<CommandMap, EventMap, State>,
   lookup: (aggregateId: string) => Aggregate<State> | undefined,
   commands: ReadonlyArray<Envelope<CommandMap>>,
+  published: ReadonlyMap<string, Outcome> = new Map(),
 ): BatchDecision<EventMap, State> {
   const touched = new Map<string, Aggregate<State>>();
   const events: Array<PendingEvent<EventMap>> = [];
   const outcomes: Outcome[] = [];
+  const decided = new Set<string>();
 
   for (const command of commands) {
     const { commandId, aggregateId, actor } = metadataOf(command);
     const aggregate = touched.get(aggregateId) ??
       lookup(aggregateId) ?? { state: decider.initialState, recent: [] };
-    const seen = aggregate.recent.find((o) => o.commandId === commandId);
+    const seen =
+      aggregate.recent.find((o) => o.commandId === commandId) ??
+      sameTarget(published.get(commandId), aggregateId);
     if (seen) {
       outcomes.push(seen);
       continue;
@@ -98,8 +106,14 @@ export function decideBatch<CommandMap, EventMap, State extends Versioned>(
     }
     touched.set(aggregateId, remember(aggregate, state, outcome));
     outcomes.push(outcome);
+    decided.add(commandId);
   }
-  return { events, aggregates: touched, outcomes };
+  return { events, aggregates: touched, outcomes, decided };
+}
+
+/** A published outcome answers a command only if it was for the same aggregate. */
+function sameTarget(outcome: Outcome | undefined, aggregateId: string): Outcome | undefined {
+  return outcome?.aggregateId === aggregateId ? outcome : undefined;
 }
 
 /**
@@ -120,5 +134,10 @@ export function withPositions<EventMap, State>(
       { ...aggregate, recent: aggregate.recent.map(fill) },
     ]),
   );
-  return { events: decision.events, aggregates, outcomes: decision.outcomes.map(fill) };
+  return {
+    events: decision.events,
+    aggregates,
+    outcomes: decision.outcomes.map(fill),
+    decided: decision.decided,
+  };
 }

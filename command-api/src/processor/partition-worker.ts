@@ -31,8 +31,17 @@ export interface WorkerOptions {
   serde: AvroSerde;
   groupId: string;
   log: Logger;
+  /** The outcomes already published for these command ids (empty when they cannot be read). */
+  publishedOutcomes: (commandIds: readonly string[]) => Promise<ReadonlyMap<string, Outcome>>;
   transactionTimeoutMs?: number;
 }
+
+/**
+ * How many of a partition's last state records a new owner republishes the fresh outcomes of:
+ * the previous owner publishes after each commit, so only its last transactions (50 commands
+ * each at most) can have outcomes that never reached Redis.
+ */
+export const REPUBLISHED_STATE_RECORDS = 500;
 
 /** Retries a call that Kafka answered with a retriable protocol error kafkajs does not retry itself. */
 async function retryConcurrentTransactions<T>(call: () => Promise<T>, attempts = 8): Promise<T> {
@@ -52,6 +61,7 @@ export class PartitionWorker {
   readonly transactionalId: string;
   private producer: Producer | undefined;
   private readonly aggregates = new Map<string, Aggregate<Versioned>>();
+  private restoredTail: Array<readonly Outcome[]> = [];
 
   constructor(
     readonly context: ProcessorContext,
@@ -76,6 +86,7 @@ export class PartitionWorker {
     const producer = this.producer;
     this.producer = undefined;
     this.aggregates.clear();
+    this.restoredTail = [];
     await producer?.disconnect().catch(() => {});
   }
 
@@ -98,8 +109,23 @@ export class PartitionWorker {
 
   applyRestored(key: string, value: Buffer | null): void {
     if (key.startsWith(MARKER_PREFIX)) return;
-    if (value === null) this.aggregates.delete(key);
-    else this.aggregates.set(key, decodeAggregate(value));
+    if (value === null) {
+      this.aggregates.delete(key);
+      return;
+    }
+    const { aggregate, fresh } = decodeAggregate<Versioned>(value);
+    this.aggregates.set(key, aggregate);
+    this.restoredTail.push(fresh);
+    if (this.restoredTail.length > 2 * REPUBLISHED_STATE_RECORDS) {
+      this.restoredTail = this.restoredTail.slice(-REPUBLISHED_STATE_RECORDS);
+    }
+  }
+
+  /** The outcomes decided by the partition's last transactions before this owner, once. */
+  takeRestoredOutcomes(): Outcome[] {
+    const outcomes = this.restoredTail.slice(-REPUBLISHED_STATE_RECORDS).flat();
+    this.restoredTail = [];
+    return outcomes;
   }
 
   get size(): number {
@@ -116,7 +142,15 @@ export class PartitionWorker {
     const last = messages.at(-1);
     if (!last) return [];
     const { commands, invalid } = await this.decodeAll(messages);
-    const decided = decideBatch(this.context.decider, (id) => this.aggregates.get(id), commands);
+    const published = await this.options.publishedOutcomes(
+      commands.map((c) => c.value.metadata.commandId),
+    );
+    const decided = decideBatch(
+      this.context.decider,
+      (id) => this.aggregates.get(id),
+      commands,
+      published,
+    );
 
     const transaction = await producer.transaction();
     let decision: AnyDecision;
@@ -130,7 +164,10 @@ export class PartitionWorker {
           compression: CompressionTypes.GZIP,
           messages: [...decision.aggregates].map(([id, aggregate]) => ({
             key: id,
-            value: encodeAggregate(aggregate),
+            value: encodeAggregate(
+              aggregate,
+              aggregate.recent.filter((o) => decision.decided.has(o.commandId)).length,
+            ),
             partition: this.partition,
             headers: { 'content-type': STATE_CONTENT_TYPE },
           })),

@@ -12,7 +12,8 @@ import type { Logger } from '@parley/platform/logger';
 import type { Redis } from '@parley/platform/redis';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
-import { publishOutcomes } from '../outcomes/outcome-store.ts';
+import type { Outcome } from '../outcomes/outcome.ts';
+import { publishOutcomes, readOutcomes, republishOutcomes } from '../outcomes/outcome-store.ts';
 import type { ProcessorContext } from './contexts.ts';
 import { PartitionWorker } from './partition-worker.ts';
 import { restorePartitions } from './restore.ts';
@@ -48,11 +49,44 @@ const publishPolicy = retry(handleAll, {
   backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 2000 }),
 });
 
+/** How long a batch waits for the published outcomes of its command ids before going without. */
+const OUTCOME_LOOKUP_TIMEOUT_MS = 1_000;
+
+/**
+ * Outcomes that could not be published (Redis down) are retried with the next batch's; past this
+ * many, the oldest are dropped (their commands answer from the aggregates' memory only).
+ */
+const MAX_UNPUBLISHED = 10_000;
+
 export async function startCommandProcessor(options: ProcessorOptions): Promise<CommandProcessor> {
   const { kafka, admin, log, groupId } = options;
   const byTopic = new Map(options.contexts.map((c) => [c.commandTopic, c]));
   const workers = new Map<string, PartitionWorker>();
   let assigned = new Map<string, number[]>();
+  let unpublished: Outcome[] = [];
+
+  /** Published outcomes for a batch's command ids; without Redis, the aggregates' memory only. */
+  const publishedOutcomes = async (commandIds: readonly string[]) => {
+    try {
+      return await withTimeout(readOutcomes(options.redis, commandIds), OUTCOME_LOOKUP_TIMEOUT_MS);
+    } catch (error) {
+      log.warn({ err: error }, 'published outcomes not read: deduplicating from memory only');
+      return new Map<string, Outcome>();
+    }
+  };
+
+  const publish = async (outcomes: readonly Outcome[]) => {
+    const batch = [...unpublished, ...outcomes];
+    unpublished = [];
+    try {
+      await publishPolicy.execute(() => publishOutcomes(options.redis, batch));
+    } catch (error) {
+      // The events are committed; clients waiting for these outcomes get 202 and can resend the
+      // same command id, which answers the remembered outcome. They are retried with the next.
+      log.error({ err: error, commands: batch.length }, 'could not publish outcomes');
+      unpublished = batch.slice(-MAX_UNPUBLISHED);
+    }
+  };
 
   const consumer = kafka.consumer({
     groupId,
@@ -99,7 +133,14 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
       (p) => !workers.has(`${context.commandTopic}:${p}`),
     );
     const fresh = partitions.map(
-      (p) => new PartitionWorker(context, p, { kafka, serde: options.serde, groupId, log }),
+      (p) =>
+        new PartitionWorker(context, p, {
+          kafka,
+          serde: options.serde,
+          groupId,
+          log,
+          publishedOutcomes,
+        }),
     );
     try {
       await Promise.all(fresh.map((w) => w.start()));
@@ -123,6 +164,18 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
       throw error;
     }
     for (const w of fresh) workers.set(`${context.commandTopic}:${w.partition}`, w);
+    await republishRestored(fresh);
+  };
+
+  /** Outcomes the previous owners committed but may have died before publishing. */
+  const republishRestored = async (restored: readonly PartitionWorker[]) => {
+    const outcomes = restored.flatMap((w) => w.takeRestoredOutcomes());
+    try {
+      const written = await publishPolicy.execute(() => republishOutcomes(options.redis, outcomes));
+      if (written > 0) log.warn({ written }, 'republished outcomes a previous owner had not');
+    } catch (error) {
+      log.error({ err: error, commands: outcomes.length }, 'could not republish restored outcomes');
+    }
   };
 
   const rewind = async (topic: string, partition: number) => {
@@ -154,13 +207,7 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
       await rewind(topic, partition);
       return false;
     }
-    try {
-      await publishPolicy.execute(() => publishOutcomes(options.redis, outcomes));
-    } catch (error) {
-      // The events are committed; clients waiting for these outcomes get 202 and can resend
-      // the same command id, which answers the remembered outcome.
-      log.error({ err: error, commands: outcomes.length }, 'could not publish outcomes');
-    }
+    await publish(outcomes);
     return true;
   };
 
