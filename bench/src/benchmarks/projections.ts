@@ -198,7 +198,12 @@ function rebuildWithCli(name: string, env: Record<string, string>) {
       ],
       { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20, timeout: REBUILD_TIMEOUT_MS },
       (error, stdout, stderr) => {
-        if (error) return reject(new Error(`rebuild ${name} failed: ${stderr}`));
+        if (error) {
+          const tail = `${stderr}${stdout}`.trim().split('\n').slice(-3).join(' | ');
+          return reject(
+            new Error(`rebuild ${name} failed (${error.message.split('\n')[0]}): ${tail}`),
+          );
+        }
         const lines = stdout
           .trim()
           .split('\n')
@@ -288,7 +293,7 @@ export async function projectionsBench(context: BenchContext) {
       const ratio = Math.round((run.caughtUpPerSec / base.eventsPerSec) * 1000) / 1000;
       const store =
         projection.store === 'mongo'
-          ? 'MongoDB wire (FerretDB 1.24, SQLite backend)'
+          ? 'MongoDB wire (FerretDB 1.24 on PostgreSQL)'
           : projection.store === 'redis'
             ? 'Redis'
             : 'PostgreSQL';

@@ -1,4 +1,4 @@
-// Command parley-ferretdb runs FerretDB 1.24 (MongoDB wire protocol over SQLite) for the local
+// Command parley-ferretdb runs FerretDB 1.24 (MongoDB wire protocol over PostgreSQL) for the local
 // stack. It uses FerretDB's embeddable package because `go install .../cmd/ferretdb` builds a
 // binary that refuses to start without the version files of a release checkout (see ADR 0003).
 package main
@@ -17,18 +17,18 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27027", "TCP address for the MongoDB wire protocol")
-	sqliteURL := flag.String("sqlite-url", "", "SQLite directory URI, e.g. file:/path/to/dir/")
+	postgresURL := flag.String("postgresql-url", "", "PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/ferretdb")
 	flag.Parse()
-	if *sqliteURL == "" {
-		log.Fatal("-sqlite-url is required")
+	if *postgresURL == "" {
+		log.Fatal("-postgresql-url is required")
 	}
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: *sqliteURL,
+		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Logger:        logger,
+		Handler:       "postgresql",
+		PostgreSQLURL: *postgresURL,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -36,7 +36,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	logger.Warn("ferretdb listening", "addr", *listen, "sqlite", *sqliteURL)
+	logger.Warn("ferretdb listening", "addr", *listen)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatal(err)
 	}

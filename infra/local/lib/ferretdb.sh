@@ -1,11 +1,11 @@
-# FerretDB 1.24 (MongoDB wire protocol on SQLite), built with Go from the module proxy through
+# FerretDB 1.24 (MongoDB wire protocol on its own database in the local PostgreSQL), built with Go from the module proxy through
 # the small launcher in infra/local/ferretdb. Production uses MongoDB itself.
 # shellcheck shell=bash
 
 # The FerretDB version is pinned in infra/local/ferretdb/go.mod; the binary is cached per launcher
 # source hash, so a version bump rebuilds it.
 FERRETDB_BIN="$CACHE_DIR/bin/parley-ferretdb-$(cat "$LOCAL_DIR"/ferretdb/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
-FERRETDB_DATA="$DATA_DIR/ferretdb"
+FERRETDB_DATABASE=ferretdb
 
 ferretdb_provision() {
   [ -x "$FERRETDB_BIN" ] && return 0
@@ -20,9 +20,14 @@ ferretdb_provision() {
 ferretdb_healthy() { port_open "$FERRETDB_PORT" && grep -q "ferretdb listening" "$LOG_DIR/ferretdb.log"; }
 
 ferretdb_start() {
-  mkdir -p "$FERRETDB_DATA"
+  postgres_healthy || die "FerretDB stores its data in PostgreSQL: start postgres first"
+  postgres_ensure_database "$FERRETDB_DATABASE"
   ensure_port_free ferretdb "$FERRETDB_PORT"
-  spawn ferretdb "$FERRETDB_BIN" -listen "127.0.0.1:$FERRETDB_PORT" -sqlite-url "file:$FERRETDB_DATA/"
+  # FerretDB's default pool (50 connections) can deadlock: a collection creation holds its
+  # metadata lock while waiting for a connection that queries waiting on that lock hold. With
+  # more connections than all clients' MongoDB pools together (20 each by default) it cannot.
+  spawn ferretdb "$FERRETDB_BIN" -listen "127.0.0.1:$FERRETDB_PORT" \
+    -postgresql-url "postgres://parley@127.0.0.1:$POSTGRES_PORT/$FERRETDB_DATABASE?pool_max_conns=150"
   wait_healthy ferretdb ferretdb_healthy 60
 }
 

@@ -39,11 +39,17 @@ postgres_start() {
   local owner=()
   is_root && owner=(setpriv --reuid=postgres --regid=postgres --init-groups --)
   spawn postgres "${owner[@]}" "$bin/postgres" -D "$POSTGRES_DATA" -h 127.0.0.1 -p "$POSTGRES_PORT" \
-    -k "$POSTGRES_DATA" -c max_connections=200 -c shared_buffers=256MB
+    -k "$POSTGRES_DATA" -c max_connections=400 -c shared_buffers=256MB
   wait_healthy postgres postgres_healthy 60
+  postgres_ensure_database parley
+}
+
+postgres_ensure_database() {
+  local bin
+  bin="$(pg_bindir)"
   if ! "$bin/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U parley -d postgres -tAc \
-    "select 1 from pg_database where datname = 'parley'" | grep -q 1; then
-    "$bin/createdb" -h 127.0.0.1 -p "$POSTGRES_PORT" -U parley parley
+    "select 1 from pg_database where datname = '$1'" | grep -q 1; then
+    "$bin/createdb" -h 127.0.0.1 -p "$POSTGRES_PORT" -U parley "$1"
   fi
 }
 

@@ -54,6 +54,13 @@ export const collections = (stores: Stores, g: Generation) => {
 const DUPLICATE_KEY = 11000;
 
 /** Inserts, treating "already there" (a replay) as done. */
+/**
+ * Replacements per bulkWrite command. FerretDB 1.24 on PostgreSQL keeps a connection per matched
+ * replacement until the command ends, and deadlocks once a command needs more than its pool
+ * holds; MongoDB itself would take far more per command.
+ */
+const REPLACES_PER_COMMAND = 25;
+
 async function insertAll<T extends { _id: string }>(collection: Collection<T>, docs: T[]) {
   if (docs.length === 0) return;
   try {
@@ -140,9 +147,6 @@ function evolve(
 export const conversationsProjection: GuardedProjection = {
   name: 'conversations',
   store: 'mongo',
-  // One writer at a time: FerretDB's SQLite backend locks the database per write. A MongoDB
-  // deployment can take more.
-  partitionsConcurrently: 1,
   topics: (names) => (chat ? [names.events(chat)] : []),
 
   async prepare(stores, g) {
@@ -196,12 +200,19 @@ export const conversationsProjection: GuardedProjection = {
         });
       }
     }
-    await insertAll(conversations, inserts);
-    if (replaces.length > 0) await conversations.bulkWrite(replaces, { ordered: false });
+    // Messages first, then the conversations: a conversation's version guards a replay, so a
+    // crash between the two must leave the conversation behind (its events applied again, the
+    // messages' inserts then find their ids taken), never ahead of its messages.
     await insertAll(
       messages,
       newMessages.filter((m) => !deleted.has(m.conversationId)),
     );
     if (deleted.size > 0) await messages.deleteMany({ conversationId: { $in: [...deleted] } });
+    await insertAll(conversations, inserts);
+    for (let i = 0; i < replaces.length; i += REPLACES_PER_COMMAND) {
+      await conversations.bulkWrite(replaces.slice(i, i + REPLACES_PER_COMMAND), {
+        ordered: false,
+      });
+    }
   },
 };

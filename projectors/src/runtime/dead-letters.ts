@@ -73,7 +73,7 @@ export function isTransient(error: unknown): boolean {
   ]);
   if (e.code && codes.has(e.code)) return true;
   if (e.name && /^Mongo(Network|ServerSelection|NotConnected|Timeout)/.test(e.name)) return true;
-  // FerretDB's SQLite backend answers a concurrent writer with SQLITE_BUSY: wait and retry.
+  // A MongoDB-wire server on SQLite (FerretDB) answers a concurrent writer with SQLITE_BUSY.
   return /Connection (is )?(closed|terminated)|Stream isn't writeable|timeout|database is locked|SQLITE_BUSY/i.test(
     e.message ?? '',
   );
