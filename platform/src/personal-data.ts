@@ -138,6 +138,11 @@ export class PersonalDataCipher {
     return { keyId, ...seal(key, Buffer.from(text, 'utf8'), keyId) };
   }
 
+  /** Deletes the person's key: everything encrypted with it becomes unreadable for good. */
+  async erase(userId: string, db?: Queryable): Promise<void> {
+    await this.keys.erase(userId, db);
+  }
+
   /** Fetches, in one round trip, the keys these values need. */
   async prepare(values: readonly unknown[]): Promise<void> {
     const ids = values.flatMap((v) =>

@@ -117,6 +117,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
       const userId = randomUUID();
       const address = normaliseEmail(request.body.email);
       const passwordHash = await hashPassword(request.body.password);
+      // The data key commits on its own, before the command is sent: a projector reading the
+      // event must find the key, or it would take the new person for an erased one.
+      const encryptedEmail = await options.cipher.encrypt(userId, address);
+      const encryptedName = await options.cipher.encrypt(userId, request.body.displayName);
+      let registered = false;
       const client = await options.pool.connect();
       try {
         await client.query('begin');
@@ -131,8 +136,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
         const self = { id: request.id, user: { userId, roles: ['user'] as const }, headers: {} };
         const submitted = await options.gateway.submit('RegisterUser', {
           metadata: commandMetadata(self, userId),
-          email: await options.cipher.encrypt(userId, address, client),
-          displayName: await options.cipher.encrypt(userId, request.body.displayName, client),
+          email: encryptedEmail,
+          displayName: encryptedName,
           role: 'user',
           locale: request.body.locale ?? null,
         });
@@ -141,6 +146,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
           return answer(reply, submitted, 201);
         }
         await client.query('commit');
+        registered = true;
         const outcome = submitted.kind === 'outcome' ? submitted.outcome : undefined;
         return reply
           .status(201)
@@ -156,6 +162,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
         throw error;
       } finally {
         client.release();
+        // No account: the key of the person that never was goes too.
+        if (!registered) await options.cipher.erase(userId).catch(() => {});
       }
     },
   );
