@@ -1,13 +1,28 @@
+/**
+ * The query API as a Fastify app: platform base (health, metrics, problem+json, helmet, CORS,
+ * Redis-backed rate limits), compression, token verification, the OpenAPI document at /docs,
+ * and one routes plugin per context. Every route reads for its caller only.
+ */
+import './fastify-types.ts';
+import compress from '@fastify/compress';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { parsePublicKeys, registerAuth } from '@parley/platform/auth';
 import { createHttpServer } from '@parley/platform/http';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import type { FastifyInstance } from 'fastify';
+import { eventRoutes } from './chat/events-route.ts';
+import { chatRoutes } from './chat/routes.ts';
 import type { Config } from './config.ts';
 import type { QueryApiDependencies } from './dependencies.ts';
+import { identityRoutes } from './identity/routes.ts';
+import { usageRoutes } from './usage/routes.ts';
 
 export const SERVICE = 'query-api';
 
-export function buildApp({
+export async function buildApp({
   config,
   log,
   metrics,
@@ -17,14 +32,52 @@ export function buildApp({
   log: Logger;
   metrics: Registry;
   deps: QueryApiDependencies;
-}): FastifyInstance {
+}): Promise<FastifyInstance> {
   const app = createHttpServer({
     service: SERVICE,
     log,
     metrics,
     checks: deps.checks,
     bodyLimit: config.HTTP_BODY_LIMIT,
+    corsOrigins: config.CORS_ORIGINS ? config.CORS_ORIGINS.split(',') : [],
+    rateLimitRedis: deps.redis,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON over 1 KB, gzip or brotli as the client accepts (ADR 0017); event streams are not.
+  await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Parley query API',
+        version: '1',
+        description:
+          'Reads for the apps. Responses carry ETag (If-None-Match answers 304), X-Read-Source, ' +
+          'X-Degraded when Redis is down, and X-View-Stale when a minimum version asked for was ' +
+          'not reached in time.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+      security: [{ bearer: [] }],
+    },
   });
-  app.get('/', async () => ({ service: SERVICE, environment: config.environment }));
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await registerAuth(app, {
+    publicKeys: parsePublicKeys(config.JWT_PUBLIC_KEYS),
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
+
+  app.get('/', { schema: { hide: true } }, async () => ({
+    service: SERVICE,
+    environment: config.environment,
+    docs: '/docs',
+  }));
+  const routeOptions = { reads: deps.reads, rateLimitPerMinute: config.READ_RATE_LIMIT_PER_MINUTE };
+  await app.register(identityRoutes, routeOptions);
+  await app.register(chatRoutes, routeOptions);
+  await app.register(eventRoutes, { ...routeOptions, heartbeatMs: config.SSE_HEARTBEAT_MS });
+  await app.register(usageRoutes, routeOptions);
   return app;
 }

@@ -1,30 +1,127 @@
 import type { Logger } from '@parley/platform/logger';
-import { connectMongo, type MongoClient } from '@parley/platform/mongo';
+import type { Registry } from '@parley/platform/metrics';
+import { connectMongo, type Db } from '@parley/platform/mongo';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
-import { connectRedis, type Redis } from '@parley/platform/redis';
+import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platform/redis';
+import { type Guard, guard } from '@parley/platform/resilience';
 import type { Dependencies } from '@parley/platform/run-service';
 import type { Config } from './config.ts';
+import { CacheAside } from './read-models/cache-aside.ts';
+import { LiveGenerations } from './read-models/live-generations.ts';
+import { namespaceOf } from './read-models/names.ts';
+import { ProgressHub } from './read-models/progress-hub.ts';
+import { type ReadMetrics, readMetrics } from './read-models/read-metrics.ts';
+import { SingleFlight } from './read-models/single-flight.ts';
+import { ViewStore } from './read-models/view-store.ts';
+
+/** What the read routes share: the stores behind their breakers and the read machinery. */
+export interface ReadModels {
+  readonly namespace: string;
+  readonly pool: Pool;
+  readonly db: Db;
+  readonly redis: Redis;
+  readonly guards: { readonly redis: Guard; readonly postgres: Guard; readonly mongo: Guard };
+  readonly generations: LiveGenerations;
+  readonly store: ViewStore;
+  readonly cache: CacheAside;
+  readonly hub: ProgressHub;
+  readonly flight: SingleFlight;
+  readonly metrics: ReadMetrics;
+  readonly queryCacheTtlSeconds: number;
+  readonly viewFillTtlSeconds: number;
+  readonly minVersionWaitMs: number;
+}
 
 export interface QueryApiDependencies extends Dependencies {
-  pool: Pool;
-  mongo: MongoClient;
-  redis: Redis;
+  readonly redis: Redis;
+  readonly reads: ReadModels;
 }
 
 export function createDependencies({
   config,
+  log,
+  metrics,
 }: {
   config: Config;
   log: Logger;
+  metrics: Registry;
 }): QueryApiDependencies {
   const postgres = connectPostgres(config, 'query-api');
   const mongo = connectMongo(config, 'query-api');
   const redis = connectRedis(config, 'query-api');
+  // A subscribed connection can do nothing else: progress arrives on its own.
+  const subscriber = createRedis({
+    url: config.REDIS_URL,
+    password: config.REDIS_PASSWORD,
+    connectionName: 'query-api.progress',
+  });
+  const namespace = namespaceOf(config.TOPIC_PREFIX);
+  // Redis is a cache here: a short timeout and no retry, the databases answer instead.
+  const redisGuard = guard({
+    code: 'VIEWS_UNAVAILABLE',
+    detail: 'Cached views cannot be read right now',
+    timeoutMs: 300,
+    attempts: 1,
+    breakAfter: 5,
+    halfOpenAfterMs: 5_000,
+  });
+  const postgresGuard = guard({
+    code: 'POSTGRES_UNAVAILABLE',
+    detail: 'Profiles and usage cannot be read right now; retry shortly',
+    timeoutMs: 2_500,
+    attempts: 2,
+    breakAfter: 5,
+    halfOpenAfterMs: 10_000,
+  });
+  const mongoGuard = guard({
+    code: 'MONGODB_UNAVAILABLE',
+    detail: 'Conversations cannot be read right now; retry shortly',
+    timeoutMs: 2_500,
+    attempts: 2,
+    breakAfter: 5,
+    halfOpenAfterMs: 10_000,
+  });
+  const hub = new ProgressHub(subscriber, namespace);
+  hub.start();
+  const store = new ViewStore(redis.redis);
+  const flight = new SingleFlight();
+  const read = readMetrics(metrics);
   return {
-    pool: postgres.pool,
-    mongo: mongo.mongo,
     redis: redis.redis,
+    reads: {
+      namespace,
+      pool: postgres.pool,
+      db: mongo.mongo.db(),
+      redis: redis.redis,
+      guards: { redis: redisGuard, postgres: postgresGuard, mongo: mongoGuard },
+      generations: new LiveGenerations({
+        pool: postgres.pool,
+        guard: postgresGuard,
+        namespace,
+        cacheMs: config.GENERATION_CACHE_MS,
+        log,
+      }),
+      store,
+      cache: new CacheAside({
+        store,
+        redisGuard,
+        flight,
+        ttlSeconds: config.VIEW_FILL_TTL_SECONDS,
+        metrics: read,
+      }),
+      hub,
+      flight,
+      metrics: read,
+      queryCacheTtlSeconds: config.QUERY_CACHE_TTL_SECONDS,
+      viewFillTtlSeconds: config.VIEW_FILL_TTL_SECONDS,
+      minVersionWaitMs: config.MIN_VERSION_WAIT_MS,
+    },
     checks: [redis.check, postgres.check, mongo.check],
-    resources: [redis.resource, postgres.resource, mongo.resource],
+    resources: [
+      { name: 'progress-subscriber', close: () => closeRedis(subscriber) },
+      redis.resource,
+      postgres.resource,
+      mongo.resource,
+    ],
   };
 }

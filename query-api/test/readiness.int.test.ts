@@ -2,37 +2,28 @@
 // names redis while /health/live stays 200 (the pod leaves the load balancer, it is not restarted).
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { loadConfig } from '@parley/platform/config';
-import { createMetricsRegistry } from '@parley/platform/metrics';
-import { quietLogger, startThrowawayRedis } from '@parley/platform/testing/fixtures';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.ts';
-import { settings } from '../src/config.ts';
-import { createDependencies } from '../src/dependencies.ts';
+import { startThrowawayRedis } from '@parley/platform/testing/fixtures';
+import { createSigningKey, publicKeySet } from '@parley/platform/testing/tokens';
+import { type QueryApi, startQueryApi } from './helper.ts';
 
 let redis: Awaited<ReturnType<typeof startThrowawayRedis>>;
-let app: FastifyInstance;
-let closeDeps: () => Promise<void>;
+let api: QueryApi;
 
 before(async () => {
   redis = await startThrowawayRedis();
-  const config = loadConfig(settings, { source: { ...process.env, REDIS_URL: redis.url } });
-  const log = quietLogger();
-  const deps = createDependencies({ config, log });
-  closeDeps = async () => {
-    for (const r of deps.resources) await r.close().catch(() => {});
-  };
-  app = buildApp({ config, log, metrics: createMetricsRegistry('query-api'), deps });
+  api = await startQueryApi({
+    REDIS_URL: redis.url,
+    JWT_PUBLIC_KEYS: publicKeySet(createSigningKey()),
+  });
 });
 
 after(async () => {
-  await app.close();
-  await closeDeps();
+  await api.close();
   await redis.stop();
 });
 
 async function ready() {
-  const res = await app.inject({ method: 'GET', url: '/health/ready' });
+  const res = await api.app.inject({ method: 'GET', url: '/health/ready' });
   return { status: res.statusCode, body: res.json() };
 }
 
@@ -62,6 +53,6 @@ it('is ready with every dependency up, and 503 naming redis when Redis stops', a
   assert.equal(down.body.checks.postgres.status, 'up');
   assert.equal(down.body.checks.mongodb.status, 'up');
 
-  const live = await app.inject({ method: 'GET', url: '/health/live' });
+  const live = await api.app.inject({ method: 'GET', url: '/health/live' });
   assert.equal(live.statusCode, 200);
 });

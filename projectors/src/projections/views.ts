@@ -9,6 +9,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { EncryptedText } from '@parley/platform/personal-data';
+import {
+  encodeViewProgress,
+  type ViewProgress,
+  viewProgressChannel,
+} from '@parley/platform/view-progress';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
 import {
   type Generation,
@@ -322,5 +327,33 @@ export const viewsProjection: GuardedProjection = {
     }
     const failed = results.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
+    await publishProgress(stores, g, [...mes, ...convs], before, keys);
   },
 };
+
+/**
+ * Progress (read-your-writes): after the batch is written, one PUBLISH naming each view it moved
+ * and the version the view has now (contract in platform/src/view-progress.ts). A hint only: if
+ * it is lost, readers wait out their bound, so a failure here never fails the batch.
+ */
+async function publishProgress(
+  stores: Stores,
+  g: Generation,
+  written: Array<[string, Versioned<unknown>]>,
+  before: ReadonlyMap<string, number>,
+  keys: ReturnType<typeof viewKeys>,
+) {
+  const views: Array<ViewProgress['views'][number]> = [];
+  const me = keys.me('');
+  const conversation = keys.conversation('');
+  for (const [key, view] of written) {
+    if (before.get(key) === view.version) continue;
+    if (key.startsWith(me)) views.push(['me', key.slice(me.length), view.version]);
+    else if (key.startsWith(conversation)) {
+      views.push(['conversation', key.slice(conversation.length), view.version]);
+    }
+  }
+  if (views.length === 0) return;
+  const message = encodeViewProgress({ generation: g.number, views });
+  await stores.redis.publish(viewProgressChannel(g.namespace), message).catch(() => {});
+}

@@ -1,0 +1,32 @@
+/** One conversation, owner-checked: the view (cache-aside, read-your-writes) or 404. */
+import type { ReadModels } from '../dependencies.ts';
+import { NotFound } from '../http/errors.ts';
+import { viewKeys } from '../read-models/names.ts';
+import { readView, type WaitedView } from '../read-models/read-view.ts';
+import type { ConversationView, Versioned } from '../read-models/shapes.ts';
+import { conversationById } from './conversations-source.ts';
+
+export type OwnedConversation = WaitedView<ConversationView> & {
+  view: Versioned<ConversationView> & { data: ConversationView };
+};
+
+export async function readOwnedConversation(
+  reads: ReadModels,
+  userId: string,
+  id: string,
+  minVersion: number | undefined,
+): Promise<OwnedConversation> {
+  const generations = await reads.generations.current();
+  const read = await readView<ConversationView>(reads, {
+    model: 'conversation',
+    id,
+    key: viewKeys(reads.namespace, generations.views).conversation(id),
+    generation: generations.views,
+    minVersion,
+    database: conversationById(reads, generations.conversations, id),
+  });
+  // Someone else's conversation is as unknown as a made-up id; a deleted one is gone.
+  const data = read.view?.data;
+  if (!read.view || !data || data.ownerId !== userId) throw new NotFound('no such conversation');
+  return { ...read, view: { version: read.view.version, data } };
+}

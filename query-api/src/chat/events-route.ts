@@ -1,0 +1,188 @@
+/**
+ * `GET /v1/conversations/{id}/events`: Server-Sent Events for the conversation's owner. Each new
+ * message is an `message` event whose id is the message id; a client that reconnects with
+ * `Last-Event-ID` gets every message after that one first (from the view, or from MongoDB when it
+ * is older than the view's latest), then the live ones. Changes of title or status are
+ * `conversation` events; deletion is a `deleted` event that ends the stream. Pushed by the views'
+ * progress channel, never by polling; with Redis down there is nothing to push from, so the
+ * stream is refused with 503 and Retry-After. Assistant tokens will arrive here too (a `token`
+ * event per chunk) once the assistant streams them.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AppError } from '@parley/platform/errors';
+import { Type } from 'typebox';
+import type { ReadModels } from '../dependencies.ts';
+import { perUserRateLimit } from '../http/access.ts';
+import { problemResponses } from '../http/schemas.ts';
+import { mongoCollections } from '../read-models/names.ts';
+import type { ConversationView, MessageDoc } from '../read-models/shapes.ts';
+import { readOwnedConversation } from './conversation-read.ts';
+import { messagePage } from './conversations-source.ts';
+import { type ApiMessage, apiMessageOfView, fromDoc, viewMessagesAfter } from './pages.ts';
+import { sseComment, sseEvent, sseRetry } from './sse.ts';
+
+/** Most messages a resume sends from MongoDB; the client pages the rest. */
+const RESUME_LIMIT = 200;
+
+export const EventsUnavailable = class extends AppError {
+  constructor() {
+    super('EVENTS_UNAVAILABLE', 503, 'Live updates are not available right now; retry shortly', {
+      extensions: { retryAfterSeconds: 5 },
+    });
+  }
+};
+
+export const eventRoutes: FastifyPluginAsyncTypebox<{
+  reads: ReadModels;
+  rateLimitPerMinute: number;
+  heartbeatMs: number;
+}> = async (app, { reads, rateLimitPerMinute, heartbeatMs }) => {
+  app.addHook('onRequest', app.authenticate);
+
+  app.get(
+    '/v1/conversations/:id/events',
+    {
+      config: perUserRateLimit(rateLimitPerMinute),
+      schema: {
+        tags: ['conversations'],
+        summary: 'New messages of one of my conversations, as Server-Sent Events',
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        headers: Type.Object({
+          'last-event-id': Type.Optional(Type.String({ maxLength: 100 })),
+        }),
+        querystring: Type.Object({
+          lastEventId: Type.Optional(
+            Type.String({ maxLength: 100, description: 'For clients that cannot set headers' }),
+          ),
+        }),
+        response: {
+          200: Type.String({ description: 'text/event-stream' }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id.toLowerCase();
+      const userId = request.user.userId;
+      if (!reads.hub.live) throw new EventsUnavailable();
+      const first = await readOwnedConversation(reads, userId, id, undefined);
+      const generations = await reads.generations.current();
+      const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
+
+      const raw = reply.raw;
+      reply.hijack();
+      raw.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      raw.write(sseRetry(3_000));
+
+      let closed = false;
+      let lastId: string | undefined;
+      let seen = first.view;
+      const send = (messages: readonly ApiMessage[]) => {
+        for (const m of messages) {
+          raw.write(sseEvent({ id: m.id, event: 'message', data: m }));
+          lastId = m.id;
+        }
+      };
+
+      /** Messages after `after` from MongoDB then the view (a resume older than the view). */
+      const catchUp = async (after: string, view: ConversationView) => {
+        const names = mongoCollections(reads.namespace, generations.conversations);
+        const from = await reads.guards.mongo(() =>
+          reads.db
+            .collection<MessageDoc>(names.messages)
+            .findOne({ _id: after, conversationId: id }),
+        );
+        if (!from) return false;
+        const docs = await messagePage(reads, generations.conversations, id, {
+          after: from.seq,
+          limit: RESUME_LIMIT,
+        });
+        send(docs.slice(0, RESUME_LIMIT).map(fromDoc));
+        const rest = viewMessagesAfter(view.messages, lastId);
+        if (rest) send(rest.map(apiMessageOfView));
+        return true;
+      };
+
+      const start = async () => {
+        const view = first.view.data;
+        if (resumeFrom) {
+          const rest = viewMessagesAfter(view.messages, resumeFrom);
+          lastId = resumeFrom;
+          if (rest) send(rest.map(apiMessageOfView));
+          else if (await catchUp(resumeFrom, view)) return;
+          else lastId = view.messages.at(-1)?.id;
+        } else {
+          lastId = view.messages.at(-1)?.id;
+        }
+      };
+
+      // One sync at a time; a progress message during one makes it run once more after.
+      let syncing: Promise<void> | undefined;
+      let again = false;
+      const sync = async (): Promise<void> => {
+        if (closed) return;
+        let current: Awaited<ReturnType<typeof readOwnedConversation>>;
+        try {
+          current = await readOwnedConversation(reads, userId, id, undefined);
+        } catch (error) {
+          if (error instanceof AppError && error.status === 404) {
+            raw.write(sseEvent({ event: 'deleted', data: { id } }));
+            return close();
+          }
+          throw error;
+        }
+        if (current.view.version <= seen.version) return;
+        await sendChanges(current.view.data, current.view.version);
+        seen = current.view;
+      };
+      const sendChanges = async (data: ConversationView, version: number) => {
+        if (data.title !== seen.data.title || data.status !== seen.data.status) {
+          const change = { id, version, title: data.title, status: data.status };
+          raw.write(sseEvent({ event: 'conversation', data: change }));
+        }
+        const rest = viewMessagesAfter(data.messages, lastId);
+        if (rest) send(rest.map(apiMessageOfView));
+        else if (lastId) await catchUp(lastId, data);
+      };
+      const schedule = () => {
+        if (syncing) {
+          again = true;
+          return;
+        }
+        syncing = sync()
+          .catch((error: unknown) => request.log.warn({ err: error }, 'event stream sync failed'))
+          .finally(() => {
+            syncing = undefined;
+            if (again && !closed) {
+              again = false;
+              schedule();
+            }
+          });
+      };
+
+      const unlisten = reads.hub.listen(generations.views, 'conversation', id, schedule);
+      const heartbeat = setInterval(() => raw.write(sseComment('keep-alive')), heartbeatMs);
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(heartbeat);
+        unlisten();
+        raw.end();
+      };
+      raw.on('close', close);
+      try {
+        await start();
+      } catch (error) {
+        request.log.warn({ err: error }, 'event stream resume failed');
+      }
+      // Anything that arrived while resuming.
+      schedule();
+    },
+  );
+};

@@ -1,0 +1,30 @@
+/**
+ * Who may read what. Every route needs a valid token (401 otherwise); owner routes answer 404 for
+ * another user's resources (never revealing that they exist); admin and analyst routes answer 403
+ * without the role. Reads are rate-limited per user and route, with counters in Redis shared by
+ * every instance (fail-open while Redis is down).
+ */
+import type { Role } from '@parley/platform/auth';
+import type { FastifyRequest } from 'fastify';
+import { Forbidden } from './errors.ts';
+
+export function requireRole(role: Role) {
+  return async (request: FastifyRequest) => {
+    if (!request.user.roles.includes(role))
+      throw new Forbidden(`this route is for the ${role} role`);
+  };
+}
+
+/** The route config of a rate-limited read: a budget per user (and route). */
+export function perUserRateLimit(maxPerMinute: number) {
+  return {
+    rateLimit: {
+      max: maxPerMinute,
+      timeWindow: 60_000,
+      groupId: 'user-reads',
+      // After authentication: the key is the user, not the address.
+      hook: 'preHandler' as const,
+      keyGenerator: (request: FastifyRequest) => `user:${request.user?.userId ?? request.ip}`,
+    },
+  };
+}

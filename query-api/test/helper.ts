@@ -1,0 +1,99 @@
+/**
+ * Builds the query API in process (Fastify inject, or listening on a free port for event
+ * streams), configured from the environment plus `env`, and closes it after.
+ */
+import { loadConfig } from '@parley/platform/config';
+import { createMetricsRegistry, type Registry } from '@parley/platform/metrics';
+import { quietLogger } from '@parley/platform/testing/fixtures';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.ts';
+import { settings } from '../src/config.ts';
+import { createDependencies, type QueryApiDependencies } from '../src/dependencies.ts';
+
+export interface QueryApi {
+  app: FastifyInstance;
+  deps: QueryApiDependencies;
+  metrics: Registry;
+  close: () => Promise<void>;
+}
+
+export async function startQueryApi(env: Record<string, string>): Promise<QueryApi> {
+  const config = loadConfig(settings, { source: { ...process.env, ...env } });
+  const log = quietLogger();
+  const metrics = createMetricsRegistry('query-api');
+  const deps = createDependencies({ config, log, metrics });
+  const app = await buildApp({ config, log, metrics, deps });
+  return {
+    app,
+    deps,
+    metrics,
+    close: async () => {
+      await app.close();
+      for (const r of deps.resources) await r.close().catch(() => {});
+    },
+  };
+}
+
+/** The value of a counter in the registry, summed over the labels given. */
+export async function counterValue(
+  metrics: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = metrics.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+export interface StreamEvent {
+  id?: string;
+  event?: string;
+  data?: { text?: string } & Record<string, unknown>;
+}
+
+/** The events in a chunk of an event stream, and what is left of it (an unfinished event). */
+export function parseEventStream(buffer: string): { events: StreamEvent[]; rest: string } {
+  const events: StreamEvent[] = [];
+  const blocks = buffer.split('\n\n');
+  const rest = blocks.pop() ?? '';
+  for (const block of blocks) {
+    const fields = new Map<string, string>();
+    for (const line of block.split('\n')) {
+      const match = /^(id|event|data): (.*)$/.exec(line);
+      if (match?.[1] && match[2] !== undefined) fields.set(match[1], match[2]);
+    }
+    const event = fields.get('event');
+    if (!event) continue;
+    events.push({ id: fields.get('id'), event, data: JSON.parse(fields.get('data') ?? '{}') });
+  }
+  return { events, rest };
+}
+
+/** Opens an event stream with fetch; `next(n)` resolves once n events have arrived. */
+export async function openEventStream(url: string, headers: Record<string, string>) {
+  const controller = new AbortController();
+  const res = await fetch(url, { headers, signal: controller.signal });
+  const reader = res.body?.getReader();
+  if (!reader) throw new Error('no body');
+  const decoder = new TextDecoder();
+  const events: StreamEvent[] = [];
+  let buffer = '';
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    async next(count: number) {
+      while (events.length < count) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const parsed = parseEventStream(buffer + decoder.decode(value, { stream: true }));
+        events.push(...parsed.events);
+        buffer = parsed.rest;
+      }
+      return events;
+    },
+    close: () => controller.abort(),
+  };
+}
