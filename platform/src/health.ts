@@ -7,6 +7,11 @@ export interface HealthCheck {
   /** The dependency's name as ops know it: kafka, schema-registry, postgres, mongodb, redis. */
   readonly name: string;
   readonly check: () => Promise<void>;
+  /**
+   * False for a dependency the service can serve without, more slowly or partly (the query API
+   * without Redis): while it fails the service is `degraded` but stays ready. Default true.
+   */
+  readonly critical?: boolean;
 }
 
 export interface CheckResult {
@@ -16,7 +21,8 @@ export interface CheckResult {
 }
 
 export interface ReadinessReport {
-  status: 'ready' | 'not-ready';
+  status: 'ready' | 'degraded' | 'not-ready';
+  /** Every dependency that did not answer, critical or not. */
   failing: string[];
   checks: Record<string, CheckResult>;
 }
@@ -63,8 +69,9 @@ export async function checkReadiness(
     }),
   );
   const failing = entries.filter(([, r]) => r.status === 'down').map(([name]) => name);
+  const critical = checks.filter((c) => c.critical !== false && failing.includes(c.name));
   return {
-    status: failing.length === 0 ? 'ready' : 'not-ready',
+    status: critical.length > 0 ? 'not-ready' : failing.length > 0 ? 'degraded' : 'ready',
     failing,
     checks: Object.fromEntries(entries),
   };

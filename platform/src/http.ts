@@ -79,9 +79,19 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       'idempotency-key',
       'if-match',
       'if-none-match',
+      'last-event-id',
+      'x-min-version',
       'x-request-id',
     ],
-    exposedHeaders: ['etag', 'location', 'retry-after', 'x-request-id'],
+    exposedHeaders: [
+      'etag',
+      'location',
+      'retry-after',
+      'x-degraded',
+      'x-read-source',
+      'x-request-id',
+      'x-view-stale',
+    ],
     maxAge: 600,
   });
   void app.register(rateLimit, {
@@ -175,7 +185,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   app.get('/health/ready', { logLevel: 'warn' }, async (_request, reply) => {
     const report = await checkReadiness(options.checks, options.readinessTimeoutMs);
     return reply
-      .status(report.status === 'ready' ? 200 : 503)
+      .status(report.status === 'not-ready' ? 503 : 200)
       .send({ service: options.service, ...report });
   });
 

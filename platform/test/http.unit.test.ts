@@ -117,6 +117,26 @@ describe('createHttpServer', () => {
     assert.equal(live?.statusCode, 200);
   });
 
+  it('stays ready but degraded while only non-critical checks fail', async () => {
+    const ok: HealthCheck = { name: 'kafka', check: async () => {} };
+    const optional: HealthCheck = {
+      name: 'redis',
+      critical: false,
+      check: async () => {
+        throw new Error('connection refused');
+      },
+    };
+    const res = await build([ok, optional]).inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().status, 'degraded');
+    assert.deepEqual(res.json().failing, ['redis']);
+
+    const critical: HealthCheck = { ...optional, name: 'postgres', critical: true };
+    const both = await build([optional, critical]).inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(both.statusCode, 503);
+    assert.equal(both.json().status, 'not-ready');
+  });
+
   it('echoes a well-formed request id and replaces a malformed one', async () => {
     const given = await build().inject({
       method: 'GET',

@@ -116,7 +116,10 @@ export function createDependencies({
       viewFillTtlSeconds: config.VIEW_FILL_TTL_SECONDS,
       minVersionWaitMs: config.MIN_VERSION_WAIT_MS,
     },
-    checks: [redis.check, postgres.check, mongo.check],
+    // Each route degrades on its own (Redis down: reads from the databases; a database down:
+    // 503 on the routes that need it), and every replica shares these stores, so none of them
+    // takes a replica out of the load balancer: readiness reports them as `degraded`.
+    checks: [redis.check, postgres.check, mongo.check].map((c) => ({ ...c, critical: false })),
     resources: [
       { name: 'progress-subscriber', close: () => closeRedis(subscriber) },
       redis.resource,
