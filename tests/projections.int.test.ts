@@ -13,13 +13,17 @@ import { createSigningKey, serviceKeyEnv } from '@parley/platform/testing/tokens
 import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { settings as projectorSettings } from '../projectors/src/config.ts';
-import { readDeadLetters } from '../projectors/src/dead-letter-tool.ts';
+import { readDeadLetters, redriveDeadLetters } from '../projectors/src/dead-letter-tool.ts';
 import { connectStores, projectorContext } from '../projectors/src/dependencies.ts';
-import { collections } from '../projectors/src/projections/conversations.ts';
+import {
+  collections,
+  conversationsProjection,
+} from '../projectors/src/projections/conversations.ts';
 import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { usersProjection } from '../projectors/src/projections/users.ts';
 import { viewKeys } from '../projectors/src/projections/views.ts';
 import { rebuild } from '../projectors/src/rebuild.ts';
+import { DeadLetterWriter } from '../projectors/src/runtime/dead-letters.ts';
 import { currentGeneration } from '../projectors/src/runtime/generations.ts';
 import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
 import {
@@ -278,6 +282,70 @@ describe('projections', () => {
     assert.match(letters[0]?.source ?? '', new RegExp(`^${fixture.chat?.eventsTopic}:\\d+:\\d+$`));
     assert.ok(letters[0]?.reason);
     assert.equal(letters[0]?.message.value?.toString('latin1'), garbage.toString('latin1'));
+  });
+
+  it('redrives dead letters: applies those that now apply, keeps those that still fail', async () => {
+    const ann = await registered();
+    const { aggregateId } = await post('/v1/conversations', { title: 'Before' }, ann.accessToken);
+    await until(
+      async () => (await conversationDoc(aggregateId))?.version === 1,
+      'the conversation',
+    );
+    // An event that once failed to apply (a bug since fixed), dead-lettered beside the poison
+    // record of the test above.
+    const metadata = {
+      eventId: randomUUID(),
+      aggregateId,
+      aggregateVersion: 2,
+      occurredAt: Date.now(),
+      correlationId: randomUUID(),
+      causationId: randomUUID(),
+      actor: `user:${ann.userId}`,
+      tenantId: null,
+    };
+    const { payload } = await fixture.serde.encode('ConversationRenamed', {
+      metadata,
+      title: 'After the redrive',
+    } as never);
+    const topic = fixture.names.deadLetters(groupOf({ name: 'conversations' }));
+    await new DeadLetterWriter(producer, topic, 'conversations').write([
+      {
+        topic: fixture.chat?.eventsTopic ?? '',
+        partition: 0,
+        message: {
+          key: Buffer.from(aggregateId),
+          value: payload,
+          offset: '999',
+          headers: {},
+        } as never,
+        error: new Error('a bug since fixed'),
+      },
+    ]);
+    const redrive = () =>
+      gen('conversations').then((generation) =>
+        redriveDeadLetters({
+          kafka: read.kafka.kafka,
+          serde: read.serde,
+          stores: read.stores,
+          projection: conversationsProjection,
+          generation,
+          topic,
+          groupId: `redrive-test-${randomUUID()}`,
+        }),
+      );
+    const first = await redrive();
+    assert.equal(first.redriven.length, 1, JSON.stringify(first));
+    assert.equal(first.failed.length, 1, 'the poison record still fails');
+    const doc = await conversationDoc(aggregateId);
+    assert.equal(doc?.title, 'After the redrive');
+    assert.equal(doc?.version, 2);
+    // Kept: both are still there for the next attempt, and redriving again changes nothing.
+    const { entries, close } = await readDeadLetters(read.kafka.kafka, topic);
+    await close();
+    assert.equal(entries.length, 2);
+    const again = await redrive();
+    assert.deepEqual(again.redriven, first.redriven);
+    assert.deepEqual(await conversationDoc(aggregateId), doc);
   });
 
   it('keeps nothing of a deleted conversation but a tombstone', async () => {

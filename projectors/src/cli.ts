@@ -13,13 +13,13 @@ import { createLogger } from '@parley/platform/logger';
 import { createMetricsRegistry } from '@parley/platform/metrics';
 import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import { settings } from './config.ts';
-import { readDeadLetters } from './dead-letter-tool.ts';
+import { readDeadLetters, redriveDeadLetters } from './dead-letter-tool.ts';
 import { connectStores, projectorContext } from './dependencies.ts';
 import { PROJECTION_NAMES, projectionNamed } from './projections/index.ts';
 import { type RebuildProgress, rebuild } from './rebuild.ts';
 import { currentGeneration } from './runtime/generations.ts';
 import { projectionMetrics } from './runtime/metrics.ts';
-import { groupOf, namespaceOf, type ProjectedEvent, pointerKey } from './runtime/projection.ts';
+import { groupOf, namespaceOf, pointerKey } from './runtime/projection.ts';
 
 const USAGE = `usage: npm run projector -- rebuild <projection>
        npm run projector -- dlq list|redrive <projection>
@@ -134,55 +134,26 @@ try {
     if (sub === 'list') process.stderr.write(`${entries.length} dead letters in ${dlqTopic}\n`);
   } else {
     // Redrive: apply each dead letter to the live generation; commit past them only if all apply.
-    const reader = await readDeadLetters(
-      connected.kafka.kafka,
-      dlqTopic,
-      `${groupOf(projection)}.redrive`,
-    );
     const key = pointerKey(namespace, projection);
     const number = (await currentGeneration(connected.stores.pool, key)) ?? 1;
-    const generation = { projection: key, number, namespace };
-    let failed = 0;
-    for (const entry of reader.entries) {
-      try {
-        const decoded = await connected.serde.decode(entry.message.value ?? Buffer.alloc(0));
-        const [topic = '', partition = '0', offset = '0'] = entry.source.split(':');
-        const event: ProjectedEvent = {
-          topic,
-          partition: Number(partition),
-          offset,
-          type: decoded.type,
-          value: decoded.value as unknown as ProjectedEvent['value'],
-        };
-        if (projection.store === 'postgres') {
-          const client = await connected.stores.pool.connect();
-          try {
-            await client.query('begin');
-            await projection.apply(client, connected.stores, generation, [event]);
-            await client.query('commit');
-          } catch (error) {
-            await client.query('rollback');
-            throw error;
-          } finally {
-            client.release();
-          }
-        } else {
-          await projection.apply(connected.stores, generation, [event]);
-        }
-        process.stdout.write(`${JSON.stringify({ redriven: entry.offset })}\n`);
-      } catch (error) {
-        failed += 1;
-        process.stdout.write(
-          `${JSON.stringify({ failed: entry.offset, reason: String(error) })}\n`,
-        );
-      }
+    const { redriven, failed } = await redriveDeadLetters({
+      kafka: connected.kafka.kafka,
+      serde: connected.serde,
+      stores: connected.stores,
+      projection,
+      generation: { projection: key, number, namespace },
+      topic: dlqTopic,
+      groupId: `${groupOf(projection)}.redrive`,
+    });
+    for (const offset of redriven)
+      process.stdout.write(`${JSON.stringify({ redriven: offset })}\n`);
+    for (const f of failed) {
+      process.stdout.write(`${JSON.stringify({ failed: f.offset, reason: f.reason })}\n`);
     }
-    if (failed === 0) await reader.commit();
-    await reader.close();
     process.stderr.write(
-      `${reader.entries.length - failed} redriven, ${failed} still failing${failed ? ' (kept)' : ''}\n`,
+      `${redriven.length} redriven, ${failed.length} still failing${failed.length ? ' (kept)' : ''}\n`,
     );
-    process.exitCode = failed ? 1 : 0;
+    process.exitCode = failed.length ? 1 : 0;
   }
 } finally {
   for (const resource of connected.resources) await resource.close().catch(() => {});

@@ -1,6 +1,8 @@
 /** Reading and redriving a projection's dead letters (`projector.<name>.dlq`). */
 import type { Kafka, KafkaMessage } from '@parley/platform/kafka';
+import type { AvroSerde } from '@parley/schemas/serde/serde';
 import { DLQ_HEADERS } from './runtime/dead-letters.ts';
+import type { Generation, ProjectedEvent, Projection, Stores } from './runtime/projection.ts';
 
 export interface DeadLetterEntry {
   offset: string;
@@ -70,4 +72,65 @@ export async function readDeadLetters(
     },
     close: () => consumer.disconnect(),
   };
+}
+
+export interface RedriveResult {
+  redriven: string[];
+  failed: Array<{ offset: string; reason: string }>;
+}
+
+/**
+ * Applies each dead letter again to a generation (after a fix) and moves the redrive group past
+ * them only if every one applied: what still fails is kept for the next attempt. Applying an
+ * event twice changes nothing (checkpoints and version guards), so a repeated redrive is safe.
+ */
+export async function redriveDeadLetters(options: {
+  kafka: Kafka;
+  serde: AvroSerde;
+  stores: Stores;
+  projection: Projection;
+  generation: Generation;
+  topic: string;
+  groupId: string;
+}): Promise<RedriveResult> {
+  const { projection, stores, generation } = options;
+  const reader = await readDeadLetters(options.kafka, options.topic, options.groupId);
+  const result: RedriveResult = { redriven: [], failed: [] };
+  try {
+    for (const entry of reader.entries) {
+      try {
+        const decoded = await options.serde.decode(entry.message.value ?? Buffer.alloc(0));
+        const [topic = '', partition = '0', offset = '0'] = entry.source.split(':');
+        const event: ProjectedEvent = {
+          topic,
+          partition: Number(partition),
+          offset,
+          type: decoded.type,
+          value: decoded.value as unknown as ProjectedEvent['value'],
+        };
+        if (projection.store === 'postgres') {
+          const client = await stores.pool.connect();
+          try {
+            await client.query('begin');
+            await projection.apply(client, stores, generation, [event]);
+            await client.query('commit');
+          } catch (error) {
+            await client.query('rollback').catch(() => {});
+            throw error;
+          } finally {
+            client.release();
+          }
+        } else {
+          await projection.apply(stores, generation, [event]);
+        }
+        result.redriven.push(entry.offset);
+      } catch (error) {
+        result.failed.push({ offset: entry.offset, reason: String(error) });
+      }
+    }
+    if (result.failed.length === 0) await reader.commit();
+  } finally {
+    await reader.close();
+  }
+  return result;
 }
