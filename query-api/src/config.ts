@@ -27,7 +27,7 @@ export const settings = {
   ),
   /** How long a view filled from a database lives in Redis (the projection's own do not expire). */
   VIEW_FILL_TTL_SECONDS: env.int(10, 30 * 86_400, { default: 86_400 }),
-  /** How long a cached query result (usage, an older page of messages) lives in Redis. */
+  /** How long a cached query result (a usage range) lives in Redis. */
   QUERY_CACHE_TTL_SECONDS: env.int(1, 86_400, { default: 30 }),
   /** Read-your-writes: the longest a read waits for the version asked for before answering stale. */
   MIN_VERSION_WAIT_MS: env.int(0, 30_000, { default: 2_000 }),

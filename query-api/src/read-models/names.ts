@@ -40,7 +40,7 @@ export const viewKeys = (namespace: string, generation: number) => {
   };
 };
 
-/** Results of database queries query-api caches (usage, message pages), by the source's generation. */
+/** Results of database queries query-api caches (usage ranges), by the source's generation. */
 export const queryCacheKey = (
   namespace: string,
   source: ProjectionName,
