@@ -55,19 +55,23 @@ export async function rebuild(options: RebuildOptions) {
   await projection.drop(stores, generation);
   await dropCheckpoints(stores.pool, key, number);
   await projection.prepare(stores, generation);
-  // Rates count from the first applied batch, not from joining the group.
+  // Rates count from the first applied batch, not from joining the group, and once caught up,
+  // to the last batch (not to the next look at the lag).
   let started = 0;
+  let lastBatchAt = 0;
   const run = await runProjection({
     ...options,
     generation,
-    onBatch: () => {
-      if (started === 0) started = Date.now();
+    onBatch: (_events, batchStartedAt) => {
+      lastBatchAt = performance.now();
+      if (started === 0) started = batchStartedAt;
     },
   });
   const progress = async (phase: RebuildProgress['phase']): Promise<RebuildProgress> => {
     const lag = await run.lag();
     const applied = run.applied();
-    const seconds = started === 0 ? 0 : (Date.now() - started) / 1000;
+    const until = lag === 0 ? lastBatchAt : performance.now();
+    const seconds = started === 0 ? 0 : Math.max(0.001, (until - started) / 1000);
     const eventsPerSecond = seconds > 0 ? Math.round(applied / seconds) : 0;
     return {
       projection: projection.name,

@@ -32,7 +32,8 @@ export interface RunnerOptions {
   /** The consumer group of this generation; `projector.<name>.g<n>` unless given. */
   groupId?: string;
   /** Per-message hook, for tests that kill a projector mid-batch. */
-  onBatch?: (events: number) => void;
+  /** After each applied batch: its events, and when (performance.now()) the batch began. */
+  onBatch?: (events: number, startedAt: number) => void;
 }
 
 export interface RunningProjection {
@@ -211,7 +212,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
         count = await applyOneByOne(topic, partition, events, batch.messages);
       }
       applied += count;
-      options.onBatch?.(count);
+      options.onBatch?.(count, started);
       positions.set(`${topic}:${partition}`, nextOffset);
       resolveOffset(batch.lastOffset());
       await commitOffsetsIfNecessary();
