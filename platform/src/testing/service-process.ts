@@ -25,6 +25,8 @@ export interface ServiceProcess {
   kill9(): Promise<void>;
 }
 
+const LIFELINE = new URL('./lifeline.ts', import.meta.url).href;
+
 export async function startService(
   /** Path of the entry module, run from source. */
   entry: string,
@@ -42,10 +44,11 @@ export async function startService(
   opened.add(logName);
   const child = spawn(
     process.execPath,
-    [...nodeArgs, '--conditions=parley-source', '--import', 'tsx', entry],
+    [...nodeArgs, '--conditions=parley-source', '--import', 'tsx', '--import', LIFELINE, entry],
     {
       env: { ...process.env, ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) },
-      stdio: ['ignore', log, log],
+      // stdin stays open while this process lives: the lifeline ends the service when it closes.
+      stdio: ['pipe', log, log],
     },
   );
   const exited = new Promise<number | null>((resolve) =>
