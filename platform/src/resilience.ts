@@ -41,7 +41,11 @@ export interface GuardOptions {
 export interface Guard {
   /** Runs the call through timeout, retry and breaker; throws DependencyUnavailable when it fails. */
   <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T>;
-  /** True while the circuit is open: callers can skip optional work at once. */
+  /**
+   * True while the circuit is open and its trial is not due yet: callers can skip optional work
+   * at once. Once the trial is due it is false again, so the next call makes the trial (a breaker
+   * only half-opens on a call).
+   */
   readonly isOpen: () => boolean;
 }
 
@@ -59,6 +63,10 @@ export function guard(options: GuardOptions): Guard {
     // abortOnReturn false: no abort (and no DOMException) after every successful call.
     timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
   );
+  let openedAt = 0;
+  breaker.onBreak(() => {
+    openedAt = performance.now();
+  });
   const openSeconds = Math.max(1, Math.ceil(options.halfOpenAfterMs / 1000));
   const guarded = async <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     try {
@@ -70,5 +78,7 @@ export function guard(options: GuardOptions): Guard {
       throw new DependencyUnavailable(options.code, options.detail, error, retryAfter);
     }
   };
-  return Object.assign(guarded, { isOpen: () => breaker.state === CircuitState.Open });
+  const isOpen = () =>
+    breaker.state === CircuitState.Open && performance.now() - openedAt < options.halfOpenAfterMs;
+  return Object.assign(guarded, { isOpen });
 }

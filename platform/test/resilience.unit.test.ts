@@ -57,6 +57,23 @@ describe('guard', () => {
     );
     assert.equal(calls, before, 'an open circuit does not call');
   });
+
+  it('says it is closed again once the trial is due, and the next call makes the trial', async () => {
+    const guarded = guard({ ...options, halfOpenAfterMs: 100 });
+    let healthy = false;
+    const call = async () => {
+      if (!healthy) throw new Error('down');
+      return 'back';
+    };
+    for (let i = 0; i < options.breakAfter; i++) await assert.rejects(guarded(call));
+    assert.equal(guarded.isOpen(), true);
+    await new Promise((r) => setTimeout(r, 150));
+    // Callers that skip work while isOpen() must not skip forever: no call has been made since.
+    assert.equal(guarded.isOpen(), false);
+    healthy = true;
+    assert.equal(await guarded(call), 'back');
+    assert.equal(guarded.isOpen(), false);
+  });
 });
 
 /** A producer that records each request and lets the test decide when it completes. */
