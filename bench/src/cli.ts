@@ -1,21 +1,25 @@
 /**
- * `npm run bench -- <name> [--events N]`: brings the local stack up (idempotent), runs the
+ * `npm run bench -- <name> [--events N] [--seconds S]`: brings the local stack up (idempotent), runs the
  * benchmark with its same-run baseline and writes bench/results/<name>.json.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { commandsBench } from './benchmarks/commands.ts';
+import { freshnessBench } from './benchmarks/freshness.ts';
 import { kafkaBaseline } from './benchmarks/kafka-baseline.ts';
 import { projectionsBench } from './benchmarks/projections.ts';
+import { queriesBench } from './benchmarks/queries.ts';
 import { benchContext } from './context.ts';
 
 const BENCHMARKS: Record<string, (context: ReturnType<typeof benchContext>) => Promise<string>> = {
   'kafka-baseline': kafkaBaseline,
   commands: commandsBench,
   projections: projectionsBench,
+  queries: queriesBench,
+  freshness: freshnessBench,
 };
-const USAGE = `usage: npm run bench -- <${Object.keys(BENCHMARKS).join('|')}> [--events N]`;
+const USAGE = `usage: npm run bench -- <${Object.keys(BENCHMARKS).join('|')}> [--events N] [--seconds S]`;
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n${USAGE}\n`);
@@ -23,11 +27,14 @@ function fail(message: string): never {
 }
 
 let parsed: ReturnType<
-  typeof parseArgs<{ options: { events: { type: 'string' } }; allowPositionals: true }>
+  typeof parseArgs<{
+    options: { events: { type: 'string' }; seconds: { type: 'string' } };
+    allowPositionals: true;
+  }>
 >;
 try {
   parsed = parseArgs({
-    options: { events: { type: 'string' } },
+    options: { events: { type: 'string' }, seconds: { type: 'string' } },
     allowPositionals: true,
     strict: true,
   });
@@ -45,9 +52,16 @@ if (parsed.values.events !== undefined) {
     fail(`--events must be an integer from 1000 to 10000000, got '${parsed.values.events}'`);
   }
 }
+let seconds: number | undefined;
+if (parsed.values.seconds !== undefined) {
+  seconds = Number(parsed.values.seconds);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
+    fail(`--seconds must be an integer from 1 to 600, got '${parsed.values.seconds}'`);
+  }
+}
 
 const repo = new URL('../../', import.meta.url).pathname;
 execFileSync('bash', [`${repo}infra/local/stack.sh`, 'up'], { stdio: 'inherit' });
-const path = await run(benchContext(events));
+const path = await run(benchContext(events, seconds));
 process.stdout.write(readFileSync(path, 'utf8'));
 process.stdout.write(`written to ${path}\n`);

@@ -5,8 +5,14 @@ export interface BenchContext {
   config: ReturnType<typeof loadConfig<typeof stackSettings>>;
   /** Overrides a benchmark's default event count (for a quick smoke run). */
   events?: number;
+  /** Overrides how long a benchmark measures each step, in seconds (for a quick smoke run). */
+  seconds?: number;
 }
 
-export function benchContext(events?: number): BenchContext {
-  return { config: loadConfig(stackSettings), ...(events ? { events } : {}) };
+export function benchContext(events?: number, seconds?: number): BenchContext {
+  return {
+    config: loadConfig(stackSettings),
+    ...(events ? { events } : {}),
+    ...(seconds ? { seconds } : {}),
+  };
 }

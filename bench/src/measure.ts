@@ -74,3 +74,23 @@ export function progress(label: string) {
     },
   };
 }
+
+/** Cores each process kept busy from now until `read()`, plus this process as `bench`. */
+export function coresBusy(processes: Record<string, { cpuSeconds(): number }>) {
+  const started = performance.now();
+  const before = Object.entries(processes).map(([name, p]) => [name, p.cpuSeconds()] as const);
+  const own = process.cpuUsage();
+  return {
+    read(): Record<string, number> {
+      const seconds = (performance.now() - started) / 1000;
+      const round = (n: number) => Math.round((n / seconds) * 100) / 100;
+      const used = process.cpuUsage(own);
+      return {
+        ...Object.fromEntries(
+          before.map(([name, cpu]) => [name, round((processes[name]?.cpuSeconds() ?? cpu) - cpu)]),
+        ),
+        bench: round((used.user + used.system) / 1e6),
+      };
+    },
+  };
+}

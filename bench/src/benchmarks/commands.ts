@@ -25,7 +25,9 @@ import { topicCatalogue } from '@parley/schemas/topics/catalogue';
 import { reconcileTopics } from '@parley/schemas/topics/reconcile';
 import { Pool } from 'undici';
 import type { BenchContext } from '../context.ts';
-import { peakRssBytes, percentiles, rate, writeResult } from '../measure.ts';
+import { closedLoop, openLoop, sleep } from '../load.ts';
+import { type Percentiles, peakRssBytes, writeResult } from '../measure.ts';
+import { stopServices, MESSAGE_TEXT as TEXT } from '../parley.ts';
 
 const PARTITIONS = 6;
 const EVENTS_PER_TRANSACTION = 50;
@@ -33,82 +35,15 @@ const CONVERSATIONS = 2_000;
 const CONCURRENCIES = [64, 256, 512];
 const PEAK_SECONDS = 10;
 const HALF_PEAK_SECONDS = 15;
-const TEXT = 'How do I make the most of a long weekend in Lisbon with two kids? '.repeat(3);
 const repo = new URL('../../../', import.meta.url).pathname;
 
 const round = (n: number) => Math.round(n * 100) / 100;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Phase {
   eventsPerSec: number;
-  latencyMs: ReturnType<typeof percentiles>;
+  latencyMs: Percentiles;
   events: number;
   failures: number;
-}
-
-/** Runs `job` at a fixed rate for `seconds`; latency counts from each job's scheduled start. */
-async function openLoop(perSec: number, seconds: number, job: () => Promise<boolean>) {
-  const latencies: number[] = [];
-  let failures = 0;
-  const started = performance.now();
-  const total = Math.round(perSec * seconds);
-  const running: Array<Promise<void>> = [];
-  for (let i = 0; i < total; i++) {
-    const scheduled = started + (i * 1000) / perSec;
-    const wait = scheduled - performance.now();
-    if (wait > 1) await sleep(wait);
-    running.push(
-      job().then(
-        (ok) => {
-          if (ok) latencies.push(performance.now() - scheduled);
-          else failures += 1;
-        },
-        () => {
-          failures += 1;
-        },
-      ),
-    );
-  }
-  await Promise.all(running);
-  const ms = performance.now() - started;
-  return {
-    eventsPerSec: rate(latencies.length, ms),
-    latencyMs: percentiles(latencies),
-    events: latencies.length,
-    failures,
-  };
-}
-
-/** `concurrency` loops doing `job` back to back for `seconds`. */
-async function closedLoop(
-  concurrency: number,
-  seconds: number,
-  job: (loop: number) => Promise<number>,
-) {
-  const latencies: number[] = [];
-  let events = 0;
-  let failures = 0;
-  const started = performance.now();
-  const until = started + seconds * 1000;
-  const loop = async (_: unknown, index: number) => {
-    while (performance.now() < until) {
-      const t0 = performance.now();
-      const done = await job(index).catch(() => 0);
-      if (done > 0) {
-        events += done;
-        latencies.push(performance.now() - t0);
-      } else failures += 1;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, loop));
-  const ms = performance.now() - started;
-  return {
-    concurrency,
-    eventsPerSec: rate(events, ms),
-    latencyMs: percentiles(latencies),
-    events,
-    failures,
-  };
 }
 
 /** Pre-encoded UserMessagePosted events, as the processor writes them. */
@@ -348,12 +283,7 @@ export async function commandsBench(context: BenchContext) {
       peakRssBytes: { ...rss, bench: peakRssBytes() },
     });
   } finally {
-    for (const service of services) {
-      service.signal('SIGTERM');
-      const code = await Promise.race([service.exited, sleep(20_000).then(() => 'still running')]);
-      process.stderr.write(`commands: ${service.name} stopped: ${code}\n`);
-      await service.kill9();
-    }
+    await stopServices(services, 'commands');
     await admin
       .deleteTopics({ topics: [...catalogue.map((t) => t.name), baselineTopic] })
       .catch(() => {});

@@ -25,9 +25,10 @@ import {
   IDENTITY_SCHEMA,
 } from '../../../command-api/src/identity/store-schema.ts';
 import { PROJECTIONS } from '../../../projectors/src/projections/index.ts';
-import { namespaceOf, pointerKey } from '../../../projectors/src/runtime/projection.ts';
+import { namespaceOf } from '../../../projectors/src/runtime/projection.ts';
 import type { BenchContext } from '../context.ts';
 import { peakRssBytes, progress, rate, writeResult } from '../measure.ts';
+import { dropReadModels } from '../parley.ts';
 
 const PARTITIONS = 6;
 /** A rebuild that has not finished by then is reported as failed and the next one runs. */
@@ -325,31 +326,11 @@ export async function projectionsBench(context: BenchContext) {
       peakRssBytes: { bench: peakRssBytes() },
     });
   } finally {
-    for (const projection of PROJECTIONS) {
-      const key = pointerKey(namespace, projection);
-      const { rows } = await postgres.pool
-        .query<{ generation: number }>(
-          'select generation from read.generations where projection = $1',
-          [key],
-        )
-        .catch(() => ({ rows: [] as Array<{ generation: number }> }));
-      for (const { generation } of rows) {
-        await within(
-          projection
-            .drop(
-              { pool: postgres.pool, mongo: mongo.mongo, redis: redis.redis, cipher },
-              { projection: key, number: generation, namespace },
-            )
-            .catch(() => {}),
-        );
-      }
-      await postgres.pool
-        .query('delete from read.generations where projection = $1', [key])
-        .catch(() => {});
-      await postgres.pool
-        .query('delete from read.checkpoints where projection = $1', [key])
-        .catch(() => {});
-    }
+    await dropReadModels(
+      { pool: postgres.pool, mongo: mongo.mongo, redis: redis.redis, cipher },
+      namespace,
+      PROJECTIONS,
+    );
     await admin.deleteTopics({ topics: [...Object.values(topics), ...dlq] }).catch(() => {});
     await admin.disconnect();
     await postgres.resource.close();

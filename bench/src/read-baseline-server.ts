@@ -1,0 +1,77 @@
+/**
+ * The queries benchmark's baseline, run as its own process: bare Fastify routes reading the same
+ * Redis views as the query API with ioredis and answering the same JSON, with nothing else in
+ * the way (no token check, rate limit, schemas, generation lookup, ETag or security headers).
+ *   GET /conversations/:id   one HMGET of the conversation view
+ *   GET /lists/:userId       the user's list (newest 20), then one HMGET per conversation
+ */
+import { env, loadConfig } from '@parley/platform/config';
+import { createRedis, redisSettings } from '@parley/platform/redis';
+import { serviceSettings } from '@parley/platform/service';
+import Fastify from 'fastify';
+import { listItemFromView } from '../../query-api/src/chat/pages.ts';
+import type { ConversationView } from '../../query-api/src/read-models/shapes.ts';
+
+const config = loadConfig({
+  ...serviceSettings(3009),
+  ...redisSettings,
+  /** The views' key prefix, e.g. `parley:<namespace>views_g1:`. */
+  VIEWS_PREFIX: env.string(),
+});
+const redis = createRedis({
+  url: config.REDIS_URL,
+  password: config.REDIS_PASSWORD,
+  connectionName: 'bench.read-baseline',
+});
+const prefix = config.VIEWS_PREFIX;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+async function views(ids: readonly string[]) {
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hmget(`${prefix}conversation:${id}`, 'version', 'data');
+  return ((await pipeline.exec()) ?? []).flatMap(([error, value]) => {
+    const [version, data] = (error ? [] : value) as [string | null, string | null];
+    return version && data
+      ? [{ version: Number(version), data: JSON.parse(data) as ConversationView }]
+      : [];
+  });
+}
+
+const app = Fastify();
+app.get('/health/ready', async () => ({ status: 'ready' }));
+app.get<{ Params: { id: string } }>('/conversations/:id', async (request, reply) => {
+  const [view] = await views([request.params.id]);
+  if (!view) return reply.status(404).send({ title: 'no such conversation' });
+  const { data, version } = view;
+  return {
+    id: data.id,
+    title: data.title,
+    status: data.status,
+    messageCount: data.messageCount,
+    createdAt: iso(data.createdAt),
+    lastActivityAt: iso(data.lastActivityAt),
+    version,
+    messages: data.messages.map((m) => ({ ...m, at: iso(m.at) })),
+  };
+});
+app.get<{ Params: { userId: string } }>('/lists/:userId', async (request) => {
+  const ids = await redis.zrevrangebyscore(
+    `${prefix}conversations:${request.params.userId}`,
+    '+inf',
+    '(-inf',
+    'LIMIT',
+    0,
+    20,
+  );
+  const items = (await views(ids)).map((v) => listItemFromView(v.data, v.version));
+  return { items, next: null };
+});
+
+await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+const close = async () => {
+  await app.close();
+  redis.disconnect();
+  process.exit(0);
+};
+process.once('SIGTERM', close);
+process.once('SIGINT', close);
