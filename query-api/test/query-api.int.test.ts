@@ -539,6 +539,15 @@ describe('query API', () => {
       assert.equal(usage.statusCode, 200);
       const other = await get(`/v1/conversations/${annChat.id}`, bob.accessToken, {}, cut.app);
       assert.equal(other.statusCode, 404);
+      // A version no store has yet (the projection behind, the views out of reach): try again.
+      const ahead = await get(
+        `/v1/conversations/${randomUUID()}`,
+        ann.accessToken,
+        { 'x-min-version': '3' },
+        cut.app,
+      );
+      assert.equal(ahead.statusCode, 503, ahead.body);
+      assert.ok(Number(ahead.headers['retry-after']) >= 1);
       const stream = await get(
         `/v1/conversations/${annChat.id}/events`,
         ann.accessToken,

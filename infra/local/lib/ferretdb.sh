@@ -22,6 +22,11 @@ ferretdb_healthy() { port_open "$FERRETDB_PORT" && grep -q "ferretdb listening" 
 ferretdb_start() {
   postgres_healthy || die "FerretDB stores its data in PostgreSQL: start postgres first"
   postgres_ensure_database "$FERRETDB_DATABASE"
+  # FerretDB makes a PostgreSQL transaction of each document write; waiting for the WAL flush
+  # of each made the stand-in disk-bound. Locally a crash may lose the last writes' durability,
+  # not their order or atomicity (MongoDB's own default acknowledges before its journal sync too).
+  "$(pg_bindir)/psql" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U parley -d postgres \
+    -c "alter database $FERRETDB_DATABASE set synchronous_commit = off" >/dev/null
   ensure_port_free ferretdb "$FERRETDB_PORT"
   # FerretDB's default pool (50 connections) can deadlock: a collection creation holds its
   # metadata lock while waiting for a connection that queries waiting on that lock hold. With

@@ -207,7 +207,14 @@ export const conversationsProjection: GuardedProjection = {
       messages,
       newMessages.filter((m) => !deleted.has(m.conversationId)),
     );
-    if (deleted.size > 0) await messages.deleteMany({ conversationId: { $in: [...deleted] } });
+    if (deleted.size > 0) {
+      // One equality filter per conversation: the index serves it (FerretDB scans every document
+      // for an $in, MongoDB would not).
+      await messages.bulkWrite(
+        [...deleted].map((id) => ({ deleteMany: { filter: { conversationId: id } } })),
+        { ordered: false },
+      );
+    }
     await insertAll(conversations, inserts);
     for (let i = 0; i < replaces.length; i += REPLACES_PER_COMMAND) {
       await conversations.bulkWrite(replaces.slice(i, i + REPLACES_PER_COMMAND), {

@@ -108,7 +108,11 @@ export const usageDailyProjection: PostgresProjection = {
       }
     }
     if (days.size === 0) return;
-    const list = [...days.values()];
+    // Rows in one order in every batch: partitions applied concurrently share a user's days, and
+    // locking them in different orders deadlocked (each deadlock redoing a whole batch).
+    const list = [...days.values()].sort((a, b) =>
+      a.userId === b.userId ? a.day.localeCompare(b.day) : a.userId.localeCompare(b.userId),
+    );
     await client.query(
       `insert into ${usage(g)} as u (user_id, day, messages, replies, prompt_tokens, completion_tokens)
        select * from unnest($1::uuid[], $2::date[], $3::int[], $4::int[], $5::bigint[], $6::bigint[])

@@ -1,4 +1,5 @@
 /** One conversation, owner-checked: the view (cache-aside, read-your-writes) or 404. */
+import { DependencyUnavailable } from '@parley/platform/resilience';
 import type { ReadModels } from '../dependencies.ts';
 import { NotFound } from '../http/errors.ts';
 import { viewKeys } from '../read-models/names.ts';
@@ -25,6 +26,16 @@ export async function readOwnedConversation(
     minVersion,
     database: conversationById(reads, generations.conversations, id),
   });
+  // Asked for a version no store has yet while the views are out of reach: not a 404 (the
+  // conversation exists, the client has its version) but a read to try again.
+  if (!read.view && read.degraded && minVersion !== undefined) {
+    throw new DependencyUnavailable(
+      'VIEWS_UNAVAILABLE',
+      'The conversation is not readable yet; try again',
+      undefined,
+      1,
+    );
+  }
   // Someone else's conversation is as unknown as a made-up id; a deleted one is gone.
   const data = read.view?.data;
   if (!read.view || !data || data.ownerId !== userId) throw new NotFound('no such conversation');
