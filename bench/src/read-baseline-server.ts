@@ -6,11 +6,11 @@
  *   GET /lists/:userId       the user's list (newest 20), then one HMGET per conversation
  */
 import { env, loadConfig } from '@parley/platform/config';
+import type { ConversationView } from '@parley/platform/read-models';
 import { createRedis, redisSettings } from '@parley/platform/redis';
 import { serviceSettings } from '@parley/platform/service';
 import Fastify from 'fastify';
 import { listItemFromView } from '../../query-api/src/chat/pages.ts';
-import type { ConversationView } from '../../query-api/src/read-models/shapes.ts';
 
 const config = loadConfig({
   ...serviceSettings(3009),

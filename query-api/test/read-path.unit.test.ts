@@ -3,18 +3,20 @@
 // the progress contract and SSE framing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeViewProgress, encodeViewProgress } from '@parley/platform/view-progress';
-import { PREVIEW_LENGTH as PROJECTOR_PREVIEW } from '../../projectors/src/projections/conversations.ts';
 import {
+  type ConversationDoc,
   LATEST_MESSAGES,
-  viewKeys as projectorViewKeys,
-} from '../../projectors/src/projections/views.ts';
+  type MessageDoc,
+  PREVIEW_LENGTH,
+} from '@parley/platform/read-models';
+import { decodeViewProgress, encodeViewProgress } from '@parley/platform/view-progress';
+import { viewKeys as projectorViewKeys } from '../../projectors/src/projections/views.ts';
 import {
   namespaceOf as projectorNamespaceOf,
   physical as projectorPhysical,
   pointerKey as projectorPointerKey,
 } from '../../projectors/src/runtime/projection.ts';
-import { newestMessages, viewMessagesAfter } from '../src/chat/pages.ts';
+import { listItemFromView, newestMessages, viewMessagesAfter } from '../src/chat/pages.ts';
 import { sseEvent } from '../src/chat/sse.ts';
 import { decodeCursor, encodeCursor } from '../src/http/cursor.ts';
 import { contentEtag, matchesIfNoneMatch, versionEtag } from '../src/http/etag.ts';
@@ -27,14 +29,7 @@ import {
   usersTable,
   viewKeys,
 } from '../src/read-models/names.ts';
-import {
-  type ConversationDoc,
-  conversationViewOf,
-  type MessageDoc,
-  messagesComplete,
-  PREVIEW_LENGTH,
-  VIEW_MESSAGES,
-} from '../src/read-models/shapes.ts';
+import { conversationViewOf, messagesComplete } from '../src/read-models/shapes.ts';
 import { SingleFlight } from '../src/read-models/single-flight.ts';
 import { type Watch, waitForVersion } from '../src/read-models/wait-for-version.ts';
 import { dateRange } from '../src/usage/date-range.ts';
@@ -57,8 +52,20 @@ describe('read model names', () => {
       projectorPhysical({ ...g, number: 1 }, 'usage_daily'),
     );
     assert.equal(pointerKey(ns, 'usage-daily'), projectorPointerKey(ns, { name: 'usage-daily' }));
-    assert.equal(VIEW_MESSAGES, LATEST_MESSAGES);
-    assert.equal(PREVIEW_LENGTH, PROJECTOR_PREVIEW);
+  });
+
+  it('keep what the views projection keeps: the latest messages, the preview length', () => {
+    const many = Array.from({ length: LATEST_MESSAGES + 3 }, (_, i) => message(i + 2));
+    const view = conversationViewOf(
+      doc({ messageCount: many.length, version: LATEST_MESSAGES + 4 }),
+      many,
+    );
+    assert.equal(view.data?.messages.length, LATEST_MESSAGES);
+    assert.equal(view.data?.messages.at(-1)?.id, many.at(-1)?._id);
+    const long = { ...message(2), text: 'x'.repeat(PREVIEW_LENGTH + 30) };
+    const listed = conversationViewOf(doc({ messageCount: 1 }), [long]);
+    assert.ok(listed.data);
+    assert.equal(listItemFromView(listed.data, 2).lastMessage?.preview.length, PREVIEW_LENGTH);
   });
 });
 

@@ -6,6 +6,11 @@
  * it back, and its messages are deleted.
  */
 import type { Collection } from '@parley/platform/mongo';
+import {
+  type ConversationDoc,
+  type MessageDoc,
+  PREVIEW_LENGTH,
+} from '@parley/platform/read-models';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
 import {
   type Generation,
@@ -16,33 +21,6 @@ import {
 } from '../runtime/projection.ts';
 
 const chat = CONTEXTS.find((c) => c.name === 'chat');
-export const PREVIEW_LENGTH = 120;
-
-export interface ConversationDoc {
-  _id: string;
-  ownerId: string;
-  title?: string;
-  status: 'active' | 'archived' | 'deleted';
-  messageCount: number;
-  lastMessage?: { role: 'user' | 'assistant'; preview: string; at: Date } | null;
-  lastActivityAt: Date;
-  createdAt: Date;
-  version: number;
-}
-
-export interface MessageDoc {
-  _id: string;
-  conversationId: string;
-  ownerId: string;
-  role: 'user' | 'assistant';
-  text: string | null;
-  at: Date;
-  /** The conversation's version after this message: a stable, gap-free order for paging. */
-  seq: number;
-  replyTo?: string;
-  failed?: string;
-}
-
 export const collections = (stores: Stores, g: Generation) => {
   const db = stores.mongo.db();
   return {

@@ -5,6 +5,7 @@
  */
 import type { EncryptedText } from '@parley/platform/personal-data';
 import type { PoolClient } from '@parley/platform/postgres';
+import type { UserRow } from '@parley/platform/read-models';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
 import {
   type Generation,
@@ -16,18 +17,6 @@ import {
 
 const identity = CONTEXTS.find((c) => c.name === 'identity');
 const table = (g: Generation) => `read.${physical(g, 'users')}`;
-
-export interface UserRow {
-  user_id: string;
-  email: string | null;
-  display_name: string | null;
-  role: string;
-  status: string;
-  locale: string | null;
-  created_at: Date;
-  updated_at: Date;
-  version: number;
-}
 
 async function evolve(
   row: UserRow | undefined,

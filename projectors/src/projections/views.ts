@@ -10,6 +10,12 @@
 import { createHash } from 'node:crypto';
 import type { EncryptedText } from '@parley/platform/personal-data';
 import {
+  type ConversationView,
+  LATEST_MESSAGES,
+  type MeView,
+  type Versioned,
+} from '@parley/platform/read-models';
+import {
   encodeViewProgress,
   type ViewProgress,
   viewProgressChannel,
@@ -25,7 +31,6 @@ import {
 
 const chat = CONTEXTS.find((c) => c.name === 'chat');
 const identity = CONTEXTS.find((c) => c.name === 'identity');
-export const LATEST_MESSAGES = 20;
 
 export const viewKeys = (g: Generation) => {
   const prefix = `parley:${physical(g, 'views')}:`;
@@ -36,31 +41,6 @@ export const viewKeys = (g: Generation) => {
     conversation: (id: string) => `${prefix}conversation:${id}`,
   };
 };
-
-export interface MeView {
-  userId: string;
-  email: string | null;
-  displayName: string | null;
-  role: string;
-  status: string;
-  locale: string | null;
-}
-
-export interface ConversationView {
-  id: string;
-  ownerId: string;
-  title: string | null;
-  status: string;
-  messageCount: number;
-  createdAt: number;
-  lastActivityAt: number;
-  messages: Array<{ id: string; role: 'user' | 'assistant'; text: string | null; at: number }>;
-}
-
-interface Versioned<T> {
-  version: number;
-  data: T;
-}
 
 /**
  * KEYS[1] value hash, KEYS[2] owner's list (or ''); ARGV: version, data ('' = tombstone),

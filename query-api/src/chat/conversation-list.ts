@@ -6,10 +6,10 @@
  * serves the page.
  */
 import { AppError } from '@parley/platform/errors';
+import type { ConversationView } from '@parley/platform/read-models';
 import type { ReadModels } from '../dependencies.ts';
 import type { ReadSource } from '../http/read-reply.ts';
 import { viewKeys } from '../read-models/names.ts';
-import type { ConversationView } from '../read-models/shapes.ts';
 import type { ListEntry } from '../read-models/view-store.ts';
 import {
   conversationDocs,

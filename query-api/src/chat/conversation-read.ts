@@ -1,10 +1,11 @@
 /** One conversation, owner-checked: the view (cache-aside, read-your-writes) or 404. */
+
+import type { ConversationView, Versioned } from '@parley/platform/read-models';
 import { DependencyUnavailable } from '@parley/platform/resilience';
 import type { ReadModels } from '../dependencies.ts';
 import { NotFound } from '../http/errors.ts';
 import { viewKeys } from '../read-models/names.ts';
 import { readView, type WaitedView } from '../read-models/read-view.ts';
-import type { ConversationView, Versioned } from '../read-models/shapes.ts';
 import { conversationById } from './conversations-source.ts';
 
 export type OwnedConversation = WaitedView<ConversationView> & {

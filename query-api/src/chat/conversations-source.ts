@@ -4,17 +4,17 @@
  * where messages are paged (by `seq`, the conversation's version after the message: unique and
  * never reused, so pages stay stable while messages arrive).
  */
-import type { ReadModels } from '../dependencies.ts';
-import type { DatabaseRead } from '../read-models/cache-aside.ts';
-import { mongoCollections } from '../read-models/names.ts';
+
 import {
   type ConversationDoc,
   type ConversationView,
-  conversationViewOf,
+  LATEST_MESSAGES,
   type MessageDoc,
-  messagesComplete,
-  VIEW_MESSAGES,
-} from '../read-models/shapes.ts';
+} from '@parley/platform/read-models';
+import type { ReadModels } from '../dependencies.ts';
+import type { DatabaseRead } from '../read-models/cache-aside.ts';
+import { mongoCollections } from '../read-models/names.ts';
+import { conversationViewOf, messagesComplete } from '../read-models/shapes.ts';
 import type { ListEntry } from '../read-models/view-store.ts';
 
 /** Most conversations a list fill takes; older ones are still paged from MongoDB. */
@@ -46,7 +46,7 @@ export function conversationById(
               messages
                 .find({ conversationId: id })
                 .sort({ seq: -1 })
-                .limit(VIEW_MESSAGES)
+                .limit(LATEST_MESSAGES)
                 .toArray(),
             );
       return { view: conversationViewOf(doc, latest), fillable: messagesComplete(doc, latest) };

@@ -10,12 +10,12 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '@parley/platform/errors';
+import type { ConversationView, MessageDoc } from '@parley/platform/read-models';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit } from '../http/access.ts';
 import { problemResponses } from '../http/schemas.ts';
 import { mongoCollections } from '../read-models/names.ts';
-import type { ConversationView, MessageDoc } from '../read-models/shapes.ts';
 import { readOwnedConversation } from './conversation-read.ts';
 import { messagePage } from './conversations-source.ts';
 import { type ApiMessage, apiMessageOfView, fromDoc, viewMessagesAfter } from './pages.ts';

@@ -11,7 +11,7 @@ import {
   type MessageDoc,
   PREVIEW_LENGTH,
   type ViewMessage,
-} from '../read-models/shapes.ts';
+} from '@parley/platform/read-models';
 import type { ListEntry } from '../read-models/view-store.ts';
 
 export interface ListItem {

@@ -5,6 +5,7 @@
  * `GET /v1/conversations/{id}/messages` (newest first, or oldest first from a point).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ConversationView } from '@parley/platform/read-models';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit } from '../http/access.ts';
@@ -20,7 +21,6 @@ import {
 } from '../http/min-version.ts';
 import { PRIVATE_REVALIDATE, sendRead } from '../http/read-reply.ts';
 import { problemResponses } from '../http/schemas.ts';
-import type { ConversationView } from '../read-models/shapes.ts';
 import { listConversations } from './conversation-list.ts';
 import { readOwnedConversation } from './conversation-read.ts';
 import { messagePage } from './conversations-source.ts';

@@ -4,6 +4,7 @@
  * never in a URL that access logs keep). Profiles come from the `me` view, filled from PostgreSQL.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { MeView, UserRow } from '@parley/platform/read-models';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit, requireRole } from '../http/access.ts';
@@ -15,7 +16,6 @@ import { NO_STORE, PRIVATE_REVALIDATE, sendRead } from '../http/read-reply.ts';
 import { problemResponses } from '../http/schemas.ts';
 import { viewKeys } from '../read-models/names.ts';
 import { readView } from '../read-models/read-view.ts';
-import type { MeView, UserRow } from '../read-models/shapes.ts';
 import { searchUsers, userById } from './users-source.ts';
 
 const profile = Type.Object({

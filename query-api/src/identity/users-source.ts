@@ -1,8 +1,10 @@
 /** Users in PostgreSQL (`read.users_g<n>`, the users projection): one by id, or a filtered page. */
+
+import type { MeView, UserRow } from '@parley/platform/read-models';
 import type { ReadModels } from '../dependencies.ts';
 import type { DatabaseRead } from '../read-models/cache-aside.ts';
 import { usersTable } from '../read-models/names.ts';
-import { type MeView, meViewOf, type UserRow } from '../read-models/shapes.ts';
+import { meViewOf } from '../read-models/shapes.ts';
 
 export function userById(
   reads: ReadModels,

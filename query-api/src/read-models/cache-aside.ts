@@ -5,11 +5,11 @@
  * Redis down or its breaker open, the database answers and the reply says it is degraded.
  */
 import { AppError } from '@parley/platform/errors';
+import type { Versioned } from '@parley/platform/read-models';
 import type { Guard } from '@parley/platform/resilience';
 import type { ViewKind } from '@parley/platform/view-progress';
 import type { ReadSource } from '../http/read-reply.ts';
 import type { ReadMetrics } from './read-metrics.ts';
-import type { Versioned } from './shapes.ts';
 import type { SingleFlight } from './single-flight.ts';
 import type { ViewStore } from './view-store.ts';
 

@@ -6,8 +6,9 @@
  * only by a fill from the database: a list without it may have been evicted and restarted by the
  * projection with only its newest conversations, so it is read as a miss.
  */
+
+import type { Versioned } from '@parley/platform/read-models';
 import type { Redis } from '@parley/platform/redis';
-import type { Versioned } from './shapes.ts';
 
 /** The member that says a list holds every conversation (score -inf: never in a page). */
 export const LIST_COMPLETE = '~complete';

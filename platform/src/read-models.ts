@@ -1,0 +1,84 @@
+/**
+ * The read models' shapes, shared by the side that writes them (projectors) and the side that
+ * reads them (query-api): PostgreSQL rows, MongoDB documents and Redis views. One definition, so
+ * a view the query API fills from a database is the one the views projection would have written.
+ */
+
+/** A Redis view: {version, data}; data null is a tombstone (a deleted conversation). */
+export interface Versioned<T> {
+  readonly version: number;
+  readonly data: T | null;
+}
+
+/** How many messages the conversation view keeps. */
+export const LATEST_MESSAGES = 20;
+
+/** Characters of the last message kept as a conversation's preview. */
+export const PREVIEW_LENGTH = 120;
+
+export interface MeView {
+  userId: string;
+  email: string | null;
+  displayName: string | null;
+  role: string;
+  status: string;
+  locale: string | null;
+}
+
+export interface ViewMessage {
+  id: string;
+  role: 'user' | 'assistant';
+  text: string | null;
+  at: number;
+}
+
+export interface ConversationView {
+  id: string;
+  ownerId: string;
+  title: string | null;
+  status: string;
+  messageCount: number;
+  createdAt: number;
+  lastActivityAt: number;
+  messages: ViewMessage[];
+}
+
+/** A row of `read.users_g<n>`. */
+export interface UserRow {
+  user_id: string;
+  email: string | null;
+  display_name: string | null;
+  role: string;
+  status: string;
+  locale: string | null;
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+}
+
+/** A document of `conversations_g<n>`. */
+export interface ConversationDoc {
+  _id: string;
+  ownerId: string;
+  title?: string;
+  status: 'active' | 'archived' | 'deleted';
+  messageCount: number;
+  lastMessage?: { role: 'user' | 'assistant'; preview: string; at: Date } | null;
+  lastActivityAt: Date;
+  createdAt: Date;
+  version: number;
+}
+
+/** A document of `messages_g<n>`. */
+export interface MessageDoc {
+  _id: string;
+  conversationId: string;
+  ownerId: string;
+  role: 'user' | 'assistant';
+  text: string | null;
+  at: Date;
+  /** The conversation's version after this message: a stable, gap-free order for paging. */
+  seq: number;
+  replyTo?: string;
+  failed?: string;
+}
