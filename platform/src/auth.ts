@@ -63,10 +63,16 @@ export function parsePublicKeys(json: string): Map<string, string> {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Tokens remembered as verified, and for how long at most (never past their expiry). */
+const VERIFIED_TOKENS = 10_000;
+const VERIFIED_FOR_MS = 60_000;
+
 export async function registerAuth(
   app: FastifyInstance,
   options: { publicKeys: ReadonlyMap<string, string>; issuer: string; audience: string },
 ): Promise<void> {
+  /** When each principal's token expires (ms), noted as the token is verified. */
+  const expiries = new WeakMap<Principal, number>();
   await app.register(fastifyJwt, {
     secret: async (_request: FastifyRequest, token: TokenOrHeader) => {
       const kid = 'header' in token ? token.header.kid : token.kid;
@@ -81,15 +87,41 @@ export async function registerAuth(
       allowedIss: options.issuer,
       allowedAud: options.audience,
       requiredClaims: ['sub', 'exp', 'iss', 'aud'],
-      // A client sends the same token for its whole life: verify its signature once a minute,
-      // not on every request. Expiry is still checked on each; a key removed from the set
-      // fails in the key lookup above, before this cache.
-      cache: 10_000,
-      cacheTTL: 60_000,
     },
-    formatUser: (payload) => ({ userId: payload.sub, roles: payload.roles }),
+    formatUser: (payload) => {
+      const principal: Principal = { userId: payload.sub, roles: payload.roles };
+      const { exp } = payload as { exp?: unknown };
+      if (typeof exp === 'number') expiries.set(principal, exp * 1000);
+      return principal;
+    },
   });
+  // A client sends the same token for its whole life: its signature is verified once a minute,
+  // not on every request (a map lookup instead of decoding, key lookup and ES256). An entry never
+  // outlives the token's expiry; the key set only changes with a restart, which empties the map.
+  const verified = new Map<string, { principal: Principal; until: number }>();
+  const remember = (authorization: string, principal: Principal) => {
+    const expiresAt = expiries.get(principal);
+    if (expiresAt === undefined) return;
+    if (verified.size >= VERIFIED_TOKENS) {
+      // The oldest entry (insertion order) makes room.
+      const oldest = verified.keys().next().value;
+      if (oldest !== undefined) verified.delete(oldest);
+    }
+    verified.set(authorization, {
+      principal,
+      until: Math.min(expiresAt, Date.now() + VERIFIED_FOR_MS),
+    });
+  };
   app.decorate('authenticate', async (request: FastifyRequest) => {
+    const authorization = request.headers.authorization;
+    const known = authorization === undefined ? undefined : verified.get(authorization);
+    if (known) {
+      if (known.until > Date.now()) {
+        request.user = known.principal;
+        return;
+      }
+      verified.delete(authorization as string);
+    }
     try {
       await request.jwtVerify();
     } catch (error) {
@@ -103,5 +135,6 @@ export async function registerAuth(
     ) {
       throw new Unauthorized('the token has no valid subject or roles');
     }
+    if (authorization !== undefined) remember(authorization, request.user);
   });
 }

@@ -14,6 +14,11 @@ export interface RedisOptions {
   url: string;
   password?: string;
   connectionName: string;
+  /**
+   * A command not answered by then fails (ioredis `commandTimeout`), so a guard around it needs
+   * no timer of its own. None by default: a blocking command may wait longer.
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -24,6 +29,7 @@ export function createRedis(options: RedisOptions): Redis {
   const client = new Redis(options.url, {
     ...(options.password ? { password: options.password } : {}),
     connectionName: options.connectionName,
+    ...(options.commandTimeoutMs ? { commandTimeout: options.commandTimeoutMs } : {}),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
@@ -56,11 +62,16 @@ export function redisHealthCheck(client: Redis): HealthCheck {
 }
 
 /** A client from the shared settings, with its readiness check and how to close it. */
-export function connectRedis(config: ConfigOf<typeof redisSettings>, connectionName: string) {
+export function connectRedis(
+  config: ConfigOf<typeof redisSettings>,
+  connectionName: string,
+  options: Pick<RedisOptions, 'commandTimeoutMs'> = {},
+) {
   const redis = createRedis({
     url: config.REDIS_URL,
     password: config.REDIS_PASSWORD,
     connectionName,
+    ...options,
   });
   return {
     redis,

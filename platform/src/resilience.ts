@@ -2,7 +2,9 @@
  * One guard per remote dependency (Kafka, Redis, a database): a timeout per attempt, a jittered
  * retry, and a circuit breaker that stops calling a dependency that keeps failing. A call that
  * cannot get through fails fast with DependencyUnavailable (HTTP 503 with Retry-After), so a
- * request never hangs on a dependency that is down.
+ * request never hangs on a dependency that is down. Only the policies asked for are built: a
+ * guard on a hot path whose client times out by itself (ioredis `commandTimeout`) and that
+ * does not retry is the breaker alone, with no timer, signal or retry loop per call.
  */
 import {
   BrokenCircuitError,
@@ -29,7 +31,11 @@ export interface GuardOptions {
   code: string;
   /** What the client reads in the problem's detail. */
   detail: string;
-  timeoutMs: number;
+  /**
+   * Per attempt; leave out when the client enforces its own timeout (its failures still count
+   * for the breaker). Without it the call's signal never aborts.
+   */
+  timeoutMs?: number;
   /** Attempts per call, the first included. */
   attempts: number;
   /** Consecutive failed calls that open the circuit. */
@@ -49,20 +55,34 @@ export interface Guard {
   readonly isOpen: () => boolean;
 }
 
+/** The signal of a call whose guard has no timeout. */
+const NEVER_ABORTED = new AbortController().signal;
+
 export function guard(options: GuardOptions): Guard {
   const breaker = circuitBreaker(handleAll, {
     halfOpenAfter: options.halfOpenAfterMs,
     breaker: new ConsecutiveBreaker(options.breakAfter),
   });
-  const policy = wrap(
-    breaker,
-    retry(handleAll, {
-      maxAttempts: options.attempts - 1,
-      backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }),
-    }),
-    // abortOnReturn false: no abort (and no DOMException) after every successful call.
-    timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
-  );
+  const retries =
+    options.attempts > 1
+      ? [
+          retry(handleAll, {
+            maxAttempts: options.attempts - 1,
+            backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }),
+          }),
+        ]
+      : [];
+  const timeouts =
+    options.timeoutMs === undefined
+      ? []
+      : // abortOnReturn false: no abort (and no DOMException) after every successful call.
+        [
+          timeout(options.timeoutMs, {
+            strategy: TimeoutStrategy.Aggressive,
+            abortOnReturn: false,
+          }),
+        ];
+  const policy = wrap(breaker, ...retries, ...timeouts);
   let openedAt = 0;
   breaker.onBreak(() => {
     openedAt = performance.now();
@@ -70,6 +90,7 @@ export function guard(options: GuardOptions): Guard {
   const openSeconds = Math.max(1, Math.ceil(options.halfOpenAfterMs / 1000));
   const guarded = async <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     try {
+      if (timeouts.length === 0) return await policy.execute(() => call(NEVER_ABORTED));
       // A signal of the call's own: cockatiel hangs its listeners on the parent signal.
       return await policy.execute(({ signal }) => call(signal), new AbortController().signal);
     } catch (error) {

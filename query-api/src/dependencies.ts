@@ -14,6 +14,9 @@ import { type ReadMetrics, readMetrics } from './read-models/read-metrics.ts';
 import { SingleFlight } from './read-models/single-flight.ts';
 import { ViewStore } from './read-models/view-store.ts';
 
+/** How long a Redis command may take before the read falls back to the databases. */
+const REDIS_TIMEOUT_MS = 300;
+
 /** What the read routes share: the stores behind their breakers and the read machinery. */
 export interface ReadModels {
   readonly namespace: string;
@@ -48,7 +51,9 @@ export function createDependencies({
 }): QueryApiDependencies {
   const postgres = connectPostgres(config, 'query-api');
   const mongo = connectMongo(config, 'query-api');
-  const redis = connectRedis(config, 'query-api');
+  // Redis is a cache here: a short timeout (enforced by the client) and no retry, the
+  // databases answer instead.
+  const redis = connectRedis(config, 'query-api', { commandTimeoutMs: REDIS_TIMEOUT_MS });
   // A subscribed connection can do nothing else: progress arrives on its own.
   const subscriber = createRedis({
     url: config.REDIS_URL,
@@ -56,11 +61,10 @@ export function createDependencies({
     connectionName: 'query-api.progress',
   });
   const namespace = namespaceOf(config.TOPIC_PREFIX);
-  // Redis is a cache here: a short timeout and no retry, the databases answer instead.
+  // The breaker alone: the client times commands out, and the databases stand in for a retry.
   const redisGuard = guard({
     code: 'VIEWS_UNAVAILABLE',
     detail: 'Cached views cannot be read right now',
-    timeoutMs: 300,
     attempts: 1,
     breakAfter: 5,
     halfOpenAfterMs: 5_000,

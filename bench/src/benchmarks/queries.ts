@@ -179,6 +179,10 @@ export async function queriesBench(context: BenchContext) {
       `${REPO}bench/src/read-baseline-server.ts`,
       { VIEWS_PREFIX: viewKeys(parley.namespace, 1).prefix },
       'bench-read-baseline',
+      // PARLEY_BENCH_PROFILE=1: a CPU profile beside the services' (.data/profiles).
+      process.env.PARLEY_BENCH_PROFILE
+        ? ['--cpu-prof', `--cpu-prof-dir=${REPO}.data/profiles`]
+        : [],
     );
     started.push(baseline);
     await baseline.ready();
@@ -235,7 +239,7 @@ export async function queriesBench(context: BenchContext) {
         seedSeconds,
         concurrencies: CONCURRENCIES,
         stepSeconds: seconds,
-        note: 'autocannon in the bench process, keep-alive, no compression asked for; each user reads only their own conversations; the query API checks the ES256 token, counts a Redis-backed per-user rate limit (set to 1,000,000/min) and reads the Redis views; the baseline reads the same views with no token check or rate limit. Everything shares 2 cores with Kafka, Redis, PostgreSQL, FerretDB and the idle write side.',
+        note: 'autocannon in the bench process, keep-alive, no compression asked for; each user reads only their own conversations; the query API checks the ES256 token, counts the per-user rate limit (in memory, shared through Redis; set to 1,000,000/min) and reads the Redis views; the baseline reads the same views with no token check or rate limit. Everything shares 2 cores with Kafka, Redis, PostgreSQL, FerretDB and the idle write side.',
       },
       conversation: conversation.result,
       list: list.result,

@@ -61,7 +61,9 @@ async function fromViews(reads: ReadModels, query: ListQuery): Promise<ListPage>
   const keys = viewKeys(reads.namespace, generations.views);
   const listKey = keys.list(query.ownerId);
   const redis = reads.guards.redis;
-  const chunk = Math.max(query.limit * 2, 50);
+  // One more than a page tells whether there is a next one; a status filter skips some, so it
+  // reads more at a time.
+  const chunk = query.status ? Math.max(query.limit * 2, 50) : query.limit + 1;
   const found: Array<{ entry: ListEntry; item: ListItem }> = [];
   let source: ReadSource = 'redis';
   let filled = false;

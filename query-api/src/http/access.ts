@@ -1,8 +1,8 @@
 /**
  * Who may read what. Every route needs a valid token (401 otherwise); owner routes answer 404 for
  * another user's resources (never revealing that they exist); admin and analyst routes answer 403
- * without the role. Reads are rate-limited per user and route, with counters in Redis shared by
- * every instance (fail-open while Redis is down).
+ * without the role. Reads are rate-limited per user over all read routes (one group), counted by
+ * each instance and shared through Redis (platform/src/rate-limit-store.ts).
  */
 import type { Role } from '@parley/platform/auth';
 import type { FastifyRequest } from 'fastify';
@@ -15,7 +15,7 @@ export function requireRole(role: Role) {
   };
 }
 
-/** The route config of a rate-limited read: a budget per user (and route). */
+/** The route config of a rate-limited read: one budget per user for every read route. */
 export function perUserRateLimit(maxPerMinute: number) {
   return {
     rateLimit: {

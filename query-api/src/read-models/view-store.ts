@@ -69,8 +69,11 @@ export class ViewStore {
     });
   }
 
+  /** One view: a plain HMGET, no pipeline (the hot path of every single-view read). */
   async readHash<T>(key: string): Promise<Versioned<T> | undefined> {
-    return (await this.readHashes<T>([key]))[0];
+    const [version, data] = await this.redis.hmget(key, 'version', 'data');
+    if (version === null || version === undefined) return undefined;
+    return { version: Number(version), data: data ? (JSON.parse(data) as T) : null };
   }
 
   /** Writes the view unless Redis already has this version or a newer one. */
