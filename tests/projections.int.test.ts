@@ -384,6 +384,25 @@ describe('projections', () => {
     const keys = viewKeys(await gen('views'));
     assert.equal(await read.stores.redis.zscore(keys.list(ann.userId), aggregateId), null);
   });
+  it('reads a conversation back when another writer changed it since this process wrote it', async () => {
+    const ann = await registered();
+    const { aggregateId } = await post('/v1/conversations', { title: 'Moved' }, ann.accessToken);
+    const say = (text: string) =>
+      post(`/v1/conversations/${aggregateId}/messages`, { text }, ann.accessToken);
+    await say('one');
+    await until(async () => (await conversationDoc(aggregateId))?.version === 2, 'version 2');
+    // Another consumer (the partition moved away and back) applied version 3 meanwhile.
+    const { conversations } = collections(read.stores, await gen('conversations'));
+    await conversations.updateOne({ _id: aggregateId }, { $set: { version: 3, messageCount: 99 } });
+    await say('two'); // version 3: already there
+    await say('three'); // version 4: on top of what the store has, not of what this process wrote
+    const doc = await until(async () => {
+      const d = await conversationDoc(aggregateId);
+      return d?.version === 4 ? d : undefined;
+    }, 'version 4');
+    assert.equal(doc.messageCount, 100);
+  });
+
   it('changes nothing when every batch is replayed', async () => {
     const ann = await registered();
     const { aggregateId } = await post('/v1/conversations', { title: 'Twice' }, ann.accessToken);

@@ -19,6 +19,7 @@ import {
   physical,
   type Stores,
 } from '../runtime/projection.ts';
+import { ConcurrentWriteError, WrittenDocuments } from '../runtime/written-documents.ts';
 
 const chat = CONTEXTS.find((c) => c.name === 'chat');
 export const collections = (stores: Stores, g: Generation) => {
@@ -38,6 +39,13 @@ const DUPLICATE_KEY = 11000;
  * holds; MongoDB itself would take far more per command.
  */
 const REPLACES_PER_COMMAND = 25;
+/**
+ * Conversation documents kept after writing them (about 0.5 KB each): with FerretDB the read
+ * back of a batch's documents (`$in` on `_id`) scans the whole collection, so a warm process
+ * reads only conversations it has not written yet.
+ */
+const WRITTEN_DOCUMENTS = 50_000;
+const written = new WrittenDocuments<ConversationDoc>(WRITTEN_DOCUMENTS);
 
 async function insertAll<T extends { _id: string }>(collection: Collection<T>, docs: T[]) {
   if (docs.length === 0) return;
@@ -152,8 +160,18 @@ export const conversationsProjection: GuardedProjection = {
     const { conversations, messages } = collections(stores, g);
     const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
     const loaded = new Map<string, ConversationDoc>();
-    for (const doc of await conversations.find({ _id: { $in: ids } }).toArray()) {
-      loaded.set(doc._id, doc);
+    // Documents this process wrote last are not read back; only the others are.
+    const cacheKey = (id: string) => `${conversations.collectionName}|${id}`;
+    const unknown: string[] = [];
+    for (const id of ids) {
+      const doc = written.get(cacheKey(id));
+      if (doc) loaded.set(id, doc);
+      else unknown.push(id);
+    }
+    if (unknown.length > 0) {
+      for (const doc of await conversations.find({ _id: { $in: unknown } }).toArray()) {
+        loaded.set(doc._id, doc);
+      }
     }
     const current = new Map(loaded);
     const newMessages: MessageDoc[] = [];
@@ -181,23 +199,37 @@ export const conversationsProjection: GuardedProjection = {
     // Messages first, then the conversations: a conversation's version guards a replay, so a
     // crash between the two must leave the conversation behind (its events applied again, the
     // messages' inserts then find their ids taken), never ahead of its messages.
-    await insertAll(
-      messages,
-      newMessages.filter((m) => !deleted.has(m.conversationId)),
-    );
-    if (deleted.size > 0) {
-      // One equality filter per conversation: the index serves it (FerretDB scans every document
-      // for an $in, MongoDB would not).
-      await messages.bulkWrite(
-        [...deleted].map((id) => ({ deleteMany: { filter: { conversationId: id } } })),
-        { ordered: false },
+    try {
+      await insertAll(
+        messages,
+        newMessages.filter((m) => !deleted.has(m.conversationId)),
       );
+      if (deleted.size > 0) {
+        // One equality filter per conversation: the index serves it (FerretDB scans every
+        // document for an $in, MongoDB would not).
+        await messages.bulkWrite(
+          [...deleted].map((id) => ({ deleteMany: { filter: { conversationId: id } } })),
+          { ordered: false },
+        );
+      }
+      await insertAll(conversations, inserts);
+      let matched = 0;
+      for (let i = 0; i < replaces.length; i += REPLACES_PER_COMMAND) {
+        const result = await conversations.bulkWrite(replaces.slice(i, i + REPLACES_PER_COMMAND), {
+          ordered: false,
+        });
+        matched += result.matchedCount;
+      }
+      // A replacement that matched nothing started from a version the store no longer has.
+      if (matched < replaces.length) {
+        throw new ConcurrentWriteError(
+          `${replaces.length - matched} of ${replaces.length} conversations changed meanwhile`,
+        );
+      }
+    } catch (error) {
+      written.forget(ids.map(cacheKey));
+      throw error;
     }
-    await insertAll(conversations, inserts);
-    for (let i = 0; i < replaces.length; i += REPLACES_PER_COMMAND) {
-      await conversations.bulkWrite(replaces.slice(i, i + REPLACES_PER_COMMAND), {
-        ordered: false,
-      });
-    }
+    for (const doc of current.values()) written.remember(cacheKey(doc._id), doc);
   },
 };

@@ -72,6 +72,8 @@ export function isTransient(error: unknown): boolean {
     '42P01', // a table another service creates is not there yet (identity.data_keys)
   ]);
   if (e.code && codes.has(e.code)) return true;
+  // An optimistic write lost to another writer: the batch is read again and reapplied.
+  if (e.name === 'ConcurrentWriteError') return true;
   if (e.name && /^Mongo(Network|ServerSelection|NotConnected|Timeout)/.test(e.name)) return true;
   // A MongoDB-wire server on SQLite (FerretDB) answers a concurrent writer with SQLITE_BUSY.
   return /Connection (is )?(closed|terminated)|Stream isn't writeable|timeout|database is locked|SQLITE_BUSY/i.test(

@@ -67,14 +67,17 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
   const positions = new Map<string, number>();
   let applied = 0;
 
-  const decode = async (topic: string, partition: number, messages: KafkaMessage[]) => {
+  /**
+   * The batch's records decoded; the undecodable ones are poison. A transient failure (the schema
+   * registry out of reach for a schema not cached yet) fails the whole decode, which is retried:
+   * no retry wrapper per record on the hot path.
+   */
+  const decodeOnce = async (topic: string, partition: number, messages: KafkaMessage[]) => {
     const events: ProjectedEvent[] = [];
     const poison: DeadLetter[] = [];
     for (const message of messages) {
       try {
-        const decoded = await transientRetry.execute(() =>
-          options.serde.decode(message.value ?? Buffer.alloc(0)),
-        );
+        const decoded = await options.serde.decode(message.value ?? Buffer.alloc(0));
         events.push({
           topic,
           partition,
@@ -89,6 +92,8 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     }
     return { events, poison };
   };
+  const decode = (topic: string, partition: number, messages: KafkaMessage[]) =>
+    transientRetry.execute(() => decodeOnce(topic, partition, messages));
 
   /** Postgres: the batch and its checkpoint in one transaction; what the checkpoint saw is skipped. */
   const applyPostgres = async (
