@@ -27,6 +27,9 @@ ferretdb_start() {
   # not their order or atomicity (MongoDB's own default acknowledges before its journal sync too).
   "$(pg_bindir)/psql" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U parley -d postgres \
     -c "alter database $FERRETDB_DATABASE set synchronous_commit = off" >/dev/null
+  # Lookups by _id served by an index (see the file).
+  PGOPTIONS="-c client_min_messages=warning" "$(pg_bindir)/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$POSTGRES_PORT" -U parley \
+    -d "$FERRETDB_DATABASE" -f "$LOCAL_DIR/ferretdb/id-index.sql" >/dev/null
   ensure_port_free ferretdb "$FERRETDB_PORT"
   # FerretDB's default pool (50 connections) can deadlock: a collection creation holds its
   # metadata lock while waiting for a connection that queries waiting on that lock hold. With

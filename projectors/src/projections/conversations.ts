@@ -130,6 +130,93 @@ function evolve(
   }
 }
 
+/** The batch's conversations: those this process wrote last from memory, the others read. */
+async function loadConversations(
+  conversations: Collection<ConversationDoc>,
+  ids: readonly string[],
+  cacheKey: (id: string) => string,
+): Promise<Map<string, ConversationDoc>> {
+  const loaded = new Map<string, ConversationDoc>();
+  const unknown: string[] = [];
+  for (const id of ids) {
+    const doc = written.get(cacheKey(id));
+    if (doc) loaded.set(id, doc);
+    else unknown.push(id);
+  }
+  if (unknown.length > 0) {
+    for (const doc of await conversations.find({ _id: { $in: unknown } }).toArray()) {
+      loaded.set(doc._id, doc);
+    }
+  }
+  return loaded;
+}
+
+/** The batch folded over the loaded documents; events a document already reflects are skipped. */
+function fold(loaded: ReadonlyMap<string, ConversationDoc>, events: readonly ProjectedEvent[]) {
+  const current = new Map(loaded);
+  const newMessages: MessageDoc[] = [];
+  const deleted = new Set<string>();
+  for (const event of events) {
+    const id = event.value.metadata.aggregateId;
+    const doc = current.get(id);
+    if (doc && event.value.metadata.aggregateVersion <= doc.version) continue;
+    const next = evolve(doc, event, newMessages);
+    if (!next) continue;
+    current.set(id, next);
+    if (next.status === 'deleted') deleted.add(id);
+  }
+  return { current, newMessages, deleted };
+}
+
+async function writeBatch(
+  { conversations, messages }: ReturnType<typeof collections>,
+  loaded: ReadonlyMap<string, ConversationDoc>,
+  current: ReadonlyMap<string, ConversationDoc>,
+  newMessages: MessageDoc[],
+  deleted: ReadonlySet<string>,
+) {
+  const inserts: ConversationDoc[] = [];
+  const replaces = [];
+  for (const doc of current.values()) {
+    const before = loaded.get(doc._id);
+    if (!before) inserts.push(doc);
+    else if (before.version !== doc.version) {
+      replaces.push({
+        replaceOne: { filter: { _id: doc._id, version: before.version }, replacement: doc },
+      });
+    }
+  }
+  // Messages first, then the conversations: a conversation's version guards a replay, so a
+  // crash between the two must leave the conversation behind (its events applied again, the
+  // messages' inserts then find their ids taken), never ahead of its messages.
+  await insertAll(
+    messages,
+    newMessages.filter((m) => !deleted.has(m.conversationId)),
+  );
+  if (deleted.size > 0) {
+    // One equality filter per conversation: the index serves it (FerretDB scans every
+    // document for an $in, MongoDB would not).
+    await messages.bulkWrite(
+      [...deleted].map((id) => ({ deleteMany: { filter: { conversationId: id } } })),
+      { ordered: false },
+    );
+  }
+  await insertAll(conversations, inserts);
+  let matched = 0;
+  for (let i = 0; i < replaces.length; i += REPLACES_PER_COMMAND) {
+    const result = await conversations.bulkWrite(replaces.slice(i, i + REPLACES_PER_COMMAND), {
+      ordered: false,
+    });
+    matched += result.matchedCount;
+  }
+  // A replacement that matched nothing started from a version the store no longer has.
+  if (matched < replaces.length) {
+    throw new ConcurrentWriteError(
+      `${replaces.length - matched} of ${replaces.length} conversations changed meanwhile`,
+    );
+  }
+}
+
 export const conversationsProjection: GuardedProjection = {
   name: 'conversations',
   store: 'mongo',
@@ -159,73 +246,11 @@ export const conversationsProjection: GuardedProjection = {
   async apply(stores, g, events) {
     const { conversations, messages } = collections(stores, g);
     const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
-    const loaded = new Map<string, ConversationDoc>();
-    // Documents this process wrote last are not read back; only the others are.
     const cacheKey = (id: string) => `${conversations.collectionName}|${id}`;
-    const unknown: string[] = [];
-    for (const id of ids) {
-      const doc = written.get(cacheKey(id));
-      if (doc) loaded.set(id, doc);
-      else unknown.push(id);
-    }
-    if (unknown.length > 0) {
-      for (const doc of await conversations.find({ _id: { $in: unknown } }).toArray()) {
-        loaded.set(doc._id, doc);
-      }
-    }
-    const current = new Map(loaded);
-    const newMessages: MessageDoc[] = [];
-    const deleted = new Set<string>();
-    for (const event of events) {
-      const id = event.value.metadata.aggregateId;
-      const doc = current.get(id);
-      if (doc && event.value.metadata.aggregateVersion <= doc.version) continue;
-      const next = evolve(doc, event, newMessages);
-      if (!next) continue;
-      current.set(id, next);
-      if (next.status === 'deleted') deleted.add(id);
-    }
-    const inserts: ConversationDoc[] = [];
-    const replaces = [];
-    for (const doc of current.values()) {
-      const before = loaded.get(doc._id);
-      if (!before) inserts.push(doc);
-      else if (before.version !== doc.version) {
-        replaces.push({
-          replaceOne: { filter: { _id: doc._id, version: before.version }, replacement: doc },
-        });
-      }
-    }
-    // Messages first, then the conversations: a conversation's version guards a replay, so a
-    // crash between the two must leave the conversation behind (its events applied again, the
-    // messages' inserts then find their ids taken), never ahead of its messages.
+    const loaded = await loadConversations(conversations, ids, cacheKey);
+    const { current, newMessages, deleted } = fold(loaded, events);
     try {
-      await insertAll(
-        messages,
-        newMessages.filter((m) => !deleted.has(m.conversationId)),
-      );
-      if (deleted.size > 0) {
-        // One equality filter per conversation: the index serves it (FerretDB scans every
-        // document for an $in, MongoDB would not).
-        await messages.bulkWrite(
-          [...deleted].map((id) => ({ deleteMany: { filter: { conversationId: id } } })),
-          { ordered: false },
-        );
-      }
-      await insertAll(conversations, inserts);
-      let matched = 0;
-      for (let i = 0; i < replaces.length; i += REPLACES_PER_COMMAND) {
-        const result = await conversations.bulkWrite(replaces.slice(i, i + REPLACES_PER_COMMAND), {
-          ordered: false,
-        });
-        matched += result.matchedCount;
-      }
-      // A replacement that matched nothing started from a version the store no longer has.
-      if (matched < replaces.length) {
-        throw new ConcurrentWriteError(
-          `${replaces.length - matched} of ${replaces.length} conversations changed meanwhile`,
-        );
-      }
+      await writeBatch({ conversations, messages }, loaded, current, newMessages, deleted);
     } catch (error) {
       written.forget(ids.map(cacheKey));
       throw error;
