@@ -190,6 +190,94 @@ async function load<T>(stores: Stores, keys: string[]): Promise<Map<string, Vers
   return found;
 }
 
+const userEventsTopic = identity ? `${identity.name}.${identity.aggregate}-events` : undefined;
+const isUserEvent = (event: ProjectedEvent) =>
+  userEventsTopic !== undefined && event.topic.endsWith(userEventsTopic);
+
+type Keys = ReturnType<typeof viewKeys>;
+
+/** The batch's identity events over the loaded `me` views; those a view reflects are skipped. */
+async function foldMe(
+  mes: Map<string, Versioned<MeView | null>>,
+  events: readonly ProjectedEvent[],
+  keys: Keys,
+  stores: Stores,
+) {
+  for (const event of events) {
+    const key = keys.me(event.value.metadata.aggregateId);
+    const view = mes.get(key);
+    if (view && event.value.metadata.aggregateVersion <= view.version) continue;
+    const next = await evolveMe(view, event, stores);
+    if (next) mes.set(key, next);
+  }
+}
+
+/** The batch's chat events over the loaded conversation views; returns each view's owner. */
+function foldConversations(
+  convs: Map<string, Versioned<ConversationView | null>>,
+  events: readonly ProjectedEvent[],
+  keys: Keys,
+) {
+  const owners = new Map<string, string>();
+  for (const event of events) {
+    const key = keys.conversation(event.value.metadata.aggregateId);
+    const view = convs.get(key);
+    if (view?.data) owners.set(key, view.data.ownerId);
+    if (view && event.value.metadata.aggregateVersion <= view.version) continue;
+    const next = evolveConversation(view, event);
+    if (!next) continue;
+    if (next.data) owners.set(key, next.data.ownerId);
+    convs.set(key, next);
+  }
+  return owners;
+}
+
+/** One guarded write per view the batch moved; returns how many. */
+function queueWrites(
+  pipeline: ReturnType<Stores['redis']['pipeline']>,
+  batch: {
+    mes: ReadonlyMap<string, Versioned<MeView | null>>;
+    convs: ReadonlyMap<string, Versioned<ConversationView | null>>;
+    before: ReadonlyMap<string, number>;
+    owners: ReadonlyMap<string, string>;
+    keys: Keys;
+  },
+) {
+  const { mes, convs, before, owners, keys } = batch;
+  let writes = 0;
+  for (const [key, view] of mes) {
+    if (before.get(key) === view.version) continue;
+    writes += 1;
+    pipeline.evalsha(
+      GUARDED_SHA,
+      2,
+      key,
+      '',
+      view.version,
+      view.data ? JSON.stringify(view.data) : '',
+      '',
+      '',
+    );
+  }
+  for (const [key, view] of convs) {
+    if (before.get(key) === view.version) continue;
+    const owner = owners.get(key);
+    const id = key.slice(keys.conversation('').length);
+    writes += 1;
+    pipeline.evalsha(
+      GUARDED_SHA,
+      2,
+      key,
+      owner ? keys.list(owner) : '',
+      view.version,
+      view.data ? JSON.stringify(view.data) : '',
+      id,
+      view.data ? view.data.lastActivityAt : '',
+    );
+  }
+  return writes;
+}
+
 export const viewsProjection: GuardedProjection = {
   name: 'views',
   store: 'redis',
@@ -233,10 +321,9 @@ export const viewsProjection: GuardedProjection = {
 
   async apply(stores, g, events) {
     const keys = viewKeys(g);
-    const userEvents = events.filter((e) =>
-      e.topic.endsWith(identity ? `${identity.name}.${identity.aggregate}-events` : '-'),
-    );
-    const chatEvents = events.filter((e) => !userEvents.includes(e));
+    const userEvents: ProjectedEvent[] = [];
+    const chatEvents: ProjectedEvent[] = [];
+    for (const event of events) (isUserEvent(event) ? userEvents : chatEvents).push(event);
     await stores.cipher.prepare(userEvents.flatMap((e) => [e.value.email, e.value.displayName]));
     const meKeys = [...new Set(userEvents.map((e) => keys.me(e.value.metadata.aggregateId)))];
     const convKeys = [
@@ -247,56 +334,10 @@ export const viewsProjection: GuardedProjection = {
       load<ConversationView>(stores, convKeys),
     ]);
     const before = new Map([...mes, ...convs].map(([k, v]) => [k, v.version]));
-    for (const event of userEvents) {
-      const key = keys.me(event.value.metadata.aggregateId);
-      const view = mes.get(key);
-      if (view && event.value.metadata.aggregateVersion <= view.version) continue;
-      const next = await evolveMe(view, event, stores);
-      if (next) mes.set(key, next);
-    }
-    const owners = new Map<string, string>();
-    for (const event of chatEvents) {
-      const key = keys.conversation(event.value.metadata.aggregateId);
-      const view = convs.get(key);
-      if (view?.data) owners.set(key, view.data.ownerId);
-      if (view && event.value.metadata.aggregateVersion <= view.version) continue;
-      const next = evolveConversation(view, event);
-      if (!next) continue;
-      if (next.data) owners.set(key, next.data.ownerId);
-      convs.set(key, next);
-    }
+    await foldMe(mes, userEvents, keys, stores);
+    const owners = foldConversations(convs, chatEvents, keys);
     const pipeline = stores.redis.pipeline();
-    let writes = 0;
-    for (const [key, view] of mes) {
-      if (before.get(key) === view.version) continue;
-      writes += 1;
-      pipeline.evalsha(
-        GUARDED_SHA,
-        2,
-        key,
-        '',
-        view.version,
-        view.data ? JSON.stringify(view.data) : '',
-        '',
-        '',
-      );
-    }
-    for (const [key, view] of convs) {
-      if (before.get(key) === view.version) continue;
-      const owner = owners.get(key);
-      const id = key.slice(keys.conversation('').length);
-      writes += 1;
-      pipeline.evalsha(
-        GUARDED_SHA,
-        2,
-        key,
-        owner ? keys.list(owner) : '',
-        view.version,
-        view.data ? JSON.stringify(view.data) : '',
-        id,
-        view.data ? view.data.lastActivityAt : '',
-      );
-    }
+    const writes = queueWrites(pipeline, { mes, convs, before, owners, keys });
     if (writes === 0) return;
     const results = (await pipeline.exec()) ?? [];
     const noScript = results.some(([error]) => error && /NOSCRIPT/.test(String(error)));
