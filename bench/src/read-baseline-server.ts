@@ -10,7 +10,7 @@ import type { ConversationView } from '@parley/platform/read-models';
 import { createRedis, redisSettings } from '@parley/platform/redis';
 import { serviceSettings } from '@parley/platform/service';
 import Fastify from 'fastify';
-import { listItemFromView } from '../../query-api/src/chat/pages.ts';
+import { conversationFromView, listItemFromView } from '../../query-api/src/chat/pages.ts';
 
 const config = loadConfig({
   ...serviceSettings(3009),
@@ -24,7 +24,6 @@ const redis = createRedis({
   connectionName: 'bench.read-baseline',
 });
 const prefix = config.VIEWS_PREFIX;
-const iso = (ms: number) => new Date(ms).toISOString();
 
 async function views(ids: readonly string[]) {
   const pipeline = redis.pipeline();
@@ -42,17 +41,7 @@ app.get('/health/ready', async () => ({ status: 'ready' }));
 app.get<{ Params: { id: string } }>('/conversations/:id', async (request, reply) => {
   const [view] = await views([request.params.id]);
   if (!view) return reply.status(404).send({ title: 'no such conversation' });
-  const { data, version } = view;
-  return {
-    id: data.id,
-    title: data.title,
-    status: data.status,
-    messageCount: data.messageCount,
-    createdAt: iso(data.createdAt),
-    lastActivityAt: iso(data.lastActivityAt),
-    version,
-    messages: data.messages.map((m) => ({ ...m, at: iso(m.at) })),
-  };
+  return conversationFromView(view.data, view.version);
 });
 app.get<{ Params: { userId: string } }>('/lists/:userId', async (request) => {
   const ids = await redis.zrevrangebyscore(

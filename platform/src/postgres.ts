@@ -35,6 +35,28 @@ export function createPostgresPool(options: PostgresOptions): pg.Pool {
   return pool;
 }
 
+/**
+ * Runs `work` in one transaction on a client of the pool: committed when it resolves, rolled back
+ * when it throws (the error goes on), the client released either way.
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 export function postgresHealthCheck(pool: pg.Pool): HealthCheck {
   return {
     name: 'postgres',

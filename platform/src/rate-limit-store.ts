@@ -13,7 +13,7 @@
 import type { Redis } from 'ioredis';
 
 /** How often an instance adds its hits to Redis and learns everyone's. */
-export const FLUSH_MS = 100;
+const FLUSH_MS = 100;
 /** Keys counted at once before old windows are dropped early (memory bound). */
 const MAX_KEYS = 200_000;
 
@@ -93,12 +93,6 @@ class Counters {
     });
   }
 
-  /** Stops the background flush (the last hits are not shared). */
-  stop() {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
   private current(key: string, windowMs: number, now: number): Counter {
     const window = Math.floor(now / windowMs);
     let counter = this.counters.get(key);
@@ -159,5 +153,3 @@ export function sharedCountRateLimitStore(redis: Redis, prefix: string) {
   }
   return { Store: SharedCountStore, counters };
 }
-
-export type { Counters as RateLimitCounters };

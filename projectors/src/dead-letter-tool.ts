@@ -1,5 +1,6 @@
 /** Reading and redriving a projection's dead letters (`projector.<name>.dlq`). */
 import type { Kafka, KafkaMessage } from '@parley/platform/kafka';
+import { inTransaction } from '@parley/platform/postgres';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import { DLQ_HEADERS } from './runtime/dead-letters.ts';
 import type { Generation, ProjectedEvent, Projection, Stores } from './runtime/projection.ts';
@@ -109,17 +110,9 @@ export async function redriveDeadLetters(options: {
           value: decoded.value as unknown as ProjectedEvent['value'],
         };
         if (projection.store === 'postgres') {
-          const client = await stores.pool.connect();
-          try {
-            await client.query('begin');
-            await projection.apply(client, stores, generation, [event]);
-            await client.query('commit');
-          } catch (error) {
-            await client.query('rollback').catch(() => {});
-            throw error;
-          } finally {
-            client.release();
-          }
+          await inTransaction(stores.pool, (client) =>
+            projection.apply(client, stores, generation, [event]),
+          );
         } else {
           await projection.apply(stores, generation, [event]);
         }

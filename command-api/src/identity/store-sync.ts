@@ -8,7 +8,7 @@
 import type { Consumer, Kafka } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
 import type { DataKeyStore } from '@parley/platform/personal-data';
-import type { Pool } from '@parley/platform/postgres';
+import { inTransaction, type Pool } from '@parley/platform/postgres';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import type { CredentialStore } from '../auth/credential-store.ts';
 
@@ -34,18 +34,10 @@ export async function applyUserEvent(
   } else if (type === 'UserDeactivated') {
     await options.credentials.deactivate(userId);
   } else if (type === 'UserErased') {
-    const client = await options.pool.connect();
-    try {
-      await client.query('begin');
+    await inTransaction(options.pool, async (client) => {
       await options.credentials.erase(client, userId);
       await options.dataKeys.erase(userId, client);
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 }
 

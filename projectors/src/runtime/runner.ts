@@ -9,7 +9,7 @@
  */
 import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
-import type { PoolClient } from '@parley/platform/postgres';
+import { inTransaction } from '@parley/platform/postgres';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import type { topicNames } from '@parley/schemas/topics/catalogue';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
@@ -103,9 +103,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     nextOffset: number,
   ) => {
     if (projection.store !== 'postgres') return;
-    const client: PoolClient = await stores.pool.connect();
-    try {
-      await client.query('begin');
+    return inTransaction(stores.pool, async (client) => {
       const key = [generation.projection, generation.number, topic, partition];
       await client.query(
         `insert into read.checkpoints (projection, generation, topic, partition, next_offset)
@@ -127,14 +125,8 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
           [...key, nextOffset],
         );
       }
-      await client.query('commit');
       return fresh.length;
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   };
 
   const applyBatch = async (

@@ -26,10 +26,6 @@ export class WrittenDocuments<T> {
   forget(keys: Iterable<string>) {
     for (const key of keys) this.entries.delete(key);
   }
-
-  get size() {
-    return this.entries.size;
-  }
 }
 
 /** An optimistic write found the stored document changed by someone else: retry the batch. */

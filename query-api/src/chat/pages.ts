@@ -51,6 +51,20 @@ export function listItemFromView(view: ConversationView, version: number): ListI
   };
 }
 
+/** One conversation as `GET /v1/conversations/{id}` answers it: the view with its latest messages. */
+export function conversationFromView(view: ConversationView, version: number) {
+  return {
+    id: view.id,
+    title: view.title,
+    status: view.status,
+    messageCount: view.messageCount,
+    createdAt: iso(view.createdAt),
+    lastActivityAt: iso(view.lastActivityAt),
+    version,
+    messages: view.messages.map((m) => ({ ...m, at: iso(m.at) })),
+  };
+}
+
 export function listItemFromDoc(doc: ConversationDoc): ListItem {
   return {
     id: doc._id,

@@ -24,7 +24,7 @@ import { problemResponses } from '../http/schemas.ts';
 import { listConversations } from './conversation-list.ts';
 import { readOwnedConversation } from './conversation-read.ts';
 import { messagePage } from './conversations-source.ts';
-import { type ApiMessage, fromDoc, newestMessages } from './pages.ts';
+import { type ApiMessage, conversationFromView, fromDoc, newestMessages } from './pages.ts';
 
 const idParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) =>
@@ -81,8 +81,6 @@ const page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
 const limit = (max: number, fallback: number) =>
   Type.Optional(Type.Integer({ minimum: 1, maximum: max, default: fallback }));
 const cursor = Type.Optional(Type.String({ maxLength: 300, description: 'From the last page' }));
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A page of messages: from a point (oldest first), before a point, or the newest page. */
 async function messagesOf(
@@ -209,16 +207,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
         request,
         reply,
         { etag: versionEtag(version), cacheControl: PRIVATE_REVALIDATE, ...read },
-        {
-          id: data.id,
-          title: data.title,
-          status: data.status,
-          messageCount: data.messageCount,
-          createdAt: iso(data.createdAt),
-          lastActivityAt: iso(data.lastActivityAt),
-          version,
-          messages: data.messages.map((m) => ({ ...m, at: iso(m.at) })),
-        },
+        conversationFromView(data, version),
       );
     },
   );
