@@ -7,6 +7,8 @@ source "$REPO_DIR/infra/local/lib/common.sh"
 # The services `npm start` runs, with their default ports (each service's config has the same).
 APP_SERVICES=(command-processor command-api query-api projectors)
 declare -A APP_PORTS=([command-api]=3000 [query-api]=3001 [projectors]=3002 [command-processor]=3003)
+# Node flags per service (projectors: the heap cap of projectors/src/node-flags.ts).
+declare -A APP_NODE_FLAGS=([projectors]="--max-old-space-size=192")
 declare -A APP_ENTRIES=([command-api]=command-api/src/server.ts [query-api]=query-api/src/server.ts [projectors]=projectors/src/server.ts [command-processor]=command-api/src/processor/main.ts)
 
 step() { printf '\n\033[1;36m==> %s\033[0m\n' "$*" >&2; }
@@ -40,7 +42,9 @@ start_app() {
   local name="$1"
   stop_pid "$name" 20
   ensure_port_free "$name" "${APP_PORTS[$name]}"
-  spawn "$name" node --conditions=parley-source --import tsx "$REPO_DIR/${APP_ENTRIES[$name]}"
+  # shellcheck disable=SC2086 # the flags are words
+  spawn "$name" node ${APP_NODE_FLAGS[$name]:-} --conditions=parley-source --import tsx \
+    "$REPO_DIR/${APP_ENTRIES[$name]}"
   local check="app_live_$name"
   eval "$check() { app_live $name; }"
   wait_healthy "$name" "$check" 60

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm test: the same set-up as npm start (dependencies, local stack, topics), then lint, typecheck,
-# unit and integration tests against the real stack. A stack this script started is stopped at
-# the end (set PARLEY_KEEP_STACK=1 to keep it); one that was already running is left alone.
+# the production build, unit and integration tests against the real stack. A stack this script
+# started is stopped at the end (set PARLEY_KEEP_STACK=1 to keep it); one that was already running is left alone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -28,5 +28,8 @@ step "lint"
 npx --no-install biome check .
 step "typecheck"
 npx --no-install tsc -p tsconfig.json
+step "production build (each workspace's dist, as deployed)"
+npx --no-install tsc -b platform/tsconfig.build.json schemas/tsconfig.build.json \
+  command-api/tsconfig.build.json projectors/tsconfig.build.json query-api/tsconfig.build.json
 step "unit and integration tests"
 node scripts/run-tests.mjs all

@@ -3,6 +3,7 @@
  * and audience checked, expiry required, the key chosen by the token's `kid` among the public keys
  * configured (several during a key rotation). Services verify only; they never hold a signing key.
  */
+/// <reference types="@fastify/jwt" preserve="true" />
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { env } from './config.ts';

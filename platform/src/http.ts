@@ -4,6 +4,7 @@
  * (helmet), CORS from an allow-list, and Redis-backed rate limits for the routes that ask for one
  * (`config: { rateLimit: { max, timeWindow } }`). HTTPS is terminated at the ingress.
  */
+/// <reference types="@fastify/rate-limit" preserve="true" />
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';

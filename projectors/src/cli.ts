@@ -81,7 +81,9 @@ const namespace = namespaceOf(config.TOPIC_PREFIX);
 
 function bar(p: RebuildProgress) {
   if (!process.stderr.isTTY) {
-    process.stdout.write(`${JSON.stringify(p)}\n`);
+    // JSON lines also carry the process's peak resident memory so far.
+    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    process.stdout.write(`${JSON.stringify({ ...p, peakRssBytes })}\n`);
     return;
   }
   const total = p.applied + p.lag;

@@ -5,12 +5,12 @@
  * projector CLI (`npm run projector -- rebuild <name>`, its own process), beside a same-run
  * baseline: a bare kafkajs consumer reading and Avro-decoding the same topics, no store.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createKafka, createProducer, type Kafka, type Message } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import { migrate } from '@parley/platform/migrate';
-import { connectMongo } from '@parley/platform/mongo';
+import { connectMongo, type MongoClient } from '@parley/platform/mongo';
 import { DataKeyStore, PersonalDataCipher } from '@parley/platform/personal-data';
 import { connectPostgres } from '@parley/platform/postgres';
 import { connectRedis } from '@parley/platform/redis';
@@ -24,6 +24,8 @@ import {
   IDENTITY_MIGRATIONS,
   IDENTITY_SCHEMA,
 } from '../../../command-api/src/identity/store-schema.ts';
+import { PROJECTOR_NODE_FLAGS } from '../../../projectors/src/node-flags.ts';
+import { REPLACES_PER_COMMAND } from '../../../projectors/src/projections/conversations.ts';
 import { PROJECTIONS } from '../../../projectors/src/projections/index.ts';
 import { namespaceOf } from '../../../projectors/src/runtime/projection.ts';
 import type { BenchContext } from '../context.ts';
@@ -41,7 +43,7 @@ const identity = CONTEXTS.find((c) => c.name === 'identity');
 const chat = CONTEXTS.find((c) => c.name === 'chat');
 
 /** Writes the mix in chunks (never all in memory), each aggregate's versions contiguous. */
-async function writeMix(
+export async function writeMix(
   kafka: Kafka,
   serde: AvroSerde,
   cipher: PersonalDataCipher,
@@ -151,7 +153,12 @@ async function writeMix(
 }
 
 /** Baseline: read the topics from offset zero and Avro-decode every record, no store. */
-async function consumeAndDecode(kafka: Kafka, serde: AvroSerde, topics: string[], total: number) {
+export async function consumeAndDecode(
+  kafka: Kafka,
+  serde: AvroSerde,
+  topics: string[],
+  total: number,
+) {
   const consumer = kafka.consumer({
     groupId: `bench-baseline-${randomUUID()}`,
     maxBytes: 32 * 2 ** 20,
@@ -178,37 +185,66 @@ async function consumeAndDecode(kafka: Kafka, serde: AvroSerde, topics: string[]
   return { events: count, eventsPerSec: rate(count, ended - started) };
 }
 
-/** The real projector CLI rebuilding one projection; its JSON progress lines and final result. */
-function rebuildWithCli(name: string, env: Record<string, string>) {
-  return new Promise<{
-    caughtUpPerSec: number;
-    applied: number;
-    peakRssBytes: number;
-    seconds: number;
-  }>((resolve, reject) => {
+interface RebuildRun {
+  caughtUpPerSec: number;
+  applied: number;
+  peakRssBytes: number;
+  seconds: number;
+}
+
+const progressLines = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, number | string>];
+      } catch {
+        return [];
+      }
+    });
+
+/**
+ * The real projector CLI, as deployed (the built JavaScript with the projector's Node flags),
+ * rebuilding one projection: its JSON progress lines and final result. A rebuild cut off by the
+ * time bound rejects with how far it got (`partial`).
+ */
+export function rebuildWithCli(name: string, env: Record<string, string>) {
+  return new Promise<RebuildRun>((resolve, reject) => {
     const started = performance.now();
     execFile(
       process.execPath,
       [
-        '--conditions=parley-source',
-        '--import',
-        'tsx',
-        `${repo}projectors/src/cli.ts`,
+        ...PROJECTOR_NODE_FLAGS,
+        // PARLEY_BENCH_PROFILE=1: a CPU profile of each rebuild in .data/profiles.
+        ...(process.env.PARLEY_BENCH_PROFILE
+          ? ['--cpu-prof', `--cpu-prof-dir=${repo}.data/profiles`]
+          : []),
+        `${repo}projectors/dist/cli.js`,
         'rebuild',
         name,
       ],
       { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20, timeout: REBUILD_TIMEOUT_MS },
       (error, stdout, stderr) => {
+        const lines = progressLines(stdout);
         if (error) {
           const tail = `${stderr}${stdout}`.trim().split('\n').slice(-3).join(' | ');
+          const last = lines.at(-1);
           return reject(
-            new Error(`rebuild ${name} failed (${error.message.split('\n')[0]}): ${tail}`),
+            Object.assign(
+              new Error(`rebuild ${name} failed (${error.message.split('\n')[0]}): ${tail}`),
+              last
+                ? {
+                    partial: {
+                      applied: last.applied,
+                      eventsPerSecond: last.eventsPerSecond,
+                      peakRssBytes: last.peakRssBytes,
+                    },
+                  }
+                : {},
+            ),
           );
         }
-        const lines = stdout
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l) as Record<string, number | string>);
         const caughtUp = lines.find((l) => l.phase === 'replaying' && l.lag === 0) ?? lines.at(-1);
         const final = lines.at(-1) ?? {};
         resolve({
@@ -220,6 +256,85 @@ function rebuildWithCli(name: string, env: Record<string, string>) {
       },
     );
   });
+}
+
+/** The projector as deployed: `npm run build` (tsc -b), so the benchmark runs the dist code. */
+function buildProjector() {
+  execFileSync('npm', ['run', '--silent', 'build'], {
+    cwd: repo,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+/**
+ * What the MongoDB-wire server itself accepts, with no projection in front: a bare driver writing
+ * message documents (insertMany, 1,000 a command) and replacing conversation documents by _id
+ * (bulkWrite, as many a command as the projection sends), each for a few seconds. The
+ * conversations projection writes one message per chat event and replaces a conversation for
+ * about every other event, so these bound its rate on this server.
+ */
+async function mongoWireCeiling(mongo: MongoClient, namespace: string, seconds: number) {
+  const db = mongo.db();
+  const messages = db.collection(`${namespace}ceiling_messages`);
+  const conversations = db.collection(`${namespace}ceiling_conversations`);
+  const text = 'Start at the riverside market in the morning, then walk up to the old town.';
+  const until = (ms: number) => performance.now() + ms;
+  try {
+    let inserted = 0;
+    const insertStarted = performance.now();
+    for (const end = until(seconds * 1000); performance.now() < end; ) {
+      const docs = Array.from({ length: 1000 }, (_, i) => ({
+        _id: randomUUID(),
+        conversationId: randomUUID(),
+        ownerId: randomUUID(),
+        role: 'assistant',
+        text,
+        at: new Date(),
+        seq: inserted + i,
+      }));
+      await messages.insertMany(docs as never[], { ordered: false });
+      inserted += docs.length;
+    }
+    const insertsPerSec = rate(inserted, performance.now() - insertStarted);
+    const ids = Array.from({ length: 2000 }, () => randomUUID());
+    const doc = (id: string, version: number) => ({
+      ownerId: id,
+      title: 'Plans for the weekend',
+      status: 'active',
+      messageCount: version,
+      lastMessage: { role: 'assistant', preview: text, at: new Date() },
+      lastActivityAt: new Date(),
+      createdAt: new Date(),
+      version,
+    });
+    await conversations.insertMany(ids.map((id) => ({ _id: id, ...doc(id, 1) })) as never[], {
+      ordered: false,
+    });
+    let replaced = 0;
+    const replaceStarted = performance.now();
+    for (let version = 2, end = until(seconds * 1000); performance.now() < end; version += 1) {
+      for (let i = 0; i < ids.length && performance.now() < end; i += REPLACES_PER_COMMAND) {
+        const slice = ids.slice(i, i + REPLACES_PER_COMMAND);
+        await conversations.bulkWrite(
+          slice.map((id) => ({
+            replaceOne: {
+              filter: { _id: id, version: version - 1 },
+              replacement: doc(id, version),
+            },
+          })) as never[],
+          { ordered: false },
+        );
+        replaced += slice.length;
+      }
+    }
+    const replacesPerSec = rate(replaced, performance.now() - replaceStarted);
+    // One insert per event and one replacement per two events, at best.
+    const eventsPerSec = Math.round(1 / (1 / insertsPerSec + 0.5 / replacesPerSec));
+    return { insertsPerSec, replacesPerSec, eventsPerSec };
+  } finally {
+    await messages.drop().catch(() => {});
+    await conversations.drop().catch(() => {});
+  }
 }
 
 export async function projectionsBench(context: BenchContext) {
@@ -273,35 +388,57 @@ export async function projectionsBench(context: BenchContext) {
       ),
     };
     process.stderr.write(`projections: baseline ${JSON.stringify(baseline)}\n`);
+    const mongoWire = await mongoWireCeiling(mongo.mongo, namespace, context.seconds ?? 10);
+    process.stderr.write(`projections: MongoDB-wire server alone ${JSON.stringify(mongoWire)}\n`);
+    buildProjector();
     const env = { TOPIC_PREFIX: prefix, PII_MASTER_KEY: masterKey, LOG_LEVEL: 'warn' };
     const results: Record<string, unknown> = {};
     const ratios: Record<string, number> = {};
     for (const projection of PROJECTIONS) {
-      const run = await rebuildWithCli(projection.name, env).catch((error: unknown) => {
-        results[projection.name] = { failed: String(error).slice(0, 300) };
-        process.stderr.write(
-          `projections: ${projection.name} failed: ${String(error).slice(0, 300)}\n`,
-        );
-        return undefined;
-      });
-      if (!run) continue;
       const base =
         projection.name === 'users'
           ? baseline.identity
           : projection.name === 'views'
             ? baseline.both
             : baseline.chat;
-      const ratio = Math.round((run.caughtUpPerSec / base.eventsPerSec) * 1000) / 1000;
       const store =
         projection.store === 'mongo'
           ? 'MongoDB wire (FerretDB 1.24 on PostgreSQL)'
           : projection.store === 'redis'
             ? 'Redis'
             : 'PostgreSQL';
+      const ratioKey = `ratio${projection.name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase())}ToBaseline`;
+      const ratioOf = (perSec: number) => Math.round((perSec / base.eventsPerSec) * 1000) / 1000;
+      const run = await rebuildWithCli(projection.name, env).catch((error: unknown) => {
+        // Cut off by the time bound: the rate it kept until then, marked as not caught up.
+        const partial = (
+          error as {
+            partial?: { applied: number; eventsPerSecond: number; peakRssBytes: number };
+          }
+        ).partial;
+        results[projection.name] = {
+          store,
+          failed: String(error).slice(0, 300),
+          ...(partial
+            ? {
+                notCaughtUp: true,
+                applied: partial.applied,
+                perSec: partial.eventsPerSecond,
+                peakRssBytes: partial.peakRssBytes,
+              }
+            : {}),
+          baselinePerSec: base.eventsPerSec,
+        };
+        if (partial) ratios[ratioKey] = ratioOf(Number(partial.eventsPerSecond));
+        process.stderr.write(
+          `projections: ${projection.name} failed: ${String(error).slice(0, 300)}\n`,
+        );
+        return undefined;
+      });
+      if (!run) continue;
+      const ratio = ratioOf(run.caughtUpPerSec);
       results[projection.name] = { store, ...run, baselinePerSec: base.eventsPerSec };
-      ratios[
-        `ratio${projection.name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase())}ToBaseline`
-      ] = ratio;
+      ratios[ratioKey] = ratio;
       process.stderr.write(
         `projections: ${projection.name}: ${run.caughtUpPerSec}/s (${ratio} of baseline), peak RSS ${Math.round(run.peakRssBytes / 2 ** 20)} MB\n`,
       );
@@ -312,9 +449,15 @@ export async function projectionsBench(context: BenchContext) {
         identityEvents: counts.users,
         chatEvents: counts.chat,
         partitions: PARTITIONS,
-        note: 'each projection rebuilt from offset zero by the projector CLI in its own process; the rate is events applied per second until caught up',
+        note: `each projection rebuilt from offset zero by the built projector CLI in its own process (${PROJECTOR_NODE_FLAGS.join(' ')}); the rate is events applied per second until caught up`,
       },
       baseline,
+      mongoWireServerAlone: {
+        ...mongoWire,
+        note: 'a bare driver writing to the MongoDB-wire server, no projection: message inserts/s, conversation replacements/s, and the events/s they allow the conversations projection at best',
+      },
+      ceilingConversationsToBaseline:
+        Math.round((mongoWire.eventsPerSec / baseline.chat.eventsPerSec) * 1000) / 1000,
       projections: results,
       ...ratios,
       targets: {

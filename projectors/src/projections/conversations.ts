@@ -38,7 +38,7 @@ const DUPLICATE_KEY = 11000;
  * replacement until the command ends, and deadlocks once a command needs more than its pool
  * holds; MongoDB itself would take far more per command.
  */
-const REPLACES_PER_COMMAND = 25;
+export const REPLACES_PER_COMMAND = 25;
 /**
  * Conversation documents kept after writing them (about 0.5 KB each): with FerretDB the read
  * back of a batch's documents (`$in` on `_id`) scans the whole collection, so a warm process

@@ -11,9 +11,12 @@ const chat = CONTEXTS.find((c) => c.name === 'chat');
 const usage = (g: Generation) => `read.${physical(g, 'usage_daily')}`;
 const owners = (g: Generation) => `read.${physical(g, 'usage_owners')}`;
 
+const DAY_MS = 86_400_000;
+
 interface Day {
   userId: string;
-  day: string;
+  /** Days since 1970-01-01 (UTC). */
+  day: number;
   messages: number;
   replies: number;
   promptTokens: number;
@@ -79,29 +82,30 @@ export const usageDailyProjection: PostgresProjection = {
       );
       for (const r of rows) ownerOf.set(r.conversation_id, r.owner_id);
     }
-    const days = new Map<string, Day>();
+    // Per user, per day number (days since the epoch, UTC): no date formatting per event.
+    const days = new Map<string, Map<number, Day>>();
     const dayOf = (userId: string, occurredAt: number) => {
-      const day = new Date(Number(occurredAt)).toISOString().slice(0, 10);
-      const key = `${userId}|${day}`;
-      const found = days.get(key) ?? {
-        userId,
-        day,
-        messages: 0,
-        replies: 0,
-        promptTokens: 0,
-        completionTokens: 0,
-      };
-      days.set(key, found);
+      const day = Math.floor(occurredAt / DAY_MS);
+      let byDay = days.get(userId);
+      if (!byDay) {
+        byDay = new Map();
+        days.set(userId, byDay);
+      }
+      let found = byDay.get(day);
+      if (!found) {
+        found = { userId, day, messages: 0, replies: 0, promptTokens: 0, completionTokens: 0 };
+        byDay.set(day, found);
+      }
       return found;
     };
     for (const e of events) {
       const { metadata } = e.value;
       if (e.type === 'UserMessagePosted') {
-        dayOf(String(e.value.authorId), metadata.occurredAt).messages += 1;
+        dayOf(String(e.value.authorId), Number(metadata.occurredAt)).messages += 1;
       } else if (e.type === 'AssistantReplyRecorded') {
         const owner = ownerOf.get(metadata.aggregateId);
         if (!owner) continue;
-        const d = dayOf(owner, metadata.occurredAt);
+        const d = dayOf(owner, Number(metadata.occurredAt));
         d.replies += 1;
         d.promptTokens += Number(e.value.promptTokens);
         d.completionTokens += Number(e.value.completionTokens);
@@ -110,9 +114,9 @@ export const usageDailyProjection: PostgresProjection = {
     if (days.size === 0) return;
     // Rows in one order in every batch: partitions applied concurrently share a user's days, and
     // locking them in different orders deadlocked (each deadlock redoing a whole batch).
-    const list = [...days.values()].sort((a, b) =>
-      a.userId === b.userId ? a.day.localeCompare(b.day) : a.userId.localeCompare(b.userId),
-    );
+    const list = [...days.keys()]
+      .sort()
+      .flatMap((userId) => [...(days.get(userId)?.values() ?? [])].sort((a, b) => a.day - b.day));
     await client.query(
       `insert into ${usage(g)} as u (user_id, day, messages, replies, prompt_tokens, completion_tokens)
        select * from unnest($1::uuid[], $2::date[], $3::int[], $4::int[], $5::bigint[], $6::bigint[])
@@ -123,7 +127,7 @@ export const usageDailyProjection: PostgresProjection = {
          completion_tokens = u.completion_tokens + excluded.completion_tokens`,
       [
         list.map((d) => d.userId),
-        list.map((d) => d.day),
+        list.map((d) => new Date(d.day * DAY_MS).toISOString().slice(0, 10)),
         list.map((d) => d.messages),
         list.map((d) => d.replies),
         list.map((d) => d.promptTokens),

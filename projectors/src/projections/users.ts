@@ -18,20 +18,29 @@ import {
 const identity = CONTEXTS.find((c) => c.name === 'identity');
 const table = (g: Generation) => `read.${physical(g, 'users')}`;
 
-async function evolve(
-  row: UserRow | undefined,
-  event: ProjectedEvent,
-  stores: Stores,
-): Promise<UserRow | undefined> {
+/** Personal data as folded: decrypted (from the table) or still sealed (from an event). */
+type Personal = string | null | EncryptedText;
+type FoldedRow = Omit<UserRow, 'email' | 'display_name'> & {
+  email: Personal;
+  display_name: Personal;
+};
+
+const isSealed = (value: Personal): value is EncryptedText =>
+  value !== null && typeof value === 'object';
+
+/**
+ * One event over the row. Personal data stays sealed while folding: only the values a batch ends
+ * with are decrypted (a person renamed four times in a batch costs one decryption, not four).
+ */
+function evolve(row: FoldedRow | undefined, event: ProjectedEvent): FoldedRow | undefined {
   const { metadata } = event.value;
   const at = new Date(Number(metadata.occurredAt));
-  const decrypt = async (value: unknown) =>
-    value ? ((await stores.cipher.decrypt(value as EncryptedText)) ?? null) : null;
+  const sealed = (value: unknown) => (value ? (value as EncryptedText) : null);
   if (event.type === 'UserRegistered') {
     return {
       user_id: metadata.aggregateId,
-      email: await decrypt(event.value.email),
-      display_name: await decrypt(event.value.displayName),
+      email: sealed(event.value.email),
+      display_name: sealed(event.value.displayName),
       role: String(event.value.role),
       status: 'active',
       locale: (event.value.locale as string | null) ?? null,
@@ -43,14 +52,12 @@ async function evolve(
   if (!row) return undefined;
   const next = { ...row, updated_at: at, version: metadata.aggregateVersion };
   switch (event.type) {
-    case 'UserProfileUpdated': {
-      const name = event.value.displayName;
+    case 'UserProfileUpdated':
       return {
         ...next,
-        display_name: name ? await decrypt(name) : row.display_name,
+        display_name: sealed(event.value.displayName) ?? row.display_name,
         locale: (event.value.locale as string | null) ?? row.locale,
       };
-    }
     case 'UserRoleChanged':
       return { ...next, role: String(event.value.role) };
     case 'UserDeactivated':
@@ -60,6 +67,13 @@ async function evolve(
     default:
       return next;
   }
+}
+
+/** The row to write: sealed values decrypted (null once their person was erased). */
+async function opened(row: FoldedRow, stores: Stores): Promise<UserRow> {
+  const open = async (value: Personal) =>
+    isSealed(value) ? ((await stores.cipher.decrypt(value)) ?? null) : value;
+  return { ...row, email: await open(row.email), display_name: await open(row.display_name) };
 }
 
 export const usersProjection: PostgresProjection = {
@@ -96,27 +110,27 @@ export const usersProjection: PostgresProjection = {
   },
 
   async apply(client: PoolClient, stores, g, events) {
-    // Every data key the batch needs in one query, not one per person.
-    await stores.cipher.prepare(events.flatMap((e) => [e.value.email, e.value.displayName]));
     const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
     const { rows } = await client.query<UserRow>(
       `select * from ${table(g)} where user_id = any($1::uuid[])`,
       [ids],
     );
-    const current = new Map(rows.map((r) => [r.user_id, r]));
-    const changed = new Map<string, UserRow>();
+    const current = new Map<string, FoldedRow>(rows.map((r) => [r.user_id, r]));
+    const changed = new Map<string, FoldedRow>();
     for (const event of events) {
       const id = event.value.metadata.aggregateId;
       const row = current.get(id);
       // Version guard: an event the row already reflects changes nothing.
       if (row && event.value.metadata.aggregateVersion <= row.version) continue;
-      const next = await evolve(row, event, stores);
+      const next = evolve(row, event);
       if (!next) continue;
       current.set(id, next);
       changed.set(id, next);
     }
     if (changed.size === 0) return;
-    const list = [...changed.values()];
+    // Every data key the batch's final values need in one query, not one per person.
+    await stores.cipher.prepare([...changed.values()].flatMap((r) => [r.email, r.display_name]));
+    const list = await Promise.all([...changed.values()].map((r) => opened(r, stores)));
     const column = <K extends keyof UserRow>(k: K) => list.map((r) => r[k]);
     // One statement for the whole batch.
     await client.query(
