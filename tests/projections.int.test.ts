@@ -1,7 +1,8 @@
 // The read side fed by the real write side: the command API (in process) and processor append,
 // the projectors build users and usage in PostgreSQL, conversations in MongoDB (FerretDB here)
 // and views in Redis. Covers erasure (nothing personal left, also after a rebuild from zero),
-// dead letters, replays that change nothing, deleted conversations, and a rebuild switch.
+// dead letters, replays that change nothing, deleted conversations, a rebuild switch, and a rebuild
+// started again after one died.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -21,10 +22,14 @@ import {
 } from '../projectors/src/projections/conversations.ts';
 import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { usersProjection } from '../projectors/src/projections/users.ts';
-import { viewKeys } from '../projectors/src/projections/views.ts';
-import { rebuild } from '../projectors/src/rebuild.ts';
+import { viewKeys, viewsProjection } from '../projectors/src/projections/views.ts';
+import { RebuildRunningError, rebuild } from '../projectors/src/rebuild.ts';
 import { DeadLetterWriter } from '../projectors/src/runtime/dead-letters.ts';
-import { currentGeneration } from '../projectors/src/runtime/generations.ts';
+import {
+  currentGeneration,
+  lockRebuild,
+  recordBuild,
+} from '../projectors/src/runtime/generations.ts';
 import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
 import {
   type Generation,
@@ -33,7 +38,7 @@ import {
   physical,
   pointerKey,
 } from '../projectors/src/runtime/projection.ts';
-import { runProjection } from '../projectors/src/runtime/runner.ts';
+import { groupIdOf, runProjection } from '../projectors/src/runtime/runner.ts';
 import { type Supervisor, startSupervisor } from '../projectors/src/runtime/supervisor.ts';
 
 const key = createSigningKey();
@@ -384,6 +389,7 @@ describe('projections', () => {
     const keys = viewKeys(await gen('views'));
     assert.equal(await read.stores.redis.zscore(keys.list(ann.userId), aggregateId), null);
   });
+
   it('reads a conversation back when another writer changed it since this process wrote it', async () => {
     const ann = await registered();
     const { aggregateId } = await post('/v1/conversations', { title: 'Moved' }, ann.accessToken);
@@ -401,6 +407,60 @@ describe('projections', () => {
       return d?.version === 4 ? d : undefined;
     }, 'version 4');
     assert.equal(doc.messageCount, 100);
+  });
+
+  it('starts a rebuild again after one died part-way: a new generation, from offset zero', async () => {
+    const ann = await registered();
+    await until(async () => (await viewOf('me', ann.userId))?.data, 'the me view');
+    const live = await gen('views');
+    // What a rebuild killed after reading everything leaves: its build recorded, some of its
+    // keys, and its consumer group's offsets committed at the end of the topics.
+    const dead = { ...live, number: live.number + 1 };
+    await recordBuild(read.stores.pool, live.projection, dead.number);
+    await read.stores.redis.set(viewKeys(dead).me('left-behind'), '1');
+    const groupId = groupIdOf(viewsProjection, dead);
+    for (const topic of viewsProjection.topics(fixture.names)) {
+      const ends = await fixture.admin.fetchTopicOffsets(topic);
+      await fixture.admin.setOffsets({
+        groupId,
+        topic,
+        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+      });
+    }
+    // Only one rebuild of a projection at a time.
+    const unlock = await lockRebuild(read.stores.pool, live.projection);
+    await assert.rejects(
+      rebuild({
+        ...context(),
+        projection: viewsProjection,
+        namespace,
+        switchGraceMs: 500,
+        report: () => {},
+      }),
+      RebuildRunningError,
+    );
+    await unlock?.();
+
+    const result = await rebuild({
+      ...context(),
+      projection: viewsProjection,
+      namespace,
+      switchGraceMs: 500,
+      report: () => {},
+    });
+    assert.equal(result.generation, dead.number + 1, 'past the dead generation, not into it');
+    assert.equal((await gen('views')).number, result.generation);
+    assert.equal(await read.stores.redis.exists(viewKeys(dead).me('left-behind')), 0);
+    const { rows } = await read.stores.pool.query(
+      'select generation from read.builds where projection = $1 order by generation',
+      [live.projection],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.generation),
+      [result.generation],
+    );
+    // Built from offset zero: what was projected before is in the new generation too.
+    assert.equal((await viewOf('me', ann.userId))?.data?.userId, ann.userId);
   });
 
   it('changes nothing when every batch is replayed', async () => {

@@ -16,7 +16,7 @@ import { settings } from './config.ts';
 import { readDeadLetters, redriveDeadLetters } from './dead-letter-tool.ts';
 import { connectStores, projectorContext } from './dependencies.ts';
 import { PROJECTION_NAMES, projectionNamed } from './projections/index.ts';
-import { type RebuildProgress, rebuild } from './rebuild.ts';
+import { type RebuildProgress, RebuildRunningError, rebuild } from './rebuild.ts';
 import { currentGeneration } from './runtime/generations.ts';
 import { projectionMetrics } from './runtime/metrics.ts';
 import { groupOf, namespaceOf, pointerKey } from './runtime/projection.ts';
@@ -98,24 +98,30 @@ function bar(p: RebuildProgress) {
 
 try {
   if (command === 'rebuild') {
-    const producer = createProducer(connected.kafka.kafka, { idempotent: true });
-    await producer.connect();
-    const result = await rebuild({
-      ...projectorContext(connected, {
-        producer,
-        names,
-        log,
-        metrics: projectionMetrics(createMetricsRegistry('projector-cli')),
-      }),
-      projection,
-      namespace,
-      switchGraceMs: config.PROJECTOR_GENERATION_POLL_MS * 2 + 1000,
-      report: bar,
-    });
-    await producer.disconnect();
-    process.stdout.write(
-      `${JSON.stringify({ rebuilt: projection.name, ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
-    );
+    try {
+      const producer = createProducer(connected.kafka.kafka, { idempotent: true });
+      await producer.connect();
+      const result = await rebuild({
+        ...projectorContext(connected, {
+          producer,
+          names,
+          log,
+          metrics: projectionMetrics(createMetricsRegistry('projector-cli')),
+        }),
+        projection,
+        namespace,
+        switchGraceMs: config.PROJECTOR_GENERATION_POLL_MS * 2 + 1000,
+        report: bar,
+      });
+      await producer.disconnect();
+      process.stdout.write(
+        `${JSON.stringify({ rebuilt: projection.name, ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
+      );
+    } catch (error) {
+      if (!(error instanceof RebuildRunningError)) throw error;
+      process.stderr.write(`projector: ${error.message}; try again once it has finished\n`);
+      process.exitCode = 75;
+    }
   } else if (sub === 'list' || sub === 'show') {
     const { entries, close } = await readDeadLetters(connected.kafka.kafka, dlqTopic);
     await close();

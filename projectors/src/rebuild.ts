@@ -8,10 +8,14 @@ import type { Logger } from '@parley/platform/logger';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import type { topicNames } from '@parley/schemas/topics/catalogue';
 import {
+  abandonedBuilds,
   currentGeneration,
   dropCheckpoints,
   ensureReadSchema,
+  forgetBuild,
   latestGeneration,
+  lockRebuild,
+  recordBuild,
   switchGeneration,
 } from './runtime/generations.ts';
 import type { ProjectionMetrics } from './runtime/metrics.ts';
@@ -45,13 +49,45 @@ export interface RebuildOptions {
   report: (progress: RebuildProgress) => void;
 }
 
+export class RebuildRunningError extends Error {}
+
 export async function rebuild(options: RebuildOptions) {
-  const { projection, stores, admin, namespace } = options;
+  const { projection, stores, namespace } = options;
   await ensureReadSchema(stores.pool);
   const key = pointerKey(namespace, projection);
-  const previous = await currentGeneration(stores.pool, key);
-  const number = (await latestGeneration(stores.pool, key)) + 1;
+  const unlock = await lockRebuild(stores.pool, key);
+  if (!unlock) {
+    throw new RebuildRunningError(`another rebuild of ${projection.name} is running`);
+  }
+  try {
+    return await rebuildLocked(options, key);
+  } finally {
+    await unlock();
+  }
+}
+
+/** Drops one generation: its data, checkpoints, consumer group and build record. */
+async function dropGeneration(options: RebuildOptions, key: string, number: number) {
+  const { projection, stores, admin, namespace } = options;
   const generation = { projection: key, number, namespace };
+  await projection.drop(stores, generation);
+  await dropCheckpoints(stores.pool, key, number);
+  await admin.deleteGroups([groupIdOf(projection, generation)]).catch(() => {});
+  await forgetBuild(stores.pool, key, number);
+}
+
+async function rebuildLocked(options: RebuildOptions, key: string) {
+  const { projection, stores, namespace } = options;
+  const previous = await currentGeneration(stores.pool, key);
+  // Past every generation ever started, also those about to be dropped: a number (and consumer
+  // group) is never used twice.
+  const number = (await latestGeneration(stores.pool, key)) + 1;
+  // What a rebuild that died left behind (a generation nobody reads) goes first.
+  for (const abandoned of await abandonedBuilds(stores.pool, key)) {
+    await dropGeneration(options, key, abandoned);
+  }
+  const generation = { projection: key, number, namespace };
+  await recordBuild(stores.pool, key, number);
   await projection.drop(stores, generation);
   await dropCheckpoints(stores.pool, key, number);
   await projection.prepare(stores, generation);
@@ -103,10 +139,7 @@ export async function rebuild(options: RebuildOptions) {
     await run.stop();
   }
   if (previous !== undefined && previous !== number) {
-    const old = { projection: key, number: previous, namespace };
-    await projection.drop(stores, old);
-    await dropCheckpoints(stores.pool, key, previous);
-    await admin.deleteGroups([groupIdOf(projection, old)]).catch(() => {});
+    await dropGeneration(options, key, previous);
   }
   const done = await progress('done');
   options.report(done);
