@@ -43,7 +43,7 @@ const identity = CONTEXTS.find((c) => c.name === 'identity');
 const chat = CONTEXTS.find((c) => c.name === 'chat');
 
 /** Writes the mix in chunks (never all in memory), each aggregate's versions contiguous. */
-export async function writeMix(
+async function writeMix(
   kafka: Kafka,
   serde: AvroSerde,
   cipher: PersonalDataCipher,
@@ -153,12 +153,7 @@ export async function writeMix(
 }
 
 /** Baseline: read the topics from offset zero and Avro-decode every record, no store. */
-export async function consumeAndDecode(
-  kafka: Kafka,
-  serde: AvroSerde,
-  topics: string[],
-  total: number,
-) {
+async function consumeAndDecode(kafka: Kafka, serde: AvroSerde, topics: string[], total: number) {
   const consumer = kafka.consumer({
     groupId: `bench-baseline-${randomUUID()}`,
     maxBytes: 32 * 2 ** 20,
@@ -209,7 +204,7 @@ const progressLines = (stdout: string) =>
  * rebuilding one projection: its JSON progress lines and final result. A rebuild cut off by the
  * time bound rejects with how far it got (`partial`).
  */
-export function rebuildWithCli(name: string, env: Record<string, string>) {
+function rebuildWithCli(name: string, env: Record<string, string>) {
   return new Promise<RebuildRun>((resolve, reject) => {
     const started = performance.now();
     execFile(
