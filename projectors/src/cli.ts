@@ -98,8 +98,8 @@ function bar(p: RebuildProgress) {
 
 try {
   if (command === 'rebuild') {
+    const producer = createProducer(connected.kafka.kafka, { idempotent: true });
     try {
-      const producer = createProducer(connected.kafka.kafka, { idempotent: true });
       await producer.connect();
       const result = await rebuild({
         ...projectorContext(connected, {
@@ -113,7 +113,6 @@ try {
         switchGraceMs: config.PROJECTOR_GENERATION_POLL_MS * 2 + 1000,
         report: bar,
       });
-      await producer.disconnect();
       process.stdout.write(
         `${JSON.stringify({ rebuilt: projection.name, ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
       );
@@ -121,6 +120,8 @@ try {
       if (!(error instanceof RebuildRunningError)) throw error;
       process.stderr.write(`projector: ${error.message}; try again once it has finished\n`);
       process.exitCode = 75;
+    } finally {
+      await producer.disconnect();
     }
   } else if (sub === 'list' || sub === 'show') {
     const { entries, close } = await readDeadLetters(connected.kafka.kafka, dlqTopic);

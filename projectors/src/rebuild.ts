@@ -88,6 +88,7 @@ async function rebuildLocked(options: RebuildOptions, key: string) {
   }
   const generation = { projection: key, number, namespace };
   await recordBuild(stores.pool, key, number);
+  // Data under this number can only predate read.builds (a rebuild that died before it existed).
   await projection.drop(stores, generation);
   await dropCheckpoints(stores.pool, key, number);
   await projection.prepare(stores, generation);

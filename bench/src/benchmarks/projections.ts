@@ -1,9 +1,10 @@
 /**
- * projections: a realistic mix of events (default 1,000,000: registrations, profile changes and
- * erasures on the identity topic; conversations, messages, assistant replies, archives and
- * deletions on the chat topic) written once; then each projection rebuilt from zero by the real
- * projector CLI (`npm run projector -- rebuild <name>`, its own process), beside a same-run
- * baseline: a bare kafkajs consumer reading and Avro-decoding the same topics, no store.
+ * projections: a realistic mix of events (default 1,000,000: registrations and profile changes on
+ * the identity topic; conversations, messages and assistant replies on the chat topic) written
+ * once; then each projection rebuilt from zero by the built projector CLI
+ * (`projectors/dist/cli.js rebuild <name>`, its own process), beside a same-run baseline: a bare
+ * kafkajs consumer reading and Avro-decoding the same topics, no store. The MongoDB-wire server
+ * is also measured alone, with a bare driver.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

@@ -35,8 +35,8 @@ export interface ApiMessage {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function listItemFromView(view: ConversationView, version: number): ListItem {
-  const last = [...view.messages].reverse().find((m) => m.text !== null);
+/** What a list item and a whole conversation show alike, from a view. */
+function summaryFromView(view: ConversationView) {
   return {
     id: view.id,
     title: view.title,
@@ -44,6 +44,13 @@ export function listItemFromView(view: ConversationView, version: number): ListI
     messageCount: view.messageCount,
     createdAt: iso(view.createdAt),
     lastActivityAt: iso(view.lastActivityAt),
+  };
+}
+
+export function listItemFromView(view: ConversationView, version: number): ListItem {
+  const last = [...view.messages].reverse().find((m) => m.text !== null);
+  return {
+    ...summaryFromView(view),
     lastMessage: last?.text
       ? { role: last.role, preview: last.text.slice(0, PREVIEW_LENGTH), at: iso(last.at) }
       : null,
@@ -54,12 +61,7 @@ export function listItemFromView(view: ConversationView, version: number): ListI
 /** One conversation as `GET /v1/conversations/{id}` answers it: the view with its latest messages. */
 export function conversationFromView(view: ConversationView, version: number) {
   return {
-    id: view.id,
-    title: view.title,
-    status: view.status,
-    messageCount: view.messageCount,
-    createdAt: iso(view.createdAt),
-    lastActivityAt: iso(view.lastActivityAt),
+    ...summaryFromView(view),
     version,
     messages: view.messages.map((m) => ({ ...m, at: iso(m.at) })),
   };
