@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { authSettings } from '@parley/platform/auth';
 import { type Field, loadConfig, type Spec } from '@parley/platform/config';
+import { consumerLagSettings } from '@parley/platform/consumer-lag';
 import { kafkaSettings } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import { createMetricsRegistry } from '@parley/platform/metrics';
@@ -174,6 +175,7 @@ const SHARED_SETTINGS: Record<string, Spec> = {
   personalDataSettings,
   topicSettings,
   accessTokenSettings,
+  consumerLagSettings,
 };
 
 interface ParsedSpec {
@@ -782,7 +784,46 @@ describe('HTTP routes in README.md, docs/README.md and docs/architecture.md', ()
       assert.deepEqual(missing, [], `${api.service} routes the docs do not mention`);
     }
   });
+
+  it("the command API's OpenAPI text asks clients to send back only what the query API takes", () => {
+    const openApi = (service: string) => {
+      const api = apis.find((a) => a.service === service);
+      const withOpenApi = api?.app as (FastifyInstance & { swagger?: () => unknown }) | undefined;
+      assert.ok(withOpenApi?.swagger, `${service} has an OpenAPI document`);
+      return withOpenApi.swagger();
+    };
+    // The headers and query parameters of every query API route (x-min-version, minVersion, …).
+    const taken = new Set(
+      nodesOf(openApi('query-api'))
+        .filter((n) => n.in === 'header' || n.in === 'query')
+        .map((n) => String(n.name).toLowerCase()),
+    );
+    assert.ok(taken.has('x-min-version'), 'the query API takes X-Min-Version');
+    const described = nodesOf(openApi('command-api')).flatMap((n) =>
+      Object.entries((n.properties ?? {}) as Record<string, { description?: unknown }>)
+        .map(([property, schema]) => ({ property, text: String(schema?.description ?? '') }))
+        .filter(({ text }) => /query API/i.test(text)),
+    );
+    assert.ok(described.length > 0, 'a command response tells clients how to read their writes');
+    const problems = described.flatMap(({ property, text }) => [
+      ...(/\b(pass|send) it\b/i.test(text) &&
+      ![...taken].some((name) => name.includes(property.toLowerCase()))
+        ? [`${property}: "${text}", but the query API takes no ${property}`]
+        : []),
+      ...(text.match(/\bX-[A-Za-z-]+/g) ?? [])
+        .filter((header) => !taken.has(header.toLowerCase()))
+        .map((header) => `${property}: the query API takes no ${header}`),
+    ]);
+    assert.deepEqual([...new Set(problems)], []);
+  });
 });
+
+/** Every object in a JSON document, depth first. */
+function nodesOf(node: unknown): Record<string, unknown>[] {
+  if (Array.isArray(node)) return node.flatMap(nodesOf);
+  if (!node || typeof node !== 'object') return [];
+  return [node as Record<string, unknown>, ...Object.values(node).flatMap(nodesOf)];
+}
 
 // ---------------------------------------------------------------------------------------------
 // Review notes, links
@@ -942,5 +983,529 @@ describe('PostgreSQL tables named in the docs', () => {
       }
     }
     assert.ok(seen > 0, 'architecture.md lists the identity tables');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Claims in prose that the code decides
+
+/**
+ * The text of a page as blocks: each paragraph, list item and heading joined into one line, each
+ * table cell on its own; fenced code left out.
+ */
+function blocksOf(md: string): string[] {
+  const blocks: string[] = [];
+  let current: string[] = [];
+  const flush = () => {
+    if (current.length > 0) blocks.push(current.join(' '));
+    current = [];
+  };
+  for (const raw of withoutFences(md).split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('|')) {
+      flush();
+      blocks.push(...line.replace(/^\||\|$/g, '').split(/(?<!\\)\|/));
+    } else if (line === '' || /^(#|[-*] |\d+\. )/.test(line)) {
+      flush();
+      if (line !== '') current.push(line);
+    } else {
+      current.push(line);
+    }
+  }
+  flush();
+  return blocks.map((b) => b.trim()).filter(Boolean);
+}
+
+/** Sentences of a page (table cells count as one each). */
+const sentencesOf = (md: string) =>
+  blocksOf(md).flatMap((block) => block.split(/(?<=[.!?])\s+(?=[A-Z`*(["])/));
+
+/** Clauses: sentences cut at semicolons, so "built: a; planned: b" is two claims. */
+const clausesOf = (md: string) => sentencesOf(md).flatMap((s) => s.split(/;\s+/));
+
+const normalName = (text: string) => text.replace(/`/g, '').replace(/-/g, ' ').trim().toLowerCase();
+
+/** Metric names registered with prom-client in the services. */
+const METRICS = new Set(
+  SERVICE_SOURCES.flatMap((file) =>
+    [
+      ...read(file).matchAll(/new (?:Counter|Gauge|Histogram|Summary)\(\{\s*name: '([a-z0-9_]+)'/g),
+    ].map((m) => m[1] ?? ''),
+  ),
+);
+const METRIC_NAME = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:total|seconds|events|ratio|bytes|count)$/;
+
+describe('Registration and the data key (command-api/src/auth/routes.ts)', () => {
+  const PAGES = [
+    'docs/architecture.md',
+    'docs/adr/0010-postgresql-for-users-and-credentials.md',
+    'docs/adr/0012-architecture-patterns.md',
+    'docs/adr/0020-identity-and-security.md',
+  ];
+
+  it('the register route commits the data key before the account transaction, and drops it on failure', () => {
+    const routes = read('command-api/src/auth/routes.ts');
+    const handler = routes.slice(
+      routes.indexOf("'/v1/auth/register'"),
+      routes.indexOf("'/v1/auth/login'"),
+    );
+    const encrypt = handler.indexOf('cipher.encrypt(');
+    assert.ok(encrypt > 0, 'the register route encrypts the personal fields');
+    assert.ok(handler.indexOf("query('begin')") > encrypt, 'the key is made before begin');
+    assert.doesNotMatch(handler, /cipher\.encrypt\([^)]*,[^)]*,/, 'outside the transaction');
+    assert.match(handler, /cipher\.erase\(/, 'a failed registration deletes the key');
+  });
+
+  it('no page puts the data key in the transaction of the account', () => {
+    const wrong = DOC_FILES.flatMap((file) =>
+      sentencesOf(read(file))
+        .filter((s) => /regist/i.test(s) && /transaction/i.test(s) && /data key/i.test(s))
+        .filter((s) => !/\b(first|before|on its own|deleted?|deletes)\b/i.test(s))
+        .map((s) => `${file}: ${s}`),
+    );
+    assert.deepEqual(wrong, []);
+  });
+
+  it('the pages on registration say the key commits first and is deleted when registration fails', () => {
+    for (const file of PAGES) {
+      const said = sentencesOf(read(file)).filter((s) => /regist/i.test(s) && /data key/i.test(s));
+      assert.ok(
+        said.some((s) => /\b(first|before)\b/i.test(s)),
+        `${file}: the data key commits first`,
+      );
+      assert.ok(
+        said.some((s) => /\bdelet/i.test(s)),
+        `${file}: the key is deleted on failure`,
+      );
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Benchmark figures
+
+const RESULTS = new Map(
+  readdirSync(join(ROOT, 'bench/results'))
+    .filter((f) => f.endsWith('.json') && !f.endsWith('.tmp.json'))
+    .map((f) => [
+      f.replace(/\.json$/, ''),
+      JSON.parse(read(`bench/results/${f}`)) as Record<string, unknown>,
+    ]),
+);
+
+/** The value at `a.b[2].c` in a results file. */
+function valueAt(data: unknown, path: string): unknown {
+  let node = data;
+  for (const part of path.replace(/\[(\d+)\]/g, '.$1').split('.')) {
+    if (!node || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+const FIGURE = /^(-?\d[\d,]*(?:\.\d+)?)(?:\s*(ms|MB))?$/;
+
+/** A figure as written ("0.083", "6,582", "126 ms", "245 MB"), in the unit it is written in. */
+function inWrittenUnit(written: string, actual: number): number {
+  return FIGURE.exec(written.trim())?.[2] === 'MB' ? actual / 2 ** 20 : actual;
+}
+
+/** Why a written figure is not the JSON's value (rounded as written), or undefined. */
+function figureProblem(where: string, key: string, written: string, actual: unknown) {
+  const m = FIGURE.exec(written.trim());
+  if (!m) return `${where}: cannot read '${written}' as the figure of ${key}`;
+  if (typeof actual !== 'number') return `${where}: ${key} is not a number in the results`;
+  const digits = m[1] ?? '';
+  const decimals = (digits.split('.')[1] ?? '').length;
+  const stated = Number(digits.replace(/,/g, ''));
+  const value = inWrittenUnit(written, actual);
+  return Math.abs(value - stated) <= 0.5 * 10 ** -decimals + 1e-9
+    ? undefined
+    : `${where}: ${key} is ${value}, the docs say ${written}`;
+}
+
+const KEY_AND_FIGURE = /`([A-Za-z][\w.[\]]*)`\s+(-?\d[\d,]*(?:\.\d+)?)(?![\d.])/g;
+
+/** The figure rows of requirements.md (benchmark, figure, measured, target, met). */
+function figureRows(): string[][] {
+  const table = tablesIn(read('docs/requirements.md')).find(
+    (t) => t[0]?.[0] === 'benchmark' && t[0].includes('measured'),
+  );
+  assert.ok(table, 'requirements.md has a table of measured figures');
+  return table.slice(1);
+}
+
+/** Requirement rows by id, with the header of their table. */
+function requirementRows(): Map<string, { cells: string[]; header: string[] }> {
+  const rows = new Map<string, { cells: string[]; header: string[] }>();
+  for (const table of tablesIn(read('docs/requirements.md'))) {
+    const header = table[0] ?? [];
+    if (header[0] !== 'id') continue;
+    for (const cells of table.slice(1)) rows.set(cells[0] ?? '', { cells, header });
+  }
+  return rows;
+}
+
+const TARGET = /^`([<>]=?) (\d+(?:\.\d+)?)( MB)?`(?: \(([A-Z]+-[A-Z]+-\d+)\))?$/;
+
+function meets(value: number, op: string, threshold: number): boolean {
+  if (op === '<') return value < threshold;
+  if (op === '<=') return value <= threshold;
+  if (op === '>') return value > threshold;
+  return value >= threshold;
+}
+
+/** What is wrong with one row of the measured figures. */
+function figureRowProblems(cells: string[], requirements: ReturnType<typeof requirementRows>) {
+  const [benchmark = '', figure = '', measured = '', target = '', met = ''] = cells;
+  const data = RESULTS.get(benchmark);
+  if (!data) return [`no bench/results/${benchmark}.json`];
+  const key = backticked(figure)[0] ?? '';
+  const where = `${benchmark}: ${key}`;
+  const actual = valueAt(data, key);
+  const problems = [figureProblem(where, key, measured, actual)];
+  for (const m of figure.matchAll(KEY_AND_FIGURE)) {
+    problems.push(figureProblem(where, m[1] ?? '', m[2] ?? '', valueAt(data, m[1] ?? '')));
+  }
+  if (target === 'none') {
+    if (met !== '') problems.push(`${where}: no target, so nothing is met or not`);
+    return problems;
+  }
+  const t = TARGET.exec(target);
+  if (!t || typeof actual !== 'number') return [...problems, `${where}: cannot read '${target}'`];
+  const [, op = '', threshold = '', unit = '', requirement] = t;
+  const comparison = `${op} ${threshold}${unit}`;
+  const targets = Object.values((data.targets ?? {}) as Record<string, unknown>).map(String);
+  const row = requirement ? requirements.get(requirement)?.cells.join(' | ') : undefined;
+  if (!targets.includes(comparison) && !row?.includes(`${threshold} ms`)) {
+    problems.push(
+      `${where}: '${comparison}' is neither in the file's targets nor in ${requirement}`,
+    );
+  }
+  const expected = meets(inWrittenUnit(measured, actual), op, Number(threshold)) ? 'yes' : 'no';
+  if (met !== expected) problems.push(`${where}: met is '${expected}', the docs say '${met}'`);
+  return problems;
+}
+
+describe('Benchmark figures in the docs (bench/results/*.json)', () => {
+  it('requirements.md quotes each figure, target and verdict as the results files have them', () => {
+    const requirements = requirementRows();
+    const rows = figureRows();
+    assert.ok(rows.length >= 10, 'the table has the figures');
+    const problems = rows.flatMap((cells) => figureRowProblems(cells, requirements));
+    assert.deepEqual(problems.filter(Boolean), []);
+  });
+
+  it('requirements.md lists every ratio of each benchmark that has targets', () => {
+    const listed = new Set(figureRows().map((r) => `${r[0]}: ${backticked(r[1] ?? '')[0]}`));
+    for (const [benchmark, data] of RESULTS) {
+      if (!data.targets) continue;
+      for (const key of Object.keys(data).filter((k) => k.startsWith('ratio'))) {
+        assert.ok(listed.has(`${benchmark}: ${key}`), `${benchmark}: ${key} is in the table`);
+      }
+    }
+  });
+
+  it('the status of each requirement the table measures says whether it is met', () => {
+    const requirements = requirementRows();
+    const verdicts = new Map<string, string[]>();
+    for (const [, , , target = '', met = ''] of figureRows()) {
+      const id = TARGET.exec(target)?.[4];
+      if (id) verdicts.set(id, [...(verdicts.get(id) ?? []), met]);
+    }
+    assert.ok(verdicts.size >= 3, 'the table names the requirements it measures');
+    for (const [id, mets] of verdicts) {
+      const row = requirements.get(id);
+      assert.ok(row, `${id} is a requirement`);
+      const status = row.cells[row.header.indexOf('status')] ?? '';
+      if (mets.every((m) => m === 'no')) assert.match(status, /\bnot met\b/, id);
+      else if (mets.every((m) => m === 'yes')) assert.doesNotMatch(status, /not met|planned/, id);
+      assert.match(status, /\bmet\b/, `${id}: the status says whether it is met`);
+    }
+  });
+
+  it('every `key` figure quoted in the docs and bench/README.md is the one in the results', () => {
+    // Top-level keys found in exactly one results file; the table above names its file per row.
+    const owners = new Map<string, string[]>();
+    for (const [benchmark, data] of RESULTS) {
+      for (const key of Object.keys(data)) owners.set(key, [...(owners.get(key) ?? []), benchmark]);
+    }
+    let seen = 0;
+    const problems: (string | undefined)[] = [];
+    for (const file of [...DOC_FILES, 'bench/README.md']) {
+      for (const m of read(file).matchAll(KEY_AND_FIGURE)) {
+        const key = m[1] ?? '';
+        const benchmark = owners.get(key);
+        if (benchmark?.length !== 1) continue;
+        seen++;
+        const data = RESULTS.get(benchmark[0] ?? '');
+        problems.push(figureProblem(file, key, m[2] ?? '', valueAt(data, key)));
+      }
+    }
+    assert.ok(seen >= 3, 'the docs quote figures by key');
+    assert.deepEqual(problems.filter(Boolean), []);
+  });
+
+  it('ADR 0017 quotes the figures of the queries and freshness benchmarks by key', () => {
+    const quoted = [...read('docs/adr/0017-caching-and-performance.md').matchAll(KEY_AND_FIGURE)];
+    for (const benchmark of ['queries', 'freshness']) {
+      const keys = Object.keys(RESULTS.get(benchmark) ?? {});
+      assert.ok(
+        quoted.some((m) => keys.includes(m[1] ?? '')),
+        `ADR 0017 quotes a figure of bench/results/${benchmark}.json`,
+      );
+    }
+  });
+
+  it('no page says the figures are missing while bench/results has them', () => {
+    assert.ok(RESULTS.size >= 4, 'bench/results holds the committed runs');
+    const missing =
+      /\bno (committed )?figures\b|figures are not committed|no figures are committed|planned[^.]*\bbenchmark figures\b/i;
+    const wrong = [...DOC_FILES, 'bench/README.md'].flatMap((file) =>
+      sentencesOf(read(file))
+        .filter((s) => missing.test(s))
+        .map((s) => `${file}: ${s}`),
+    );
+    assert.deepEqual(wrong, []);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Metrics, CORS, rate limits, indexes, services, delivery
+
+describe('Prometheus metrics named in the docs', () => {
+  it('finds the metrics the services register', () => {
+    assert.ok(METRICS.has('http_request_duration_seconds'), [...METRICS].join(', '));
+    assert.ok(METRICS.size >= 5);
+  });
+
+  it('every metric name quoted in the docs is registered in the code', () => {
+    const unknown = DOC_FILES.flatMap((file) =>
+      backticked(read(file))
+        .filter((t) => METRIC_NAME.test(t) && !METRICS.has(t))
+        .map((t) => `${file}: ${t}`),
+    );
+    assert.deepEqual(unknown, []);
+  });
+
+  it('ADR 0016 names every metric the code registers', () => {
+    const quoted = new Set(
+      backticked(read('docs/adr/0016-health-checks-and-failure-reporting.md')),
+    );
+    assert.deepEqual(
+      [...METRICS].filter((m) => !quoted.has(m)),
+      [],
+    );
+  });
+
+  it('no clause that calls something planned names what the code has built', () => {
+    // Metrics, and secrets read from <NAME>_FILE (platform/src/config.ts).
+    const built = [...METRICS];
+    if (/\$\{name\}_FILE/.test(read('platform/src/config.ts'))) built.push('<NAME>_FILE');
+    const wrong = DOC_FILES.flatMap((file) =>
+      clausesOf(read(file))
+        .filter((c) => /\bplanned\b/i.test(c))
+        .filter((c) => backticked(c).some((t) => built.includes(t)))
+        .map((c) => `${file}: ${c}`),
+    );
+    assert.deepEqual(wrong, []);
+  });
+
+  it('NFR-OB-2 gives as built each measure the code has, and as planned the others', () => {
+    const measures: Record<string, RegExp> = {
+      'HTTP latency': /^http_request_duration/,
+      'consumer lag': /lag/,
+      'projection delay': /delay/,
+      'DLQ counts': /dead_letter/,
+      'breaker states': /breaker/,
+    };
+    const row = requirementRows().get('NFR-OB-2');
+    assert.ok(row, 'requirements.md has NFR-OB-2');
+    const cell = (name: string) => row.cells[row.header.indexOf(name)] ?? '';
+    const claims = clausesOf(`${cell('acceptance measure')}.`).filter((c) => !/planned/i.test(c));
+    for (const [measure, pattern] of Object.entries(measures)) {
+      assert.ok(cell('requirement').includes(measure), `NFR-OB-2 asks for ${measure}`);
+      const metrics = [...METRICS].filter((m) => pattern.test(m));
+      if (metrics.length === 0) {
+        assert.match(cell('status'), /planned/, `${measure}: no metric yet, so planned`);
+        continue;
+      }
+      assert.match(cell('status'), /built/, measure);
+      assert.ok(
+        claims.some((c) => backticked(c).some((t) => metrics.includes(t))),
+        `${measure}: NFR-OB-2 quotes ${metrics.join(' or ')} as built`,
+      );
+    }
+  });
+});
+
+describe('HTTP edge', () => {
+  it('ADR 0019 names every service that answers CORS for the origins in CORS_ORIGINS', () => {
+    const services = SERVICE_SOURCES.filter((f) =>
+      /corsOrigins:\s*config\.CORS_ORIGINS/.test(read(f)),
+    ).map((f) => f.split('/')[0] ?? '');
+    assert.ok(services.length > 0, 'some service passes CORS_ORIGINS to createHttpServer');
+    const said = sentencesOf(read('docs/adr/0019-cdn-edge-and-ingress.md')).filter((s) =>
+      s.includes('`CORS_ORIGINS`'),
+    );
+    assert.ok(said.length > 0, 'ADR 0019 says who answers CORS');
+    for (const service of services) {
+      assert.ok(
+        said.some((s) => s.includes(service)),
+        `ADR 0019 names ${service}: ${said.join(' ')}`,
+      );
+    }
+  });
+
+  it('the docs call the read rate limit one budget per user over all read routes', () => {
+    assert.match(read('query-api/src/http/access.ts'), /groupId: '[\w-]+'/, 'reads share a group');
+    const ownLimits = [...walk('query-api/src')].filter(
+      (f) => f !== 'query-api/src/http/access.ts' && /\brateLimit:/.test(read(f)),
+    );
+    assert.deepEqual(ownLimits, [], 'every read route takes its limit from perUserRateLimit');
+    const about =
+      /READ_RATE_LIMIT_PER_MINUTE|reads (are rate-limited )?per user|read rate limit|per-user read limit/i;
+    const claims = DOC_FILES.flatMap((file) =>
+      sentencesOf(read(file))
+        .filter((s) => about.test(s))
+        .map((s) => `${file}: ${s}`),
+    );
+    assert.ok(claims.length >= 3, 'the docs describe the read rate limit');
+    assert.deepEqual(
+      claims.filter((c) => /per[- ]route|\(and route\)|and per route|each route/i.test(c)),
+      [],
+    );
+  });
+});
+
+describe('MongoDB indexes (projectors/src/projections/conversations.ts)', () => {
+  it('ADR 0008 names the indexes the conversations projection creates, per collection', () => {
+    const created = new Map<string, string[]>();
+    for (const m of read('projectors/src/projections/conversations.ts').matchAll(
+      /(\w+)\.createIndex\((\{[^}]*\})/g,
+    )) {
+      const collection = m[1] ?? '';
+      created.set(collection, [
+        ...(created.get(collection) ?? []),
+        (m[2] ?? '').replace(/\s/g, ''),
+      ]);
+    }
+    assert.ok(created.size >= 2, 'the projection creates indexes');
+    const bullets = read('docs/adr/0008-mongodb-for-conversations.md').split(/\n(?=- )/);
+    for (const [collection, specs] of created) {
+      const bullet = bullets.find((b) => b.startsWith(`- \`${collection}\``));
+      assert.ok(bullet, `ADR 0008 has a bullet for \`${collection}\``);
+      const named = backticked(bullet)
+        .filter((t) => t.startsWith('{'))
+        .map((t) => t.replace(/\s/g, ''));
+      assert.deepEqual(named.sort(), specs.sort(), `the indexes of ${collection}`);
+    }
+  });
+});
+
+describe('Services, the ADR index and delivery', () => {
+  const libSh = read('scripts/lib.sh');
+  const shellMap = (name: string) =>
+    new Map(
+      [
+        ...(new RegExp(`declare -A ${name}=\\(([^)]*)\\)`).exec(libSh)?.[1] ?? '').matchAll(
+          /\[([\w-]+)\]=(\S+)/g,
+        ),
+      ].map((m) => [m[1] ?? '', m[2] ?? '']),
+    );
+  const ports = shellMap('APP_PORTS');
+  const entries = shellMap('APP_ENTRIES');
+
+  it('README.md lists every service npm start runs (scripts/lib.sh APP_PORTS), with its port', () => {
+    assert.ok(ports.size >= 4, 'scripts/lib.sh declares APP_PORTS');
+    const table = tablesIn(read('README.md')).find((t) => t[0]?.[1] === 'address');
+    assert.ok(table, 'README.md has the table of what npm start starts');
+    for (const [service, port] of ports) {
+      const row = table.find((r) => normalName(r[0] ?? '') === normalName(service));
+      assert.ok(row, `README.md has a row for ${service}`);
+      assert.match(row[1] ?? '', new RegExp(`127\\.0\\.0\\.1:${port}\\b`), service);
+    }
+  });
+
+  it('ADR 0011 gives each of those services its entry point and port', () => {
+    const table = tablesIn(read('docs/adr/0011-service-boundaries.md')).find(
+      (t) => t[0]?.[0] === 'deployable',
+    );
+    assert.ok(table, 'ADR 0011 has the table of deployables');
+    for (const [service, port] of ports) {
+      const row: string[] | undefined = table.find(
+        (r) => normalName(r[0] ?? '') === normalName(service),
+      );
+      assert.ok(row, `ADR 0011 has a row for ${service}`);
+      assert.deepEqual([backticked(row[1] ?? '')[0], row[2]], [entries.get(service), port]);
+    }
+  });
+
+  it('the ADR index lists every record, and names the FerretDB backend ferretdb.sh starts', () => {
+    const index = read('docs/adr/README.md');
+    const records = readdirSync(join(ROOT, 'docs/adr')).filter((f) => /^\d{4}-.*\.md$/.test(f));
+    for (const record of records) assert.ok(index.includes(`(${record})`), record);
+    const launcher = read('infra/local/lib/ferretdb.sh');
+    const backends: Record<string, RegExp> = {
+      PostgreSQL: /-postgresql-url\b/,
+      SQLite: /-sqlite-url\b/,
+    };
+    const used = Object.keys(backends).filter((name) => backends[name]?.test(launcher));
+    assert.equal(used.length, 1, 'ferretdb.sh starts FerretDB on one backend');
+    const row = index.split('\n').find((line) => line.includes('(0003-'));
+    const title = read('docs/adr/0003-ferretdb-launcher.md').split('\n')[0] ?? '';
+    for (const [where, text] of [
+      ['the index', row ?? ''],
+      ['the title of ADR 0003', title],
+    ] as const) {
+      for (const name of Object.keys(backends)) {
+        assert.equal(text.includes(name), name === used[0], `${where} and ${name}: ${text}`);
+      }
+    }
+  });
+
+  it('delivery.md and charts/README.md agree with what charts/ and the tree hold', () => {
+    const delivery = read('docs/delivery.md');
+    const charts = read('charts/README.md');
+    const chartFiles = [...walk('charts')];
+    const hasChart = chartFiles.some((f) => f.endsWith('Chart.yaml'));
+    const dockerfiles = [...walk('.')].filter((f) => /^Dockerfile/.test(f.split('/').pop() ?? ''));
+    assert.equal(
+      delivery.includes('`charts/` holds only a README'),
+      chartFiles.length === 1 && chartFiles[0] === 'charts/README.md',
+      'delivery.md on what charts/ holds',
+    );
+    assert.equal(
+      /\bno chart\b/i.test(charts),
+      !hasChart,
+      'charts/README.md says whether a chart exists',
+    );
+    assert.equal(
+      /\bno Dockerfile\b/i.test(charts),
+      dockerfiles.length === 0,
+      `charts/README.md says whether a Dockerfile exists (${dockerfiles.join(', ')})`,
+    );
+    // Whatever charts/README.md says of the issue behind the work, delivery.md says too.
+    const issueClaims = (text: string) =>
+      [...text.matchAll(/no issue yet|tracked as its own issue|issue \d+/gi)].map((m) => m[0]);
+    for (const claim of issueClaims(charts)) {
+      assert.ok(issueClaims(delivery).includes(claim), `charts/README.md: '${claim}'`);
+    }
+  });
+});
+
+describe('Markdown tables', () => {
+  it('every row has as many cells as its header (an unescaped | in code splits a cell)', () => {
+    const problems = DOC_FILES.flatMap((file) =>
+      tablesIn(read(file)).flatMap((table) =>
+        table
+          .slice(1)
+          .filter((row) => row.length !== table[0]?.length)
+          .map(
+            (row) => `${file}: '${row[0]}' has ${row.length} cells, the header ${table[0]?.length}`,
+          ),
+      ),
+    );
+    assert.deepEqual(problems, []);
   });
 });

@@ -49,7 +49,8 @@ let read: ReturnType<typeof connectStores>;
 let producer: Producer;
 let supervisor: Supervisor;
 let namespace = '';
-const metrics = projectionMetrics(createMetricsRegistry('projectors-test'));
+const registry = createMetricsRegistry('projectors-test');
+const metrics = projectionMetrics(registry);
 const context = () =>
   projectorContext(read, { producer, names: fixture.names, log: quietLogger(), metrics });
 const PASSWORD = 'correct horse battery staple';
@@ -81,6 +82,7 @@ before(async () => {
     projections: PROJECTIONS,
     namespace,
     pollMs: 200,
+    registry,
   });
 });
 
@@ -351,6 +353,182 @@ describe('projections', () => {
     const again = await redrive();
     assert.deepEqual(again.redriven, first.redriven);
     assert.deepEqual(await conversationDoc(aggregateId), doc);
+  });
+
+  it('refuses control characters at the API; events a store refuses go to the dead letters and the events after them are applied in every store', async () => {
+    const ann = await registered();
+    const auth = { authorization: `Bearer ${ann.accessToken}` };
+    // The request that once stopped the conversations projection for good is refused at the edge.
+    const refused = [
+      ['/v1/conversations', '{"title":"a\\u0000b"}', /title/],
+      [
+        '/v1/auth/register',
+        '{"email":"nul@example.com","password":"long enough pw","displayName":"x\\u0000"}',
+        /displayName/,
+      ],
+    ] as const;
+    for (const [url, payload, field] of refused) {
+      const res = await api.app.inject({
+        method: 'POST',
+        url,
+        payload,
+        headers: { ...auth, 'content-type': 'application/json' },
+      });
+      assert.equal(res.statusCode, 400, `${url}: ${res.body}`);
+      assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+      assert.match(res.json().detail, field);
+    }
+    const { aggregateId: kept } = await post(
+      '/v1/conversations',
+      { title: 'Kept' },
+      ann.accessToken,
+    );
+    const { aggregateId: target } = await post(
+      '/v1/conversations',
+      { title: 'Target' },
+      ann.accessToken,
+    );
+    await until(
+      async () => (await conversationDoc(target))?.version === 1,
+      'the conversation the poison message goes to',
+    );
+    const nulMessage = await api.app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${kept}/messages`,
+      payload: '{"text":"a\\u0000b"}',
+      headers: { ...auth, 'content-type': 'application/json' },
+    });
+    assert.equal(nulMessage.statusCode, 400);
+    assert.match(nulMessage.json().detail, /text/);
+
+    // Events written before the edge refused them (the log is immutable), on the same partitions
+    // as what follows: a title and a message with NUL, which the MongoDB-wire server refuses, and
+    // a name with NUL, which PostgreSQL refuses.
+    const poisonConversation = randomUUID();
+    const poisonUser = randomUUID();
+    const metadata = (aggregateId: string, version: number) => ({
+      eventId: randomUUID(),
+      aggregateId,
+      aggregateVersion: version,
+      occurredAt: Date.now(),
+      correlationId: randomUUID(),
+      causationId: randomUUID(),
+      actor: `user:${ann.userId}`,
+      tenantId: null,
+    });
+    const encode = async (type: string, value: object) =>
+      (await fixture.serde.encode(type as never, value as never)).payload;
+    await producer.send({
+      topic: fixture.chat?.eventsTopic ?? '',
+      messages: [
+        {
+          key: kept,
+          value: await encode('ConversationStarted', {
+            metadata: metadata(poisonConversation, 1),
+            ownerId: ann.userId,
+            title: 'poison\u0000title',
+          }),
+        },
+        {
+          key: kept,
+          value: await encode('UserMessagePosted', {
+            metadata: metadata(target, 2),
+            messageId: randomUUID(),
+            authorId: ann.userId,
+            text: 'poison\u0000text',
+          }),
+        },
+      ],
+    });
+    const cipher = read.stores.cipher;
+    await producer.send({
+      topic: fixture.identity?.eventsTopic ?? '',
+      messages: [
+        {
+          key: ann.userId,
+          value: await encode('UserRegistered', {
+            metadata: { ...metadata(poisonUser, 1), actor: `user:${poisonUser}` },
+            email: await cipher.encrypt(poisonUser, 'poison@example.com'),
+            displayName: await cipher.encrypt(poisonUser, 'poison\u0000name'),
+            role: 'user',
+            locale: null,
+          }),
+        },
+      ],
+    });
+
+    // The events after them, through the API, on the same partitions.
+    await post(
+      `/v1/conversations/${kept}/messages`,
+      { text: 'after\nthe poison' },
+      ann.accessToken,
+    );
+    const renamed = await api.app.inject({
+      method: 'PATCH',
+      url: `/v1/users/${ann.userId}`,
+      payload: { displayName: 'Ann after the poison' },
+      headers: auth,
+    });
+    assert.ok(renamed.statusCode < 300, renamed.body);
+
+    const doc = await until(async () => {
+      const d = await conversationDoc(kept);
+      return d?.messageCount === 1 && d;
+    }, 'MongoDB: the message after the poison');
+    assert.equal(doc.lastMessage?.preview, 'after\nthe poison');
+    await until(
+      async () => (await viewOf('conversation', kept))?.version === 2,
+      'Redis: the conversation view after the poison',
+    );
+    await until(
+      async () => (await userRow(ann.userId))?.display_name === 'Ann after the poison',
+      'PostgreSQL users: the rename after the poison',
+    );
+    const g = await gen('usage-daily');
+    await until(async () => {
+      const { rows } = await read.stores.pool.query(
+        `select sum(messages)::int as n from read.${physical(g, 'usage_daily')} where user_id = $1`,
+        [ann.userId],
+      );
+      return rows[0]?.n >= 1;
+    }, 'PostgreSQL usage: the message after the poison');
+
+    const lettersOf = async (projection: string, aggregateId: string) => {
+      const { entries, close } = await readDeadLetters(
+        read.kafka.kafka,
+        fixture.names.deadLetters(groupOf({ name: projection })),
+      );
+      await close();
+      const found = [];
+      for (const entry of entries) {
+        const decoded = await fixture.serde
+          .decode(entry.message.value ?? Buffer.alloc(0))
+          .catch(() => undefined);
+        const value = decoded?.value as { metadata?: { aggregateId?: string } } | undefined;
+        if (value?.metadata?.aggregateId === aggregateId) found.push(entry);
+      }
+      return found;
+    };
+    const conversationLetters = await until(async () => {
+      const found = [
+        ...(await lettersOf('conversations', poisonConversation)),
+        ...(await lettersOf('conversations', target)),
+      ];
+      return found.length === 2 && found;
+    }, 'both poison chat events in the conversations dead letters');
+    for (const letter of conversationLetters) assert.ok(letter.reason && letter.error);
+    const userLetters = await until(async () => {
+      const found = await lettersOf('users', poisonUser);
+      return found.length === 1 && found;
+    }, 'the poison registration in the users dead letters');
+    assert.match(userLetters[0]?.error ?? '', /^22/, 'a PostgreSQL data exception');
+    // Nothing stopped: every projection still runs.
+    for (const status of supervisor.statuses()) {
+      assert.equal(status.state, 'running', `${status.name}: ${status.lastError}`);
+    }
+    assert.equal(await conversationDoc(poisonConversation), null);
+    assert.equal((await conversationDoc(target))?.messageCount, 0);
+    assert.equal(await userRow(poisonUser), undefined);
   });
 
   it('keeps nothing of a deleted conversation but a tombstone', async () => {

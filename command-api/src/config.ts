@@ -1,5 +1,6 @@
 import { authSettings } from '@parley/platform/auth';
 import { env, type Loaded } from '@parley/platform/config';
+import { consumerLagSettings } from '@parley/platform/consumer-lag';
 import { kafkaSettings } from '@parley/platform/kafka';
 import { personalDataSettings } from '@parley/platform/personal-data';
 import { postgresSettings } from '@parley/platform/postgres';
@@ -18,6 +19,7 @@ export const settings = {
   ...authSettings,
   ...accessTokenSettings,
   ...personalDataSettings,
+  ...consumerLagSettings,
   REFRESH_TOKEN_TTL_DAYS: env.int(1, 365, { default: 30 }),
   /** Register, login, refresh and password change, per client IP. */
   AUTH_RATE_LIMIT_PER_MINUTE: env.int(1, 100_000, { default: 20 }),

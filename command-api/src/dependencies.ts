@@ -1,12 +1,13 @@
+import { startLagMonitor } from '@parley/platform/consumer-lag';
 import {
   type Admin,
-  type Consumer,
   connectKafka,
   createProducer,
   type Kafka,
   type Producer,
 } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
+import type { Registry } from '@parley/platform/metrics';
 import { migrate } from '@parley/platform/migrate';
 import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platform/personal-data';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
@@ -15,6 +16,7 @@ import { type Guard, guard } from '@parley/platform/resilience';
 import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
 import { SendBatcher } from '@parley/platform/send-batcher';
+import { consumersCheck, superviseConsumer } from '@parley/platform/supervised-consumer';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
 import { CONTEXTS, prefixedTopicNames, type topicNames } from '@parley/schemas/topics/catalogue';
@@ -47,11 +49,13 @@ export interface CommandApiDependencies extends Dependencies {
 export async function createDependencies({
   config,
   log,
+  metrics,
   names = prefixedTopicNames(config.TOPIC_PREFIX),
   syncGroupId = `${config.TOPIC_PREFIX}${config.IDENTITY_SYNC_GROUP_ID}`,
 }: {
   config: Config;
   log: Logger;
+  metrics: Registry;
   /** Tests send commands to topics of their own. */
   names?: typeof topicNames;
   /** ...and keep their identity-store consumer apart. */
@@ -120,32 +124,34 @@ export async function createDependencies({
   const credentials = new CredentialStore(postgres.pool, config.REFRESH_TOKEN_TTL_DAYS);
   const identity = CONTEXTS.find((c) => c.name === 'identity');
   if (!identity) throw new Error('no identity context in the topic catalogue');
-  // Runs in the background: the API starts (and takes commands) before Kafka answers.
-  let sync: Consumer | undefined;
-  let stopped = false;
-  const startSync = async () => {
-    while (!stopped && !sync) {
-      try {
-        const started = await startStoreSync({
-          kafka: kafka.kafka,
-          serde: gateway.serde,
-          pool: postgres.pool,
-          credentials,
-          dataKeys,
-          log,
-          topic: names.events(identity),
-          groupId: syncGroupId,
-        });
-        // Closed while it was starting: stop it now.
-        if (stopped) await started.disconnect();
-        else sync = started;
-      } catch (error) {
-        log.warn({ err: error }, 'identity store sync not started yet; retrying');
-        await new Promise((r) => setTimeout(r, 5_000));
-      }
-    }
-  };
-  void startSync();
+  // Started (and started again after it stops) in the background: the API takes commands
+  // before Kafka answers.
+  const sync = superviseConsumer({
+    name: syncGroupId,
+    log,
+    metrics,
+    start: async () => {
+      const consumer = await startStoreSync({
+        kafka: kafka.kafka,
+        serde: gateway.serde,
+        pool: postgres.pool,
+        credentials,
+        dataKeys,
+        log,
+        topic: names.events(identity),
+        groupId: syncGroupId,
+      });
+      return { consumer, stop: () => consumer.disconnect() };
+    },
+  });
+  const syncTopics = [names.events(identity)];
+  const lag = startLagMonitor({
+    admin: kafka.admin,
+    targets: () => [{ group: syncGroupId, topics: syncTopics }],
+    metrics,
+    log,
+    intervalMs: config.CONSUMER_LAG_INTERVAL_MS,
+  });
   return {
     kafka: kafka.kafka,
     admin: kafka.admin,
@@ -164,15 +170,17 @@ export async function createDependencies({
       lockSeconds: config.LOGIN_LOCKOUT_SECONDS,
     }),
     // Without Redis the API still takes commands (202 at once): degraded, not unready.
-    checks: [kafka.check, registry.check, postgres.check, { ...redis.check, critical: false }],
+    // The identity store sync behind makes the API degraded: the routes still apply what they see.
+    checks: [
+      kafka.check,
+      registry.check,
+      postgres.check,
+      { ...redis.check, critical: false },
+      { ...consumersCheck('identity-store-sync', () => [sync.status()]), critical: false },
+    ],
     resources: [
-      {
-        name: 'identity-store-sync',
-        close: async () => {
-          stopped = true;
-          await sync?.disconnect();
-        },
-      },
+      { name: 'consumer-lag', close: async () => lag.stop() },
+      { name: 'identity-store-sync', close: () => sync.stop() },
       { name: 'command-producer', close: () => producer.disconnect() },
       { name: 'outcome-subscriber', close: () => closeRedis(subscriber) },
       kafka.resource,

@@ -98,9 +98,11 @@ export async function processorFixture(partitions = 3) {
       { awaitOutcomes = true } = {},
     ): Promise<{ deps: CommandApiDependencies; app: FastifyInstance; close: () => Promise<void> }> {
       const apiConfig = loadConfig(settings, { source: { ...process.env, ...env } });
+      const metrics = createMetricsRegistry('command-api');
       const deps = await createDependencies({
         config: apiConfig,
         log: quietLogger(),
+        metrics,
         names,
         syncGroupId: `${topicPrefix}identity-store`,
       });
@@ -109,7 +111,7 @@ export async function processorFixture(partitions = 3) {
       const app = await buildApp({
         config: apiConfig,
         log: quietLogger(),
-        metrics: createMetricsRegistry('command-api'),
+        metrics,
         deps,
       });
       return {

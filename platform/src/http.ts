@@ -18,6 +18,7 @@ import type { Logger } from './logger.ts';
 import { Histogram, type Registry } from './metrics.ts';
 import { sharedCountRateLimitStore } from './rate-limit-store.ts';
 import { securityHeaders } from './security-headers.ts';
+import { addTextKeyword, parseJsonBody, withTextRules } from './text-input.ts';
 
 export interface HttpServerOptions {
   service: string;
@@ -52,15 +53,35 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   // Bodies are validated as sent: no type coercion ("42" is not 42), and unknown properties are
   // refused, never silently dropped. Querystrings, params and headers are text, so they coerce.
-  const strict = addFormats.default(
-    new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false }),
+  // Every string of every part is checked as text (text-input.ts): no control characters, no
+  // lone surrogates, one line unless its schema says multiline.
+  const strict = addTextKeyword(
+    addFormats.default(
+      new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false }),
+    ),
   );
-  const coercing = addFormats.default(
-    new Ajv({ coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false }),
+  const coercing = addTextKeyword(
+    addFormats.default(
+      new Ajv({
+        coerceTypes: 'array',
+        removeAdditional: false,
+        useDefaults: true,
+        allErrors: false,
+      }),
+    ),
   );
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? strict : coercing).compile(schema),
+    (httpPart === 'body' ? strict : coercing).compile(withTextRules(schema) as object),
   );
+  // JSON bodies in UTF-8 only, invalid bytes refused rather than replaced (text-input.ts).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    try {
+      done(null, parseJsonBody(request.headers['content-type'], body as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
 
   const security = securityHeaders();
   app.addHook('onRequest', (_request, reply, done) => {

@@ -1,4 +1,5 @@
 import { env, type Loaded } from '@parley/platform/config';
+import { consumerLagSettings } from '@parley/platform/consumer-lag';
 import { kafkaSettings } from '@parley/platform/kafka';
 import { mongoSettings } from '@parley/platform/mongo';
 import { personalDataSettings } from '@parley/platform/personal-data';
@@ -20,6 +21,7 @@ export const settings = {
   ...mongoSettings,
   ...redisSettings,
   ...personalDataSettings,
+  ...consumerLagSettings,
   TOPIC_PREFIX: topicSettings.TOPIC_PREFIX,
   /** Which projections this process runs (comma-separated); all by default. */
   PROJECTIONS: env.matching(

@@ -1,3 +1,4 @@
+import { type LagMonitor, startLagMonitor } from '@parley/platform/consumer-lag';
 import { connectKafka, createProducer, type Kafka, type Producer } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
@@ -7,6 +8,7 @@ import { connectPostgres } from '@parley/platform/postgres';
 import { connectRedis } from '@parley/platform/redis';
 import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
+import { consumersCheck } from '@parley/platform/supervised-consumer';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
 import { prefixedTopicNames, type topicNames } from '@parley/schemas/topics/catalogue';
@@ -21,6 +23,7 @@ export interface ProjectorDependencies extends Dependencies {
   stores: Stores;
   serde: AvroSerde;
   supervisor: Supervisor;
+  lag: LagMonitor;
 }
 
 /** The stores, clients and serde a projector (or the projector CLI) works with. */
@@ -90,14 +93,25 @@ export async function createDependencies({
     projections,
     namespace: namespaceOf(config.TOPIC_PREFIX),
     pollMs: config.PROJECTOR_GENERATION_POLL_MS,
+    registry: metrics,
+  });
+  // Measured from the brokers, so a projection whose consumer died shows a lag that grows.
+  const lag = startLagMonitor({
+    admin: connected.kafka.admin,
+    targets: () => supervisor.groups().map(({ group, topics }) => ({ group, topics })),
+    metrics,
+    log,
+    intervalMs: config.CONSUMER_LAG_INTERVAL_MS,
   });
   return {
     kafka: connected.kafka.kafka,
     stores: connected.stores,
     serde: connected.serde,
     supervisor,
-    checks: connected.checks,
+    lag,
+    checks: [...connected.checks, consumersCheck('projections', () => supervisor.statuses())],
     resources: [
+      { name: 'consumer-lag', close: async () => lag.stop() },
       { name: 'projections', close: () => supervisor.stop() },
       { name: 'dead-letter-producer', close: () => producer.disconnect() },
       ...connected.resources,

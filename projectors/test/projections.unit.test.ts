@@ -24,10 +24,6 @@ it('retries store outages and dead-letters the record’s own faults', () => {
   assert.equal(isTransient(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), true);
   assert.equal(isTransient(Object.assign(new Error('x'), { code: '40001' })), true);
   assert.equal(isTransient(Object.assign(new Error('x'), { name: 'MongoNetworkError' })), true);
-  assert.equal(
-    isTransient(new Error('[collection.go:177] database is locked (5) (SQLITE_BUSY)')),
-    true,
-  );
   assert.equal(isTransient(Object.assign(new Error('bad'), { code: '23502' })), false);
   assert.equal(isTransient(new TypeError('cannot read properties of undefined')), false);
 });

@@ -67,16 +67,18 @@ before(async () => {
   producer = createProducer(stores.kafka.kafka, { idempotent: true });
   await producer.connect();
   namespace = namespaceOf(fixture.topicPrefix);
+  const registry = createMetricsRegistry('projectors-test');
   supervisor = await startSupervisor({
     ...projectorContext(stores, {
       producer,
       names: fixture.names,
       log: quietLogger(),
-      metrics: projectionMetrics(createMetricsRegistry('projectors-test')),
+      metrics: projectionMetrics(registry),
     }),
     projections: PROJECTIONS,
     namespace,
     pollMs: 500,
+    registry,
   });
   query = await startQueryApi(queryEnv());
 });

@@ -73,7 +73,12 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ gateway: CommandGateway }> 
         params: idParams,
         body: Type.Object(
           {
-            text: Type.String({ minLength: 1, maxLength: MESSAGE_MAX_LENGTH }),
+            // Tab and line breaks allowed; other control characters refused (platform text-input).
+            text: Type.String({
+              minLength: 1,
+              maxLength: MESSAGE_MAX_LENGTH,
+              'x-text': 'multiline',
+            }),
             messageId: Type.Optional(Type.String({ format: 'uuid' })),
           },
           { additionalProperties: false },

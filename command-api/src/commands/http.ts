@@ -34,7 +34,8 @@ export const accepted = Type.Object({
   aggregateId: Type.String({ format: 'uuid' }),
   version: Type.Integer({ minimum: 0, description: 'Aggregate version after the command' }),
   position: Type.Union([Type.String(), Type.Null()], {
-    description: 'Log position of the last event; pass it to the query API to read your writes',
+    description:
+      'Log position of the last event (topic:partition:offset). The query API does not take it: to read your writes, send the version as X-Min-Version',
   }),
 });
 

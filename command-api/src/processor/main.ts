@@ -3,12 +3,14 @@
  * commands, plus an HTTP port for /health/live, /health/ready and /metrics.
  */
 import { env } from '@parley/platform/config';
+import { consumerLagSettings, startLagMonitor } from '@parley/platform/consumer-lag';
 import { createHttpServer } from '@parley/platform/http';
 import { connectKafka, kafkaSettings } from '@parley/platform/kafka';
 import { connectRedis, redisSettings } from '@parley/platform/redis';
 import { runService } from '@parley/platform/run-service';
 import { connectSchemaRegistry, schemaRegistrySettings } from '@parley/platform/schema-registry';
 import { serviceSettings } from '@parley/platform/service';
+import { consumersCheck, superviseConsumer } from '@parley/platform/supervised-consumer';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
 import { prefixedTopicNames, topicSettings } from '@parley/schemas/topics/catalogue';
@@ -22,6 +24,7 @@ const settings = {
   ...kafkaSettings,
   ...schemaRegistrySettings,
   ...redisSettings,
+  ...consumerLagSettings,
   TOPIC_PREFIX: topicSettings.TOPIC_PREFIX,
   PROCESSOR_GROUP_ID: env.string({ default: 'command-processor' }),
   /** How soon a processor that died is noticed and its partitions move (broker minimum 6000). */
@@ -31,25 +34,48 @@ const settings = {
 await runService({
   service: SERVICE,
   settings,
-  createDependencies: async ({ config, log }) => {
+  createDependencies: async ({ config, log, metrics }) => {
     const kafka = connectKafka(config, SERVICE, log);
     const registry = connectSchemaRegistry(config);
     const redis = connectRedis(config, SERVICE);
     const schemas = loadSchemaSet();
-    const processor = await startCommandProcessor({
-      kafka: kafka.kafka,
-      admin: kafka.admin,
-      serde: new AvroSerde(registry.registry, schemas),
-      redis: redis.redis,
+    const serde = new AvroSerde(registry.registry, schemas);
+    const contexts = processorContexts(schemas, prefixedTopicNames(config.TOPIC_PREFIX));
+    // Started again, with backoff, whenever its consumer stops on an error.
+    const processor = superviseConsumer({
+      name: config.PROCESSOR_GROUP_ID,
       log,
-      contexts: processorContexts(schemas, prefixedTopicNames(config.TOPIC_PREFIX)),
-      groupId: config.PROCESSOR_GROUP_ID,
-      sessionTimeoutMs: config.PROCESSOR_SESSION_TIMEOUT_MS,
+      metrics,
+      start: () =>
+        startCommandProcessor({
+          kafka: kafka.kafka,
+          admin: kafka.admin,
+          serde,
+          redis: redis.redis,
+          log,
+          contexts,
+          groupId: config.PROCESSOR_GROUP_ID,
+          sessionTimeoutMs: config.PROCESSOR_SESSION_TIMEOUT_MS,
+        }),
+    });
+    const commandTopics = contexts.map((c) => c.commandTopic);
+    const lag = startLagMonitor({
+      admin: kafka.admin,
+      targets: () => [{ group: config.PROCESSOR_GROUP_ID, topics: commandTopics }],
+      metrics,
+      log,
+      intervalMs: config.CONSUMER_LAG_INTERVAL_MS,
     });
     return {
-      checks: [kafka.check, registry.check, redis.check],
+      checks: [
+        kafka.check,
+        registry.check,
+        redis.check,
+        consumersCheck('processor', () => [processor.status()]),
+      ],
       // The processor finishes its current transaction before the clients close.
       resources: [
+        { name: 'consumer-lag', close: async () => lag.stop() },
         { name: 'processor', close: () => processor.stop() },
         kafka.resource,
         redis.resource,

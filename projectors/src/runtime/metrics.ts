@@ -10,12 +10,6 @@ export function projectionMetrics(registry: Registry) {
       labelNames: labels,
       registers: [registry],
     }),
-    lag: new Gauge({
-      name: 'projection_lag_events',
-      help: 'Events in the topic not yet applied (head - checkpoint)',
-      labelNames: labels,
-      registers: [registry],
-    }),
     batchSeconds: new Histogram({
       name: 'projection_batch_duration_seconds',
       help: 'Time to apply one batch',

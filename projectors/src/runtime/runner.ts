@@ -38,6 +38,8 @@ export interface RunnerOptions {
 
 export interface RunningProjection {
   readonly groupId: string;
+  /** For the supervisor, which watches its events and starts it again when it stops. */
+  readonly consumer: Consumer;
   readonly topics: readonly string[];
   /** Records of the topics not yet applied (counting each partition's last transaction marker). */
   lag(): Promise<number>;
@@ -221,7 +223,6 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
         partition: String(partition),
       };
       metrics.applied.inc(labels, count);
-      metrics.lag.set(labels, Math.max(0, Number(batch.highWatermark) - nextOffset));
       metrics.batchSeconds.observe(
         { projection: projection.name },
         (performance.now() - started) / 1000,
@@ -238,6 +239,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
 
   return {
     groupId,
+    consumer,
     topics,
     applied: () => applied,
     async lag() {
