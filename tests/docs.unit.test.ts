@@ -19,6 +19,7 @@ import { mongoSettings } from '@parley/platform/mongo';
 import { personalDataSettings } from '@parley/platform/personal-data';
 import { type Pool, postgresSettings } from '@parley/platform/postgres';
 import { redisSettings } from '@parley/platform/redis';
+import { revocationSettings } from '@parley/platform/revocations';
 import { schemaRegistrySettings } from '@parley/platform/schema-registry';
 import { serviceSettings } from '@parley/platform/service';
 import { topicCatalogue, topicSettings } from '@parley/schemas/topics/catalogue';
@@ -176,6 +177,7 @@ const SHARED_SETTINGS: Record<string, Spec> = {
   topicSettings,
   accessTokenSettings,
   consumerLagSettings,
+  revocationSettings,
 };
 
 interface ParsedSpec {

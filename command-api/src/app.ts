@@ -55,6 +55,8 @@ export async function buildApp({
     publicKeys: parsePublicKeys(config.JWT_PUBLIC_KEYS),
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
+    maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
+    revoked: deps.revoked,
   });
 
   app.get('/', { schema: { hide: true } }, async () => ({
@@ -78,6 +80,7 @@ export async function buildApp({
     credentials: deps.credentials,
     cipher: deps.cipher,
     dataKeys: deps.dataKeys,
+    revoked: deps.revoked,
   });
   await app.register(commandStatusRoutes, { redis: deps.redis, guard: deps.redisGuard });
   return app;

@@ -5,6 +5,7 @@ import { kafkaSettings } from '@parley/platform/kafka';
 import { personalDataSettings } from '@parley/platform/personal-data';
 import { postgresSettings } from '@parley/platform/postgres';
 import { redisSettings } from '@parley/platform/redis';
+import { revocationSettings } from '@parley/platform/revocations';
 import { schemaRegistrySettings } from '@parley/platform/schema-registry';
 import { serviceSettings } from '@parley/platform/service';
 import { topicSettings } from '@parley/schemas/topics/catalogue';
@@ -20,6 +21,7 @@ export const settings = {
   ...accessTokenSettings,
   ...personalDataSettings,
   ...consumerLagSettings,
+  ...revocationSettings,
   REFRESH_TOKEN_TTL_DAYS: env.int(1, 365, { default: 30 }),
   /** Register, login, refresh and password change, per client IP. */
   AUTH_RATE_LIMIT_PER_MINUTE: env.int(1, 100_000, { default: 20 }),

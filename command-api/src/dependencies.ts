@@ -13,6 +13,7 @@ import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platfo
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
 import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platform/redis';
 import { type Guard, guard } from '@parley/platform/resilience';
+import { RevokedUsers } from '@parley/platform/revocations';
 import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
 import { SendBatcher } from '@parley/platform/send-batcher';
@@ -44,6 +45,8 @@ export interface CommandApiDependencies extends Dependencies {
   cipher: PersonalDataCipher;
   tokens: AccessTokenIssuer;
   lockout: LoginLockout;
+  /** Users whose tokens are refused: their account was deactivated or erased. */
+  revoked: RevokedUsers;
 }
 
 export async function createDependencies({
@@ -122,6 +125,14 @@ export async function createDependencies({
     outcomeWaitMs: config.COMMAND_OUTCOME_WAIT_MS,
   });
   const credentials = new CredentialStore(postgres.pool, config.REFRESH_TOKEN_TTL_DAYS);
+  const revoked = new RevokedUsers({
+    source: (windowSeconds) => credentials.inactiveWithin(windowSeconds),
+    windowSeconds: config.JWT_MAX_LIFETIME_SECONDS,
+    pollMs: config.REVOCATION_POLL_MS,
+    log,
+    metrics,
+  });
+  await revoked.start();
   const identity = CONTEXTS.find((c) => c.name === 'identity');
   if (!identity) throw new Error('no identity context in the topic catalogue');
   // Started (and started again after it stops) in the background: the API takes commands
@@ -163,6 +174,7 @@ export async function createDependencies({
     waiter,
     credentials,
     dataKeys,
+    revoked,
     cipher: new PersonalDataCipher(dataKeys),
     tokens,
     lockout: new LoginLockout(redis.redis, redisGuard, log, {
@@ -180,6 +192,7 @@ export async function createDependencies({
     ],
     resources: [
       { name: 'consumer-lag', close: async () => lag.stop() },
+      { name: 'revoked-users', close: async () => revoked.stop() },
       { name: 'identity-store-sync', close: () => sync.stop() },
       { name: 'command-producer', close: () => producer.disconnect() },
       { name: 'outcome-subscriber', close: () => closeRedis(subscriber) },

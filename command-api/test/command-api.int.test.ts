@@ -257,6 +257,89 @@ describe('command API', () => {
     assert.equal(theirs.statusCode, 404);
   });
 
+  it('answers another user’s resource 404 on every write route, whatever If-Match says', async () => {
+    const conversation = (await startConversation(alice)).json().aggregateId as string;
+    const registered = await app.inject({
+      method: 'POST',
+      url: '/v1/auth/register',
+      payload: {
+        email: `owner.${randomUUID().slice(0, 8)}@example.com`,
+        password: 'correct horse battery staple',
+        displayName: 'Owner',
+      },
+    });
+    assert.equal(registered.statusCode, 201, registered.body);
+    const owner = registered.json().userId as string;
+    const routes: Array<[string, string, object | undefined]> = [
+      ['PATCH', `/v1/conversations/${conversation}`, { title: 'mine now' }],
+      ['POST', `/v1/conversations/${conversation}/messages`, { text: 'hello' }],
+      ['POST', `/v1/conversations/${conversation}/archive`, undefined],
+      ['DELETE', `/v1/conversations/${conversation}`, undefined],
+      ['PATCH', `/v1/users/${owner}`, { displayName: 'Mallory' }],
+      ['POST', `/v1/users/${owner}/deactivate`, {}],
+      ['POST', `/v1/users/${owner}/erase`, {}],
+    ];
+    for (const [method, url, payload] of routes) {
+      for (const ifMatch of [undefined, '"0"', '"1"', '"2"', '"9"']) {
+        const res = await app.inject({
+          method: method as 'POST',
+          url,
+          headers: { authorization: token(bob), ...(ifMatch ? { 'if-match': ifMatch } : {}) },
+          ...(payload ? { payload } : {}),
+        });
+        assert.equal(res.statusCode, 404, `${method} ${url} If-Match ${ifMatch}: ${res.body}`);
+        assert.equal(res.json().currentVersion, undefined);
+      }
+    }
+  });
+
+  it('answers a made-up command id as it answers another user’s: 404; a pending one 202 to its sender only', async () => {
+    const madeUp = await app.inject({
+      method: 'GET',
+      url: `/v1/commands/${randomUUID()}`,
+      headers: { authorization: token(alice) },
+    });
+    assert.equal(madeUp.statusCode, 404, madeUp.body);
+    // With the processor stopped, a command is accepted but its outcome cannot come yet.
+    await fixture.stop();
+    const quick = await fixture.commandApi({
+      ...serviceKeyEnv(key),
+      COMMAND_OUTCOME_WAIT_MS: '50',
+    });
+    try {
+      const sent = await quick.app.inject({
+        method: 'POST',
+        url: '/v1/conversations',
+        headers: { authorization: token(alice) },
+        payload: { title: 'Later' },
+      });
+      assert.equal(sent.statusCode, 202, sent.body);
+      const { commandId } = sent.json();
+      const poll = (who: string) =>
+        quick.app.inject({
+          method: 'GET',
+          url: `/v1/commands/${commandId}`,
+          headers: { authorization: token(who) },
+        });
+      assert.equal((await poll(alice)).statusCode, 202);
+      assert.equal((await poll(bob)).statusCode, 404);
+      await fixture.start();
+      const done = await (async () => {
+        for (let i = 0; i < 300; i++) {
+          const res = await poll(alice);
+          if (res.statusCode === 200) return res;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return poll(alice);
+      })();
+      assert.equal(done.statusCode, 200, done.body);
+      assert.equal((await poll(bob)).statusCode, 404);
+    } finally {
+      await quick.close();
+      if (!fixture.running()) await fixture.start();
+    }
+  });
+
   it('publishes an OpenAPI 3.1 document', async () => {
     const res = await app.inject({ method: 'GET', url: '/docs/json' });
     assert.equal(res.statusCode, 200);

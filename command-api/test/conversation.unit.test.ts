@@ -233,6 +233,18 @@ describe('If-Match and event stamping', () => {
       .when(rename('x', metadata({ expectedVersion: 2 })))
       .thenEvents([{ type: 'ConversationRenamed', value: { title: 'x' } }]);
   });
+  it('checks who may see the conversation before its version: another user gets 404, never 409', () => {
+    for (const expectedVersion of [0, 1, 2, 99]) {
+      const other = { ...byOther, expectedVersion };
+      spec.given([started, posted]).when(rename('x', other)).thenThrows(NotFound);
+      spec.given([started, posted]).when(archive(other)).thenThrows(NotFound);
+      spec.given([started, posted]).when(remove(other)).thenThrows(NotFound);
+    }
+    spec
+      .given([])
+      .when(rename('x', metadata({ expectedVersion: 3 })))
+      .thenThrows(NotFound);
+  });
   it('stamps metadata from the command and derives the same event ids for the same command', () => {
     const command = start('Hello');
     const first = runDecider(conversationDecider, command, conversationDecider.initialState);

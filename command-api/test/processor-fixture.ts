@@ -127,6 +127,7 @@ export async function processorFixture(partitions = 3) {
       await processor?.stop();
       processor = undefined;
     },
+    running: () => processor !== undefined,
     /** Every event in an events topic, read committed, in log order per partition. */
     async allEvents(topic: string) {
       const consumer = kafka.consumer({

@@ -148,4 +148,12 @@ describe('DeactivateUser and EraseUser', () => {
       .when(erase(metadata({ ...self, expectedVersion: 0 })))
       .thenThrows(VersionConflict);
   });
+  it('checks who may see the account before its version: another user gets 404, never 409', () => {
+    for (const expectedVersion of [0, 1, 7]) {
+      const stranger = metadata({ ...other, expectedVersion });
+      spec.given([registered]).when(erase(stranger)).thenThrows(NotFound);
+      spec.given([registered]).when(deactivate(stranger)).thenThrows(NotFound);
+      spec.given([registered]).when(update(stranger)).thenThrows(NotFound);
+    }
+  });
 });

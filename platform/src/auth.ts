@@ -14,6 +14,11 @@ export const authSettings = {
   JWT_AUDIENCE: env.string({ default: 'parley-api' }),
   /** JSON object from key id to PEM public key; usually JWT_PUBLIC_KEYS_FILE, a mounted file. */
   JWT_PUBLIC_KEYS: env.secret(),
+  /**
+   * The longest lifetime (exp - iat) a token may have; longer ones are refused. It bounds how long
+   * a deactivated or erased account must be remembered to refuse its tokens (revocations.ts).
+   */
+  JWT_MAX_LIFETIME_SECONDS: env.int(60, 7 * 86_400, { default: 86_400 }),
 };
 
 export const ROLES = ['user', 'admin', 'analyst'] as const;
@@ -38,6 +43,12 @@ declare module 'fastify' {
 }
 
 export const Unauthorized = defineError('UNAUTHORIZED', 401, 'A valid access token is required');
+/** A valid token of an account that was deactivated or erased since it was issued. */
+export const TokenRevoked = defineError(
+  'TOKEN_REVOKED',
+  401,
+  'This account is no longer active; its tokens are refused',
+);
 
 export class KeySetError extends Error {}
 
@@ -68,12 +79,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VERIFIED_TOKENS = 10_000;
 const VERIFIED_FOR_MS = 60_000;
 
-export async function registerAuth(
-  app: FastifyInstance,
-  options: { publicKeys: ReadonlyMap<string, string>; issuer: string; audience: string },
-): Promise<void> {
+export interface AuthOptions {
+  publicKeys: ReadonlyMap<string, string>;
+  issuer: string;
+  audience: string;
+  /** Tokens living longer than this (exp - iat, seconds) are refused. */
+  maxLifetimeSeconds: number;
+  /** Users whose tokens are refused although valid (deactivated or erased accounts). */
+  revoked?: { has(userId: string): boolean };
+}
+
+export async function registerAuth(app: FastifyInstance, options: AuthOptions): Promise<void> {
   /** When each principal's token expires (ms), noted as the token is verified. */
   const expiries = new WeakMap<Principal, number>();
+  /** How long each principal's token lives (exp - iat, seconds). */
+  const lifetimes = new WeakMap<Principal, number>();
   await app.register(fastifyJwt, {
     secret: async (_request: FastifyRequest, token: TokenOrHeader) => {
       const kid = 'header' in token ? token.header.kid : token.kid;
@@ -87,12 +107,13 @@ export async function registerAuth(
       algorithms: ['ES256'],
       allowedIss: options.issuer,
       allowedAud: options.audience,
-      requiredClaims: ['sub', 'exp', 'iss', 'aud'],
+      requiredClaims: ['sub', 'exp', 'iat', 'iss', 'aud'],
     },
     formatUser: (payload) => {
       const principal: Principal = { userId: payload.sub, roles: payload.roles };
-      const { exp } = payload as { exp?: unknown };
+      const { exp, iat } = payload as { exp?: unknown; iat?: unknown };
       if (typeof exp === 'number') expiries.set(principal, exp * 1000);
+      if (typeof exp === 'number' && typeof iat === 'number') lifetimes.set(principal, exp - iat);
       return principal;
     },
   });
@@ -113,29 +134,44 @@ export async function registerAuth(
       until: Math.min(expiresAt, Date.now() + VERIFIED_FOR_MS),
     });
   };
+  /** What a freshly verified token must also hold: a uuid subject, known roles, a bounded life. */
+  const checkClaims = (principal: Principal) => {
+    const { userId, roles } = principal;
+    const validRoles =
+      Array.isArray(roles) && roles.every((r) => (ROLES as readonly string[]).includes(r));
+    if (!UUID.test(userId) || !validRoles) {
+      throw new Unauthorized('the token has no valid subject or roles');
+    }
+    const lifetime = lifetimes.get(principal);
+    if (lifetime === undefined || lifetime > options.maxLifetimeSeconds) {
+      throw new Unauthorized(
+        `the token lives longer than the ${options.maxLifetimeSeconds} s allowed`,
+      );
+    }
+  };
+  /** The principal of a token verified within the last minute, if it is still valid. */
+  const rememberedFor = (authorization: string | undefined) => {
+    const known = authorization === undefined ? undefined : verified.get(authorization);
+    if (!known) return undefined;
+    if (known.until > Date.now()) return known.principal;
+    verified.delete(authorization as string);
+    return undefined;
+  };
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const authorization = request.headers.authorization;
-    const known = authorization === undefined ? undefined : verified.get(authorization);
-    if (known) {
-      if (known.until > Date.now()) {
-        request.user = known.principal;
-        return;
-      }
-      verified.delete(authorization as string);
+    const remembered = rememberedFor(authorization);
+    if (remembered) {
+      if (options.revoked?.has(remembered.userId)) throw new TokenRevoked();
+      request.user = remembered;
+      return;
     }
     try {
       await request.jwtVerify();
     } catch (error) {
       throw new Unauthorized(error instanceof Error ? error.message : 'invalid token');
     }
-    const { userId, roles } = request.user;
-    if (
-      !UUID.test(userId) ||
-      !Array.isArray(roles) ||
-      !roles.every((r) => (ROLES as readonly string[]).includes(r))
-    ) {
-      throw new Unauthorized('the token has no valid subject or roles');
-    }
+    checkClaims(request.user);
+    if (options.revoked?.has(request.user.userId)) throw new TokenRevoked();
     if (authorization !== undefined) remember(authorization, request.user);
   });
 }

@@ -67,6 +67,8 @@ export async function buildApp({
     publicKeys: parsePublicKeys(config.JWT_PUBLIC_KEYS),
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
+    maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
+    revoked: deps.revoked,
   });
 
   app.get('/', { schema: { hide: true } }, async () => ({

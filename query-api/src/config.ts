@@ -3,6 +3,7 @@ import { env, type Loaded } from '@parley/platform/config';
 import { mongoSettings } from '@parley/platform/mongo';
 import { postgresSettings } from '@parley/platform/postgres';
 import { redisSettings } from '@parley/platform/redis';
+import { revocationSettings } from '@parley/platform/revocations';
 import { serviceSettings } from '@parley/platform/service';
 import { topicSettings } from '@parley/schemas/topics/catalogue';
 
@@ -12,6 +13,7 @@ export const settings = {
   ...mongoSettings,
   ...redisSettings,
   ...authSettings,
+  ...revocationSettings,
   /** Namespaces the read models' tables, collections and keys, as it does for the projectors. */
   TOPIC_PREFIX: topicSettings.TOPIC_PREFIX,
   /** Comma-separated browser origins allowed by CORS (the web app); empty allows none. */

@@ -4,11 +4,12 @@ import { connectMongo, type Db } from '@parley/platform/mongo';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
 import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platform/redis';
 import { type Guard, guard } from '@parley/platform/resilience';
+import { RevokedUsers } from '@parley/platform/revocations';
 import type { Dependencies } from '@parley/platform/run-service';
 import type { Config } from './config.ts';
 import { CacheAside } from './read-models/cache-aside.ts';
 import { LiveGenerations } from './read-models/live-generations.ts';
-import { namespaceOf } from './read-models/names.ts';
+import { namespaceOf, usersTable } from './read-models/names.ts';
 import { ProgressHub } from './read-models/progress-hub.ts';
 import { type ReadMetrics, readMetrics } from './read-models/read-metrics.ts';
 import { SingleFlight } from './read-models/single-flight.ts';
@@ -38,6 +39,8 @@ export interface ReadModels {
 export interface QueryApiDependencies extends Dependencies {
   readonly redis: Redis;
   readonly reads: ReadModels;
+  /** Users whose tokens are refused: their account was deactivated or erased (users read model). */
+  readonly revoked: RevokedUsers;
 }
 
 export function createDependencies({
@@ -90,7 +93,31 @@ export function createDependencies({
   const store = new ViewStore(redis.redis);
   const flight = new SingleFlight();
   const read = readMetrics(metrics);
+  const generations = new LiveGenerations({
+    pool: postgres.pool,
+    guard: postgresGuard,
+    namespace,
+    cacheMs: config.GENERATION_CACHE_MS,
+    log,
+  });
+  const revoked = new RevokedUsers({
+    source: async (windowSeconds) => {
+      const table = usersTable(namespace, await generations.of('users'));
+      const { rows } = await postgres.pool.query<{ user_id: string }>(
+        `select user_id from ${table}
+         where status <> 'active' and updated_at > now() - make_interval(secs => $1)`,
+        [windowSeconds],
+      );
+      return rows.map((r) => r.user_id);
+    },
+    windowSeconds: config.JWT_MAX_LIFETIME_SECONDS,
+    pollMs: config.REVOCATION_POLL_MS,
+    log,
+    metrics,
+  });
+  void revoked.start();
   return {
+    revoked,
     redis: redis.redis,
     reads: {
       namespace,
@@ -98,13 +125,7 @@ export function createDependencies({
       db: mongo.mongo.db(),
       redis: redis.redis,
       guards: { redis: redisGuard, postgres: postgresGuard, mongo: mongoGuard },
-      generations: new LiveGenerations({
-        pool: postgres.pool,
-        guard: postgresGuard,
-        namespace,
-        cacheMs: config.GENERATION_CACHE_MS,
-        log,
-      }),
+      generations,
       store,
       cache: new CacheAside({
         store,
@@ -125,6 +146,7 @@ export function createDependencies({
     // takes a replica out of the load balancer: readiness reports them as `degraded`.
     checks: [redis.check, postgres.check, mongo.check].map((c) => ({ ...c, critical: false })),
     resources: [
+      { name: 'revoked-users', close: async () => revoked.stop() },
       { name: 'progress-subscriber', close: () => closeRedis(subscriber) },
       redis.resource,
       postgres.resource,

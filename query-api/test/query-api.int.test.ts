@@ -692,6 +692,47 @@ describe('query API', () => {
     resumed.close();
   });
 
+  it('refuses an erased or a deactivated user’s token within seconds, on both APIs (401 TOKEN_REVOKED)', async () => {
+    for (const how of ['erase', 'deactivate'] as const) {
+      const person = await registered();
+      const keeper = await registered();
+      const auth = { authorization: `Bearer ${person.accessToken}` };
+      const ended = await commands.app.inject({
+        method: 'POST',
+        url: `/v1/users/${person.userId}/${how}`,
+        headers: auth,
+        payload: how === 'erase' ? { password: PASSWORD } : {},
+      });
+      assert.equal(ended.statusCode, 200, ended.body);
+      const started = Date.now();
+      // The command API refuses it at once (its own route saw the outcome).
+      const write = await commands.app.inject({
+        method: 'POST',
+        url: '/v1/conversations',
+        headers: auth,
+        payload: { title: 'after the end' },
+      });
+      assert.equal(write.statusCode, 401, `${how}: ${write.body}`);
+      assert.equal(write.json().code, 'TOKEN_REVOKED');
+      // The query API, once the users read model has the event.
+      const read = await until(
+        async () => {
+          const res = await get('/v1/me', person.accessToken);
+          return res.statusCode === 401 && res;
+        },
+        `query-api refusing the ${how}d user's token`,
+        10_000,
+      );
+      assert.equal(read.json().code, 'TOKEN_REVOKED');
+      assert.ok(Date.now() - started < 10_000);
+      for (const url of ['/v1/conversations', '/v1/usage']) {
+        assert.equal((await get(url, person.accessToken)).statusCode, 401, url);
+      }
+      // Other users are not affected.
+      assert.equal((await get('/v1/me', keeper.accessToken)).statusCode, 200);
+    }
+  });
+
   it('limits reads per user, compresses large answers and documents itself at /docs', async () => {
     // Counters live in Redis, shared by every instance: two users who have not read yet.
     const [dan, eve] = await Promise.all([registerOnce(), registerOnce()]);

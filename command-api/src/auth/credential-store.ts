@@ -78,6 +78,16 @@ export class CredentialStore {
     return rows[0] && toAccount(rows[0]);
   }
 
+  /** Users whose account stopped being active within the last `windowSeconds` (tokens refused). */
+  async inactiveWithin(windowSeconds: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ user_id: string }>(
+      `select user_id from identity.accounts
+       where status <> 'active' and updated_at > now() - make_interval(secs => $1)`,
+      [windowSeconds],
+    );
+    return rows.map((r) => r.user_id);
+  }
+
   async byId(userId: string): Promise<Account | undefined> {
     const { rows } = await this.pool.query<AccountRow>(
       'select * from identity.accounts where user_id = $1',

@@ -95,6 +95,8 @@ export class CommandGateway {
       throw error;
     }
     const outcome = await wait(this.options.outcomeWaitMs);
-    return outcome ? { kind: 'outcome', outcome } : { kind: 'pending', commandId };
+    if (outcome) return { kind: 'outcome', outcome };
+    await this.options.waiter.notePending(commandId, value.metadata.actor);
+    return { kind: 'pending', commandId };
   }
 }

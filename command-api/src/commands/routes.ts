@@ -1,10 +1,14 @@
-/** GET /v1/commands/:id: the outcome of a command answered 202, for its sender only. */
+/**
+ * GET /v1/commands/:id: the outcome of a command answered 202, for its sender only. A command id
+ * nobody sent, another user's, and one whose outcome can no longer come (a day after it was sent)
+ * all answer the same 404.
+ */
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Redis } from '@parley/platform/redis';
 import type { Guard } from '@parley/platform/resilience';
 import { Type } from 'typebox';
-import { readOutcome } from '../outcomes/outcome-store.ts';
+import { commandStatus } from '../outcomes/outcome-store.ts';
 import { NotFound } from '../shared/errors.ts';
 import { accepted, answer, pending } from './http.ts';
 
@@ -26,14 +30,13 @@ export const commandStatusRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      const outcome = await guard(() => readOutcome(redis, request.params.id));
-      // Another user's command id is as unknown as a made-up one.
-      if (outcome && outcome.actor !== `user:${request.user.userId}`)
-        throw new NotFound('no such command');
-      if (!outcome) {
+      const actor = `user:${request.user.userId}`;
+      const { outcome, pendingFor } = await guard(() => commandStatus(redis, request.params.id));
+      if (outcome?.actor === actor) return answer(reply, { kind: 'outcome', outcome }, 200);
+      if (!outcome && pendingFor === actor) {
         return reply.status(202).send({ commandId: request.params.id, status: 'pending' });
       }
-      return answer(reply, { kind: 'outcome', outcome }, 200);
+      throw new NotFound('no such command');
     },
   );
 };

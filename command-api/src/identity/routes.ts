@@ -7,6 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { DataKeyStore, PersonalDataCipher } from '@parley/platform/personal-data';
 import type { Pool } from '@parley/platform/postgres';
+import type { RevokedUsers } from '@parley/platform/revocations';
 import { Type } from 'typebox';
 import type { CredentialStore } from '../auth/credential-store.ts';
 import { PASSWORD_MAX_LENGTH, verifyPassword } from '../auth/passwords.ts';
@@ -24,6 +25,7 @@ export interface IdentityRouteOptions {
   credentials: CredentialStore;
   cipher: PersonalDataCipher;
   dataKeys: DataKeyStore;
+  revoked: RevokedUsers;
 }
 
 const accepted = (submitted: Submitted) =>
@@ -31,7 +33,7 @@ const accepted = (submitted: Submitted) =>
 
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (
   app,
-  { gateway, pool, credentials, cipher, dataKeys },
+  { gateway, pool, credentials, cipher, dataKeys, revoked },
 ) => {
   // What an accepted command changes in the identity store, applied at once (the store sync
   // applies it again from the event, which changes nothing).
@@ -95,8 +97,10 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       const metadata = commandMetadata(request, request.params.id);
       const reason = request.body?.reason ?? null;
       const submitted = await gateway.submit('DeactivateUser', { metadata, reason });
-      if (accepted(submitted))
+      if (accepted(submitted)) {
         await applyUserEvent(store, 'UserDeactivated', request.params.id, {});
+        revoked.add(request.params.id);
+      }
       return answer(reply, submitted, 200);
     },
   );
@@ -168,7 +172,10 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       const submitted = await gateway.submit('EraseUser', {
         metadata: commandMetadata(request, id),
       });
-      if (accepted(submitted)) await applyUserEvent(store, 'UserErased', id, {});
+      if (accepted(submitted)) {
+        await applyUserEvent(store, 'UserErased', id, {});
+        revoked.add(id);
+      }
       return answer(reply, submitted, 200);
     },
   );

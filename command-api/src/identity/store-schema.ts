@@ -46,4 +46,12 @@ export const IDENTITY_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'accounts that stopped being active, by when (the tokens the APIs refuse)',
+    sql: `
+      create index accounts_inactive_since on identity.accounts (updated_at)
+        where status <> 'active';
+    `,
+  },
 ];

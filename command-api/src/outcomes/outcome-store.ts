@@ -13,6 +13,28 @@ export function outcomeKey(commandId: string): string {
   return `parley:outcome:${commandId}`;
 }
 
+/** Who sent a command answered 202, until its outcome is published (or a day has passed). */
+export function pendingKey(commandId: string): string {
+  return `parley:pending:${commandId}`;
+}
+
+/** Notes that a command was accepted (sent) but answered 202, so its sender may poll it. */
+export async function notePending(redis: Redis, commandId: string, actor: string): Promise<void> {
+  await redis.set(pendingKey(commandId), actor, 'EX', OUTCOME_TTL_SECONDS, 'NX');
+}
+
+/** A command's published outcome, or the sender of one still pending, in one round trip. */
+export async function commandStatus(
+  redis: Redis,
+  commandId: string,
+): Promise<{ outcome?: Outcome; pendingFor?: string }> {
+  const [outcome, pendingFor] = await redis.mget(outcomeKey(commandId), pendingKey(commandId));
+  return {
+    ...(outcome ? { outcome: JSON.parse(outcome) as Outcome } : {}),
+    ...(pendingFor ? { pendingFor } : {}),
+  };
+}
+
 /** One round trip for the whole batch. */
 export async function publishOutcomes(redis: Redis, outcomes: readonly Outcome[]): Promise<void> {
   if (outcomes.length === 0) return;

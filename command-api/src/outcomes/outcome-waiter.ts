@@ -8,7 +8,7 @@
 import type { Redis } from '@parley/platform/redis';
 import type { Guard } from '@parley/platform/resilience';
 import type { Outcome } from './outcome.ts';
-import { OUTCOME_CHANNEL, readOutcome } from './outcome-store.ts';
+import { notePending, OUTCOME_CHANNEL, readOutcome } from './outcome-store.ts';
 
 export class OutcomeWaiter {
   private readonly waiting = new Map<string, (outcome: Outcome) => void>();
@@ -50,6 +50,16 @@ export class OutcomeWaiter {
   async published(commandId: string): Promise<Outcome | undefined> {
     if (this.guard.isOpen()) return undefined;
     return await this.guard(() => readOutcome(this.reader, commandId)).catch(() => undefined);
+  }
+
+  /**
+   * Notes that a command answered 202 is on its way, so GET /v1/commands/{id} answers 202 to its
+   * sender (and 404 to everyone else, as for an id nobody sent). Best effort: without Redis that
+   * route answers 503 anyway.
+   */
+  async notePending(commandId: string, actor: string): Promise<void> {
+    if (this.guard.isOpen()) return;
+    await this.guard(() => notePending(this.reader, commandId, actor)).catch(() => undefined);
   }
 
   /**

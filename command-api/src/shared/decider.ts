@@ -6,7 +6,7 @@
  * same command twice yields byte-identical events.
  */
 import type { CommandMetadata, EventMetadata } from '@parley/schemas/generated/records';
-import { VersionConflict } from './errors.ts';
+import { Forbidden, NotFound, VersionConflict } from './errors.ts';
 import { uuidFrom } from './ids.ts';
 
 /** What a decider returns: an event without its metadata. */
@@ -58,8 +58,10 @@ export interface Decision<EventMap, State> {
 }
 
 /**
- * Runs one command against a state: checks If-Match, decides, stamps and evolves. Throws the
- * decider's domain errors unchanged.
+ * Runs one command against a state: decides, checks If-Match, stamps and evolves. Whether the
+ * actor may see the aggregate comes first: another user's resource is NotFound (or Forbidden)
+ * whatever If-Match says, so a version conflict never tells a stranger that it exists or how
+ * often it changed. Throws the decider's domain errors unchanged.
  */
 export function runDecider<CommandMap, EventMap, State extends Versioned>(
   decider: Decider<CommandMap, EventMap, State>,
@@ -67,6 +69,14 @@ export function runDecider<CommandMap, EventMap, State extends Versioned>(
   state: State,
 ): Decision<EventMap, State> {
   const metadata = (command.value as { metadata: CommandMetadata }).metadata;
+  let drafts: Array<Draft<EventMap>> = [];
+  let refusal: unknown;
+  try {
+    drafts = decider.decide(command, state);
+  } catch (error) {
+    if (error instanceof NotFound || error instanceof Forbidden) throw error;
+    refusal = error;
+  }
   if (metadata.expectedVersion !== null && metadata.expectedVersion !== state.version) {
     throw new VersionConflict(
       `expected version ${metadata.expectedVersion}, but it is at ${state.version}`,
@@ -75,7 +85,8 @@ export function runDecider<CommandMap, EventMap, State extends Versioned>(
       },
     );
   }
-  const events = stamp(decider.decide(command, state), metadata, state.version);
+  if (refusal !== undefined) throw refusal;
+  const events = stamp(drafts, metadata, state.version);
   return { events, state: events.reduce(decider.evolve, state) };
 }
 

@@ -42,6 +42,8 @@ export interface TokenClaims {
   aud?: string;
   /** Seconds from now; negative for an expired token. */
   expiresIn?: number;
+  /** Seconds from now the token says it was issued (default 0); null leaves `iat` out. */
+  issuedAt?: number | null;
 }
 
 export function signToken(
@@ -57,7 +59,7 @@ export function signToken(
       roles: claims.roles ?? ['user'],
       iss: claims.iss ?? 'parley',
       aud: claims.aud ?? 'parley-api',
-      iat: now,
+      ...(claims.issuedAt === null ? {} : { iat: now + (claims.issuedAt ?? 0) }),
       exp: now + (claims.expiresIn ?? 900),
     }),
   );

@@ -95,6 +95,9 @@ export const usersProjection: PostgresProjection = {
         version integer not null);
       create index if not exists ${physical(g, 'users')}_email on ${table(g)} (email);
       create index if not exists ${physical(g, 'users')}_status on ${table(g)} (status, created_at);
+      -- The accounts whose tokens the query API refuses (deactivated or erased lately).
+      create index if not exists ${physical(g, 'users')}_inactive on ${table(g)} (updated_at)
+        where status <> 'active';
     `);
   },
 
