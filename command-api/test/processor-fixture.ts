@@ -2,12 +2,14 @@
  * Command-side topics of a test's own (commands, events, state per context) and a command
  * processor on them, against the real stack. Removes its topics and groups afterwards.
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@parley/platform/config';
 import type { Admin, Kafka } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
 import { createRedis, type Redis } from '@parley/platform/redis';
 import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
+import { recordAnswers } from '@parley/platform/testing/contract';
 import {
   quietLogger,
   redisReady,
@@ -114,12 +116,16 @@ export async function processorFixture(partitions = 3) {
         metrics,
         deps,
       });
+      // Every answer is held to the OpenAPI document when the API closes.
+      const contract = recordAnswers(app);
       return {
         deps,
         app,
         close: async () => {
+          const violations = contract.violations();
           await app.close();
           for (const r of deps.resources) await r.close().catch(() => {});
+          assert.deepEqual(violations, [], 'answers the OpenAPI document lacks');
         },
       };
     },

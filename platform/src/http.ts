@@ -6,16 +6,23 @@
  */
 /// <reference types="@fastify/rate-limit" preserve="true" />
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Redis } from 'ioredis';
-import { AppError, PROBLEM_CONTENT_TYPE, problem } from './errors.ts';
+import { AppError, PROBLEM_CONTENT_TYPE, problem, titleFor } from './errors.ts';
 import { checkReadiness, type HealthCheck } from './health.ts';
 import type { Logger } from './logger.ts';
 import { Histogram, type Registry } from './metrics.ts';
+import { genericProblems } from './problem-responses.ts';
 import { sharedCountRateLimitStore } from './rate-limit-store.ts';
 import { securityHeaders } from './security-headers.ts';
 import { addTextKeyword, parseJsonBody, withTextRules } from './text-input.ts';
@@ -35,6 +42,31 @@ export interface HttpServerOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** What the errors Fastify raises before routing mean, said without echoing the request. */
+const FRAMEWORK_ERRORS: Record<string, string> = {
+  FST_ERR_MAX_PARAM_LENGTH: 'a path parameter is longer than allowed',
+  FST_ERR_BAD_URL: 'the path is not a valid URL (bad percent-encoding)',
+};
+
+/** Node's HTTP parser errors, answered before any route as problem+json (then the socket closes). */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'HEADERS_TOO_LARGE', 'the request line and headers are larger than allowed']
+        : [400, 'MALFORMED_REQUEST', 'the request is not valid HTTP'];
+  const body = JSON.stringify(problem(status, code, detail));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${titleFor(status)}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.log as FastifyBaseLogger,
@@ -49,6 +81,17 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     disableRequestLogging: true,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Errors before routing (a path parameter over its length, a malformed URL) and Node's own
+    // parser errors (a malformed request, headers or path too large) are problem+json too.
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode ?? 400;
+      const detail = FRAMEWORK_ERRORS[error.code] ?? 'the request cannot be routed';
+      void (reply as unknown as FastifyReply)
+        .status(status)
+        .type(PROBLEM_CONTENT_TYPE)
+        .send(problem(status, error.code.replace(/^FST_ERR_/, ''), detail));
+    },
+    clientErrorHandler: answerClientError,
   });
 
   // Bodies are validated as sent: no type coercion ("42" is not 42), and unknown properties are
@@ -81,6 +124,19 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     } catch (error) {
       done(error as Error, undefined);
     }
+  });
+
+  // Every documented route's document lists the errors any route can answer (problem-responses.ts).
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as
+      | { hide?: boolean; response?: Record<string, unknown> }
+      | undefined;
+    if (!schema || schema.hide) return;
+    const rateLimited = Boolean((route.config as { rateLimit?: unknown } | undefined)?.rateLimit);
+    schema.response = {
+      ...genericProblems({ method: route.method, url: route.url, rateLimited }),
+      ...schema.response,
+    };
   });
 
   const security = securityHeaders();

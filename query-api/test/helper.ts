@@ -2,8 +2,10 @@
  * Builds the query API in process (Fastify inject, or listening on a free port for event
  * streams), configured from the environment plus `env`, and closes it after.
  */
+import assert from 'node:assert/strict';
 import { loadConfig } from '@parley/platform/config';
 import { createMetricsRegistry, type Registry } from '@parley/platform/metrics';
+import { recordAnswers } from '@parley/platform/testing/contract';
 import { quietLogger } from '@parley/platform/testing/fixtures';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
@@ -23,13 +25,17 @@ export async function startQueryApi(env: Record<string, string>): Promise<QueryA
   const metrics = createMetricsRegistry('query-api');
   const deps = createDependencies({ config, log, metrics });
   const app = await buildApp({ config, log, metrics, deps });
+  // Every answer is held to the OpenAPI document when the API closes.
+  const contract = recordAnswers(app);
   return {
     app,
     deps,
     metrics,
     close: async () => {
+      const violations = contract.violations();
       await app.close();
       for (const r of deps.resources) await r.close().catch(() => {});
+      assert.deepEqual(violations, [], 'answers the OpenAPI document lacks');
     },
   };
 }

@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, defineError } from '@parley/platform/errors';
 import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import type { Pool } from '@parley/platform/postgres';
+import { noContent, problems } from '@parley/platform/problem-responses';
 import { Type } from 'typebox';
 import type { CommandGateway } from '../commands/command-gateway.ts';
 import { answer, commandMetadata } from '../commands/http.ts';
@@ -103,6 +104,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
           { additionalProperties: false },
         ),
         response: {
+          ...problems(409),
           201: Type.Intersect([
             session,
             Type.Object({
@@ -180,7 +182,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
           { email, password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) },
           { additionalProperties: false },
         ),
-        response: { 200: session },
+        response: { 200: session, ...problems(401, 429) },
       },
     },
     async (request) => {
@@ -211,7 +213,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
         summary: 'Trade a refresh token for a new pair (the old one is spent)',
         security: [],
         body: Type.Object({ refreshToken }, { additionalProperties: false }),
-        response: { 200: session },
+        response: { 200: session, ...problems(401) },
       },
     },
     async (request) => {
@@ -240,11 +242,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
         summary: 'End this session (revokes the refresh token and its family)',
         security: [],
         body: Type.Object({ refreshToken }, { additionalProperties: false }),
+        response: { 204: noContent },
       },
     },
     async (request, reply) => {
       await credentials.revokeFamilyOf(request.body.refreshToken);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 
@@ -252,11 +255,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
     '/v1/auth/logout-all',
     {
       onRequest: app.authenticate,
-      schema: { tags: ['auth'], summary: 'End every session of the user' },
+      schema: {
+        tags: ['auth'],
+        summary: 'End every session of the user',
+        response: { 204: noContent, ...problems(401) },
+      },
     },
     async (request, reply) => {
       await credentials.revokeAll(request.user.userId);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 
@@ -275,6 +282,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
           },
           { additionalProperties: false },
         ),
+        response: { 204: noContent, ...problems(401) },
       },
     },
     async (request, reply) => {
@@ -289,7 +297,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
         await hashPassword(request.body.newPassword),
       );
       await credentials.revokeAll(request.user.userId);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 };

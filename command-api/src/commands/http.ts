@@ -6,6 +6,7 @@
 
 import type { Principal } from '@parley/platform/auth';
 import { AppError } from '@parley/platform/errors';
+import { problems } from '@parley/platform/problem-responses';
 import type { CommandMetadata } from '@parley/schemas/generated/records';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
@@ -44,9 +45,16 @@ export const pending = Type.Object({
   status: Type.Literal('pending'),
 });
 
+/**
+ * What a command route answers: the success, 202 while the outcome is not there in time, and the
+ * refusals a decider or the gateway can give (401 without a valid token, 403 for a role the
+ * command needs, 404 for an aggregate the actor may not see, 409 for If-Match or one that
+ * exists, 422 for a broken rule or a reused Idempotency-Key); the HTTP base adds the generic ones.
+ */
 export const commandResponses = (success: 200 | 201) => ({
   [success]: accepted,
   202: pending,
+  ...problems(401, 403, 404, 409, 422),
 });
 
 /** The parts of a request a command needs (structural, so any typed route's request fits). */

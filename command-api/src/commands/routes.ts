@@ -5,6 +5,7 @@
  */
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { problems } from '@parley/platform/problem-responses';
 import type { Redis } from '@parley/platform/redis';
 import type { Guard } from '@parley/platform/resilience';
 import { Type } from 'typebox';
@@ -26,7 +27,9 @@ export const commandStatusRoutes: FastifyPluginAsyncTypebox<{
         tags: ['commands'],
         summary: 'The outcome of a command (after a 202)',
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
-        response: { 200: accepted, 202: pending },
+        // The command's own refusal (403, 404, 409, 422) once it was decided; 404 too for a
+        // command id nobody sent, or another user's.
+        response: { 200: accepted, 202: pending, ...problems(401, 403, 404, 409, 422) },
       },
     },
     async (request, reply) => {

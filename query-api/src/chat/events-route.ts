@@ -10,11 +10,11 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '@parley/platform/errors';
+import { problems } from '@parley/platform/problem-responses';
 import type { ConversationView, MessageDoc } from '@parley/platform/read-models';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit } from '../http/access.ts';
-import { problemResponses } from '../http/schemas.ts';
 import { mongoCollections } from '../read-models/names.ts';
 import { readOwnedConversation } from './conversation-read.ts';
 import { messagePage } from './conversations-source.ts';
@@ -56,8 +56,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
           ),
         }),
         response: {
-          200: Type.String({ description: 'text/event-stream' }),
-          ...problemResponses,
+          200: {
+            description: 'Server-Sent Events: progress of the conversation, resumable',
+            content: { 'text/event-stream': { schema: Type.String() } },
+          },
+          ...problems(401, 404),
         },
       },
     },

@@ -20,7 +20,7 @@ import {
   minVersionQuery,
 } from '../http/min-version.ts';
 import { PRIVATE_REVALIDATE, sendRead } from '../http/read-reply.ts';
-import { problemResponses } from '../http/schemas.ts';
+import { readResponses } from '../http/schemas.ts';
 import { listConversations } from './conversation-list.ts';
 import { readOwnedConversation } from './conversation-read.ts';
 import { messagePage } from './conversations-source.ts';
@@ -136,7 +136,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
           cursor,
           minVersion: listMinVersionQuery,
         }),
-        response: { 200: page(listItem), ...problemResponses },
+        response: { 200: page(listItem), ...readResponses() },
       },
     },
     async (request, reply) => {
@@ -195,7 +195,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
         params: idParams,
         headers: minVersionHeaders,
         querystring: Type.Object({ minVersion: minVersionQuery }),
-        response: { 200: conversation, ...problemResponses },
+        response: { 200: conversation, ...readResponses(404) },
       },
     },
     async (request, reply) => {
@@ -232,7 +232,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
           ),
           minVersion: minVersionQuery,
         }),
-        response: { 200: page(message), ...problemResponses },
+        response: { 200: page(message), ...readResponses(404) },
       },
     },
     async (request, reply) => {

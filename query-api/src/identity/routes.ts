@@ -13,7 +13,7 @@ import { NotFound } from '../http/errors.ts';
 import { contentEtag, versionEtag } from '../http/etag.ts';
 import { minVersionHeaders, minVersionOf, minVersionQuery } from '../http/min-version.ts';
 import { NO_STORE, PRIVATE_REVALIDATE, sendRead } from '../http/read-reply.ts';
-import { problemResponses } from '../http/schemas.ts';
+import { readResponses } from '../http/schemas.ts';
 import { viewKeys } from '../read-models/names.ts';
 import { readView } from '../read-models/read-view.ts';
 import { searchUsers, userById } from './users-source.ts';
@@ -69,7 +69,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{
         summary: 'My profile',
         headers: minVersionHeaders,
         querystring: Type.Object({ minVersion: minVersionQuery }),
-        response: { 200: profile, ...problemResponses },
+        response: { 200: profile, ...readResponses(404) },
       },
     },
     async (request, reply) => {
@@ -96,7 +96,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
         headers: minVersionHeaders,
         querystring: Type.Object({ minVersion: minVersionQuery }),
-        response: { 200: profile, ...problemResponses },
+        response: { 200: profile, ...readResponses(403, 404) },
       },
     },
     async (request, reply) => {
@@ -129,7 +129,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{
           },
           { additionalProperties: false },
         ),
-        response: { 200: searchResult, ...problemResponses },
+        response: { 200: searchResult, ...readResponses(403) },
       },
     },
     async (request, reply) => {

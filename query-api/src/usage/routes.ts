@@ -9,7 +9,7 @@ import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit, requireRole } from '../http/access.ts';
 import { contentEtag } from '../http/etag.ts';
 import { PRIVATE_REVALIDATE, PRIVATE_SHORT, sendRead } from '../http/read-reply.ts';
-import { problemResponses } from '../http/schemas.ts';
+import { readResponses } from '../http/schemas.ts';
 import { cachedQuery } from '../read-models/cached-query.ts';
 import { queryCacheKey } from '../read-models/names.ts';
 import { dateRange, MAX_RANGE_DAYS } from './date-range.ts';
@@ -68,7 +68,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<{
         summary: 'My usage per day',
         description: describe,
         querystring: rangeQuery,
-        response: { 200: usage, ...problemResponses },
+        response: { 200: usage, ...readResponses() },
       },
     },
     async (request, reply) => {
@@ -109,7 +109,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Usage per day over all users (analysts; aggregates only)',
         description: describe,
         querystring: rangeQuery,
-        response: { 200: aggregate, ...problemResponses },
+        response: { 200: aggregate, ...readResponses(403) },
       },
     },
     async (request, reply) => {
