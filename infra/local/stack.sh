@@ -101,6 +101,7 @@ cmd_reset() {
     [[ "$answer" == [yY]* ]] || exit 1
   fi
   cmd_down
+  postgres_reset
   rm -rf "$DATA_DIR"
   say "deleted $DATA_DIR"
 }

@@ -4,6 +4,33 @@
 
 POSTGRES_DATA="$DATA_DIR/postgres"
 
+# As root, the cluster belongs to the postgres user, who must be able to reach it. A checkout under
+# a directory that user cannot enter (root's home is 0700, so is a mktemp -d) keeps its cluster
+# under /var/lib/parley/<hash of the data folder> instead, with .data/postgres linking to it.
+postgres_locate_data() {
+  is_root || return 0
+  [ -L "$POSTGRES_DATA" ] && POSTGRES_DATA="$(readlink "$POSTGRES_DATA")" && return 0
+  [ -d "$POSTGRES_DATA" ] && pg_as_owner test -x "$POSTGRES_DATA" 2>/dev/null && return 0
+  pg_as_owner test -x "$DATA_DIR" 2>/dev/null && return 0
+  local outside
+  outside="/var/lib/parley/$(printf '%s' "$DATA_DIR" | sha256sum | cut -c1-12)/postgres"
+  say "the postgres user cannot enter $DATA_DIR; the cluster lives in $outside"
+  mkdir -p "$outside"
+  chmod 755 /var/lib/parley "$(dirname "$outside")"
+  if [ -d "$POSTGRES_DATA" ] && [ ! -L "$POSTGRES_DATA" ]; then rmdir "$POSTGRES_DATA" 2>/dev/null || true; fi
+  ln -sfn "$outside" "$POSTGRES_DATA"
+  POSTGRES_DATA="$outside"
+}
+
+# What `stack.sh reset` deletes besides .data: a cluster kept outside it.
+postgres_reset() {
+  if [ -L "$DATA_DIR/postgres" ]; then
+    local outside
+    outside="$(readlink "$DATA_DIR/postgres")"
+    case "$outside" in /var/lib/parley/*/postgres) rm -rf "$(dirname "$outside")" ;; esac
+  fi
+}
+
 pg_bindir() {
   local dir
   for dir in /usr/lib/postgresql/*/bin; do [ -x "$dir/pg_ctl" ] && echo "$dir"; done | sort -V | tail -n 1
@@ -25,6 +52,7 @@ postgres_healthy() { "$(pg_bindir)/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_POR
 postgres_start() {
   local bin
   bin="$(pg_bindir)"
+  postgres_locate_data
   if [ ! -f "$POSTGRES_DATA/PG_VERSION" ]; then
     say "initialising PostgreSQL cluster in $POSTGRES_DATA"
     mkdir -p "$POSTGRES_DATA"
