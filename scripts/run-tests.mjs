@@ -63,6 +63,8 @@ const child = spawn(
     'tsx',
     '--test',
     '--test-timeout=300000',
+    // One file at a time: the system tests restart the stack's broker and Redis under them.
+    '--test-concurrency=1',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=tap',

@@ -53,10 +53,13 @@ const publishPolicy = retry(handleAll, {
 const OUTCOME_LOOKUP_TIMEOUT_MS = 1_000;
 
 /**
- * Outcomes that could not be published (Redis down) are retried with the next batch's; past this
- * many, the oldest are dropped (their commands answer from the aggregates' memory only).
+ * Outcomes that could not be published (Redis down) are retried with the next batch's and every
+ * second; past this many, the oldest are dropped (their commands answer from the aggregates'
+ * memory only).
  */
 const MAX_UNPUBLISHED = 10_000;
+/** How often outcomes that could not be published are tried again without waiting for a batch. */
+const UNPUBLISHED_RETRY_MS = 1_000;
 
 export async function startCommandProcessor(options: ProcessorOptions): Promise<CommandProcessor> {
   const { kafka, admin, log, groupId } = options;
@@ -84,9 +87,20 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
       // The events are committed; clients waiting for these outcomes get 202 and can resend the
       // same command id, which answers the remembered outcome. They are retried with the next.
       log.error({ err: error, commands: batch.length }, 'could not publish outcomes');
-      unpublished = batch.slice(-MAX_UNPUBLISHED);
+      // Other partitions may have failed meanwhile: keep theirs too.
+      unpublished = [...batch, ...unpublished].slice(-MAX_UNPUBLISHED);
     }
   };
+  // Outcomes left unpublished are retried on their own too: after a Redis outage no new command
+  // may come to carry them, and their senders poll GET /v1/commands/{id} for them.
+  let retrying = false;
+  const retryTimer = setInterval(() => {
+    if (retrying || unpublished.length === 0) return;
+    retrying = true;
+    void publish([]).finally(() => {
+      retrying = false;
+    });
+  }, UNPUBLISHED_RETRY_MS);
 
   const consumer = kafka.consumer({
     groupId,
@@ -240,6 +254,7 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
     consumer,
     owned: () => [...workers.keys()],
     stop: async () => {
+      clearInterval(retryTimer);
       await consumer.disconnect();
       await Promise.all([...workers.keys()].map(dropWorker));
     },
