@@ -4,13 +4,16 @@
 // dead letters, replays that change nothing, deleted conversations, a rebuild switch, and a rebuild
 // started again after one died.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '@parley/platform/config';
 import { createProducer, type Producer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
-import { quietLogger } from '@parley/platform/testing/fixtures';
-import { createSigningKey, serviceKeyEnv } from '@parley/platform/testing/tokens';
+import { quietLogger, stackConfig } from '@parley/platform/testing/fixtures';
+import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { settings as projectorSettings } from '../projectors/src/config.ts';
@@ -40,6 +43,7 @@ import {
 } from '../projectors/src/runtime/projection.ts';
 import { groupIdOf, runProjection } from '../projectors/src/runtime/runner.ts';
 import { type Supervisor, startSupervisor } from '../projectors/src/runtime/supervisor.ts';
+import { startQueryApi } from '../query-api/test/helper.ts';
 
 const key = createSigningKey();
 const keyEnv = serviceKeyEnv(key);
@@ -162,6 +166,116 @@ async function viewOf(kind: 'me' | 'conversation', id: string) {
     : undefined;
 }
 
+/**
+ * Which stores hold any of these texts, in any generation of this test's namespace: PostgreSQL
+ * (every `read` table), MongoDB (every collection) and Redis (every key).
+ */
+async function storesHolding(texts: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  const { rows: tables } = await read.stores.pool.query<{ table_name: string }>(
+    `select table_name from information_schema.tables where table_schema = 'read' and table_name like $1`,
+    [`${namespace}%`],
+  );
+  for (const { table_name } of tables) {
+    for (const text of texts) {
+      const { rows } = await read.stores.pool.query(
+        `select count(*)::int as n from read.${table_name} t where t::text like $1`,
+        [`%${text}%`],
+      );
+      if (rows[0].n > 0) found.push(`postgres read.${table_name}`);
+    }
+  }
+  const db = read.stores.mongo.db();
+  for (const { name } of await db.listCollections().toArray()) {
+    if (!name.startsWith(namespace)) continue;
+    for await (const doc of db.collection(name).find()) {
+      const json = JSON.stringify(doc);
+      if (texts.some((t) => json.includes(t))) found.push(`mongodb ${name}`);
+    }
+  }
+  let cursor = '0';
+  do {
+    const [next, keys] = await read.stores.redis.scan(
+      cursor,
+      'MATCH',
+      `parley:${namespace}*`,
+      'COUNT',
+      1000,
+    );
+    cursor = next;
+    for (const k of keys) {
+      const type = await read.stores.redis.type(k);
+      const value =
+        type === 'hash'
+          ? JSON.stringify(await read.stores.redis.hgetall(k))
+          : type === 'zset'
+            ? JSON.stringify(await read.stores.redis.zrange(k, 0, -1))
+            : type === 'string'
+              ? ((await read.stores.redis.get(k)) ?? '')
+              : '';
+      if (texts.some((t) => value.includes(t))) found.push(`redis ${k}`);
+    }
+  } while (cursor !== '0');
+  return found;
+}
+
+/**
+ * Every record of the chat topics (events and commands), as bytes and decoded by Python's fastavro
+ * through the registry: none holds these texts in clear; the other texts are not there either
+ * (everything anyone writes is encrypted).
+ */
+async function assertLogHasNoClearText(...groups: ReadonlyArray<readonly string[]>) {
+  const texts = groups.flat();
+  const topics = [fixture.chat?.eventsTopic ?? '', fixture.chat?.commandTopic ?? ''];
+  const payloads: Buffer[] = [];
+  for (const topic of topics) {
+    const consumer = read.kafka.kafka.consumer({
+      groupId: `${fixture.topicPrefix}scan-${randomUUID()}`,
+    });
+    const heads = await fixture.admin.fetchTopicOffsets(topic);
+    const left = new Map(heads.map((h) => [h.partition, Number(h.high)]));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const done = () => [...left.values()].every((n) => n <= 0);
+      if (done()) return resolve();
+      void consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) if (m.value) payloads.push(m.value);
+          left.set(batch.partition, Number(batch.highWatermark) - Number(batch.lastOffset()) - 2);
+          if (done()) resolve();
+        },
+      });
+    });
+    await consumer.disconnect();
+  }
+  for (const payload of payloads) {
+    for (const text of texts)
+      assert.ok(!payload.includes(text), `a record holds "${text}" in clear`);
+  }
+  const python = join(
+    process.env.PARLEY_CACHE_DIR ??
+      join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'parley'),
+    'venv',
+    'bin',
+    'python',
+  );
+  const decoder = new URL('../schemas/test/fastavro-decode.py', import.meta.url).pathname;
+  const result = spawnSync(python, [decoder, stackConfig().SCHEMA_REGISTRY_URL], {
+    input: `${payloads.map((p) => JSON.stringify({ payload: p.toString('base64') })).join('\n')}\n`,
+    encoding: 'utf8',
+    timeout: 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  assert.equal(result.status, 0, `fastavro failed: ${result.stderr}`);
+  const decoded = result.stdout.trim().split('\n');
+  assert.equal(decoded.length, payloads.length, 'fastavro decoded every record');
+  for (const text of texts) {
+    assert.ok(!result.stdout.includes(text), `fastavro finds "${text}" in clear`);
+  }
+  assert.ok(result.stdout.includes('"encryptedText": {'), 'messages are encrypted');
+}
+
 describe('projections', () => {
   it('build users, usage, conversations and views from the commands', async () => {
     const ann = await registered();
@@ -252,6 +366,116 @@ describe('projections', () => {
       for (const k of keys)
         assert.ok(!JSON.stringify(await read.stores.redis.hgetall(k)).includes(ann.email));
     } while (cursor !== '0');
+  });
+
+  it('erases what a person wrote: in no store, not in the log in clear, also after a rebuild; others untouched', async () => {
+    const ann = await registered();
+    const bob = await registered();
+    const mark = randomUUID().slice(0, 8);
+    const annWrote = [`Ann secret plans ${mark}`, `ann whispers ${mark}`, `ann asks again ${mark}`];
+    const bobWrote = [`Bob trip ${mark}`, `bob asks ${mark}`];
+    const { aggregateId: annConversation } = await post(
+      '/v1/conversations',
+      { title: annWrote[0] },
+      ann.accessToken,
+    );
+    for (const text of annWrote.slice(1)) {
+      await post(`/v1/conversations/${annConversation}/messages`, { text }, ann.accessToken);
+    }
+    const { aggregateId: bobConversation } = await post(
+      '/v1/conversations',
+      { title: bobWrote[0] },
+      bob.accessToken,
+    );
+    await post(
+      `/v1/conversations/${bobConversation}/messages`,
+      { text: bobWrote[1] },
+      bob.accessToken,
+    );
+    const query = await startQueryApi({
+      JWT_PUBLIC_KEYS: keyEnv.JWT_PUBLIC_KEYS ?? '',
+      TOPIC_PREFIX: fixture.topicPrefix,
+      READ_RATE_LIMIT_PER_MINUTE: '100000',
+      GENERATION_CACHE_MS: '200',
+    });
+    const read = (url: string, token: string) =>
+      query.app.inject({ url, headers: { authorization: `Bearer ${token}` } });
+    try {
+      // Before: the owner reads what they wrote (decrypted for their own read models).
+      await until(
+        async () => (await viewOf('conversation', annConversation))?.version === 3,
+        'ann',
+      );
+      await until(
+        async () => (await viewOf('conversation', bobConversation))?.version === 2,
+        'bob',
+      );
+      await until(async () => (await conversationDoc(annConversation))?.messageCount === 2, 'docs');
+      const before = await read(`/v1/conversations/${annConversation}`, ann.accessToken);
+      assert.equal(before.statusCode, 200, before.body);
+      assert.equal(before.json().title, annWrote[0]);
+      assert.equal((await storesHolding(annWrote)).length > 0, true, 'the stores had her text');
+
+      await post(`/v1/users/${ann.userId}/erase`, { password: PASSWORD }, ann.accessToken);
+      await until(
+        async () => (await conversationDoc(annConversation))?.status === 'erased',
+        'her conversation erased in MongoDB',
+      );
+      await until(
+        async () => (await viewOf('conversation', annConversation))?.data === null,
+        'her conversation view a tombstone',
+      );
+      await until(async () => (await userRow(ann.userId))?.status === 'erased', 'her user row');
+
+      // Her reads: 401 (her token is refused); an admin sees the account as erased.
+      await until(
+        async () => (await read('/v1/me', ann.accessToken)).statusCode === 401,
+        'her token refused',
+      );
+      assert.equal(
+        (await read(`/v1/conversations/${annConversation}`, ann.accessToken)).statusCode,
+        401,
+      );
+      const admin = signToken(key, { sub: randomUUID(), roles: ['admin'] });
+      const account = await read(`/v1/users/${ann.userId}`, admin);
+      assert.equal(account.statusCode, 200, account.body);
+      assert.equal(account.json().status, 'erased');
+      assert.equal(account.json().email, null);
+
+      // No store holds anything she wrote; Bob's conversation is untouched.
+      assert.deepEqual(await storesHolding(annWrote), [], 'her text is in no store');
+      assert.ok((await storesHolding(bobWrote)).length >= 3, 'his text is still in each store');
+      const his = await read(`/v1/conversations/${bobConversation}`, bob.accessToken);
+      assert.equal(his.statusCode, 200);
+      assert.equal(his.json().title, bobWrote[0]);
+
+      // The log: her content only as ciphertext, for an independent decoder too.
+      await assertLogHasNoClearText(annWrote, bobWrote);
+
+      // A rebuild of every projection from offset zero finds her erased: nothing again.
+      for (const projection of PROJECTIONS) {
+        await rebuild({
+          ...context(),
+          projection,
+          namespace,
+          switchGraceMs: 500,
+          report: () => {},
+        });
+      }
+      await until(async () => !(await storesHolding(annWrote)).length, 'nothing after the rebuild');
+      assert.deepEqual(
+        await storesHolding(annWrote),
+        [],
+        'her text is in no store after a rebuild',
+      );
+      assert.ok((await storesHolding(bobWrote)).length >= 3, 'his text is rebuilt');
+      assert.equal((await conversationDoc(annConversation))?.status, 'erased');
+      assert.equal((await viewOf('conversation', annConversation))?.data ?? null, null);
+      const rebuiltHis = await read(`/v1/conversations/${bobConversation}`, bob.accessToken);
+      assert.equal(rebuiltHis.json().title, bobWrote[0]);
+    } finally {
+      await query.close();
+    }
   });
 
   it('sends a poison record to the dead letters and applies the events after it', async () => {
@@ -378,16 +602,16 @@ describe('projections', () => {
       assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
       assert.match(res.json().detail, field);
     }
-    const { aggregateId: kept } = await post(
-      '/v1/conversations',
-      { title: 'Kept' },
-      ann.accessToken,
-    );
-    const { aggregateId: target } = await post(
-      '/v1/conversations',
-      { title: 'Target' },
-      ann.accessToken,
-    );
+    // Two conversations on one partition: the poison goes to one, the events after it to the other.
+    const partitionOf = (position: string) => position.split(':').at(-2);
+    const targeted = await post('/v1/conversations', { title: 'Target' }, ann.accessToken);
+    const target = targeted.aggregateId as string;
+    let kept = '';
+    for (let i = 0; !kept; i++) {
+      assert.ok(i < 50, 'a conversation on the same partition');
+      const other = await post('/v1/conversations', { title: 'Kept' }, ann.accessToken);
+      if (partitionOf(other.position) === partitionOf(targeted.position)) kept = other.aggregateId;
+    }
     await until(
       async () => (await conversationDoc(target))?.version === 1,
       'the conversation the poison message goes to',
@@ -430,7 +654,8 @@ describe('projections', () => {
           }),
         },
         {
-          key: kept,
+          // On the conversation's own partition, as the processor writes an aggregate's events.
+          key: target,
           value: await encode('UserMessagePosted', {
             metadata: metadata(target, 2),
             messageId: randomUUID(),
@@ -650,7 +875,23 @@ describe('projections', () => {
       'the views',
     );
     await until(async () => (await conversationDoc(aggregateId))?.version === 2, 'the documents');
-    // The live projectors stop first: one writer at a time for FerretDB's SQLite backend.
+    // Every live projection caught up with everything the earlier tests wrote, then stopped: the
+    // replay must find nothing left to apply.
+    await until(async () => {
+      for (const projection of PROJECTIONS) {
+        const groupId = groupIdOf(projection, await gen(projection.name));
+        const topics = projection.topics(fixture.names);
+        const committed = await fixture.admin.fetchOffsets({ groupId, topics });
+        for (const topic of topics) {
+          const at = committed.find((c) => c.topic === topic)?.partitions ?? [];
+          for (const { partition, high } of await fixture.admin.fetchTopicOffsets(topic)) {
+            const offset = Number(at.find((p) => p.partition === partition)?.offset ?? -1);
+            if (Number(high) > 0 && offset < Number(high)) return false;
+          }
+        }
+      }
+      return true;
+    }, 'the live projections caught up');
     await supervisor.stop();
     for (const projection of PROJECTIONS) {
       const generation = await gen(projection.name);

@@ -64,7 +64,7 @@ export async function buildApp({
     environment: config.environment,
     docs: '/docs',
   }));
-  await app.register(chatRoutes, { gateway: deps.gateway });
+  await app.register(chatRoutes, { gateway: deps.gateway, cipher: deps.cipher });
   await app.register(authRoutes, {
     pool: deps.pool,
     gateway: deps.gateway,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ChatEventMap } from '@parley/schemas/generated/records';
+import type { ChatEventMap, EncryptedText } from '@parley/schemas/generated/records';
 import { MESSAGES_PER_CONVERSATION } from '../src/chat/conversation.ts';
 import {
   ASSISTANT_ACTOR,
@@ -20,13 +20,22 @@ import { ids, metadata, specFor } from './decider-spec.ts';
 const spec = specFor(conversationDecider);
 type Event = Draft<ChatEventMap>;
 
+/** What the API sends: the text encrypted under the owner's key (a stand-in here; deciders never open it). */
+const sealed = (text: string): EncryptedText => ({
+  keyId: 'key-1',
+  nonce: Buffer.alloc(12),
+  ciphertext: Buffer.from(text),
+});
+const TITLE = sealed('Trip to Lisbon');
+const TEXT = sealed('Where should I eat?');
+
 const started: Event = {
   type: 'ConversationStarted',
-  value: { ownerId: ids.owner, title: 'Trip to Lisbon' },
+  value: { ownerId: ids.owner, title: '', encryptedTitle: TITLE },
 };
 const posted: Event = {
   type: 'UserMessagePosted',
-  value: { messageId: ids.message, authorId: ids.owner, text: 'Where should I eat?' },
+  value: { messageId: ids.message, authorId: ids.owner, text: '', encryptedText: TEXT },
 };
 const archived: Event = { type: 'ConversationArchived', value: {} };
 const deleted: Event = { type: 'ConversationDeleted', value: {} };
@@ -35,17 +44,30 @@ const byOwner = metadata();
 const byOther = metadata({ actor: `user:${ids.other}` });
 const byAssistant = metadata({ actor: ASSISTANT_ACTOR, actorRoles: [] });
 
-const start = (title: string, m = byOwner): ConversationCommand => ({
+const start = (title: EncryptedText | string, m = byOwner): ConversationCommand => ({
   type: 'StartConversation',
-  value: { metadata: m, title },
+  value:
+    typeof title === 'string'
+      ? { metadata: m, title, encryptedTitle: null }
+      : { metadata: m, title: '', encryptedTitle: title },
 });
-const rename = (title: string, m = byOwner): ConversationCommand => ({
+const rename = (title: EncryptedText | string, m = byOwner): ConversationCommand => ({
   type: 'RenameConversation',
-  value: { metadata: m, title },
+  value:
+    typeof title === 'string'
+      ? { metadata: m, title, encryptedTitle: null }
+      : { metadata: m, title: '', encryptedTitle: title },
 });
-const post = (text: string, m = byOwner, messageId = ids.message2): ConversationCommand => ({
+const post = (
+  text: EncryptedText | string,
+  m = byOwner,
+  messageId = ids.message2,
+): ConversationCommand => ({
   type: 'PostUserMessage',
-  value: { metadata: m, messageId, text },
+  value:
+    typeof text === 'string'
+      ? { metadata: m, messageId, text, encryptedText: null }
+      : { metadata: m, messageId, text: '', encryptedText: text },
 });
 const reply = (replyTo: string, m = byAssistant): ConversationCommand => ({
   type: 'RecordAssistantReply',
@@ -53,7 +75,8 @@ const reply = (replyTo: string, m = byAssistant): ConversationCommand => ({
     metadata: m,
     messageId: ids.message2,
     replyTo,
-    text: 'Try the Time Out Market.',
+    text: '',
+    encryptedText: sealed('Try the Time Out Market.'),
     model: 'offline:echo',
     promptTokens: 12,
     completionTokens: 7,
@@ -74,90 +97,123 @@ const remove = (m = byOwner): ConversationCommand => ({
 });
 
 describe('StartConversation', () => {
-  it('starts a conversation owned by the actor, with the title trimmed', () => {
-    spec.given([]).when(start('  Trip to Lisbon ')).thenEvents([started]);
-  });
-  it('refuses an empty or overlong title', () => {
-    spec.given([]).when(start('   ')).thenThrows(RuleViolation, /empty/);
-    spec
-      .given([])
-      .when(start('x'.repeat(201)))
-      .thenThrows(RuleViolation, /at most 200/);
-    spec
-      .given([])
-      .when(start('x'.repeat(200)))
-      .thenEvents([
-        { type: 'ConversationStarted', value: { ownerId: ids.owner, title: 'x'.repeat(200) } },
-      ]);
+  it('starts a conversation owned by the actor, its title as the API encrypted it', () => {
+    spec.given([]).when(start(TITLE)).thenEvents([started]);
   });
   it('refuses a second start and a start by a system actor', () => {
-    spec.given([started]).when(start('Again')).thenThrows(AlreadyExists);
-    spec.given([]).when(start('Bot', byAssistant)).thenThrows(Forbidden);
+    spec.given([started]).when(start(TITLE)).thenThrows(AlreadyExists);
+    spec.given([]).when(start(TITLE, byAssistant)).thenThrows(Forbidden);
   });
 });
 
 describe('RenameConversation', () => {
-  it('renames, and a rename to the same title changes nothing', () => {
+  it('renames; the state holds no title, so every rename is recorded', () => {
+    const renamed: Event = {
+      type: 'ConversationRenamed',
+      value: { title: '', encryptedTitle: sealed('Lisbon food') },
+    };
     spec
       .given([started])
-      .when(rename('Lisbon food'))
-      .thenEvents([{ type: 'ConversationRenamed', value: { title: 'Lisbon food' } }]);
-    spec.given([started]).when(rename('Trip to Lisbon')).thenEvents([]);
+      .when(rename(sealed('Lisbon food')))
+      .thenEvents([renamed]);
+    spec
+      .given([started, renamed])
+      .when(rename(sealed('Lisbon food')))
+      .thenEvents([renamed]);
   });
   it('is the owner’s only: anyone else gets not-found', () => {
-    spec.given([started]).when(rename('Mine now', byOther)).thenThrows(NotFound);
+    spec.given([started]).when(rename(TITLE, byOther)).thenThrows(NotFound);
   });
   it('refuses archived and deleted conversations', () => {
     spec
       .given([started, archived])
-      .when(rename('New'))
+      .when(rename(TITLE))
       .thenThrows(RuleViolation, /archived/);
-    spec.given([started, deleted]).when(rename('New')).thenThrows(NotFound);
+    spec.given([started, deleted]).when(rename(TITLE)).thenThrows(NotFound);
   });
 });
 
 describe('PostUserMessage', () => {
-  it('posts the owner’s message', () => {
+  it('posts the owner’s message as the API encrypted it', () => {
     spec
       .given([started])
-      .when(post(' Hello '))
+      .when(post(TEXT))
       .thenEvents([
         {
           type: 'UserMessagePosted',
-          value: { messageId: ids.message2, authorId: ids.owner, text: 'Hello' },
+          value: { messageId: ids.message2, authorId: ids.owner, text: '', encryptedText: TEXT },
         },
       ]);
   });
   it('lets only the owner post (BOLA)', () => {
-    spec.given([started]).when(post('hi', byOther)).thenThrows(NotFound);
+    spec.given([started]).when(post(TEXT, byOther)).thenThrows(NotFound);
   });
   it('takes no messages in an archived, deleted or unknown conversation', () => {
     spec
       .given([started, archived])
-      .when(post('hi'))
+      .when(post(TEXT))
       .thenThrows(RuleViolation, /archived/);
-    spec.given([started, deleted]).when(post('hi')).thenThrows(NotFound);
-    spec.given([]).when(post('hi')).thenThrows(NotFound);
-  });
-  it('refuses empty and overlong messages', () => {
-    spec.given([started]).when(post('  ')).thenThrows(RuleViolation, /empty/);
-    spec
-      .given([started])
-      .when(post('x'.repeat(10_001)))
-      .thenThrows(RuleViolation, /at most 10000/);
+    spec.given([started, deleted]).when(post(TEXT)).thenThrows(NotFound);
+    spec.given([]).when(post(TEXT)).thenThrows(NotFound);
   });
   it('enforces the per-conversation message quota', () => {
     const full: Event[] = [started];
     for (let i = 0; i < MESSAGES_PER_CONVERSATION; i++) {
       full.push({
         type: 'UserMessagePosted',
-        value: { messageId: `${i}`, authorId: ids.owner, text: 'm' },
+        value: { messageId: `${i}`, authorId: ids.owner, text: '', encryptedText: TEXT },
       });
     }
     spec
       .given(full)
-      .when(post('one more'))
+      .when(post(TEXT))
       .thenThrows(RuleViolation, /at most 1000 messages/);
+  });
+});
+
+describe('commands sent before content was encrypted (plain text)', () => {
+  it('checks and trims their text, and the event carries it as it came', () => {
+    spec
+      .given([])
+      .when(start('  Trip to Lisbon '))
+      .thenEvents([
+        {
+          type: 'ConversationStarted',
+          value: { ownerId: ids.owner, title: 'Trip to Lisbon', encryptedTitle: null },
+        },
+      ]);
+    spec
+      .given([started])
+      .when(post(' Hello '))
+      .thenEvents([
+        {
+          type: 'UserMessagePosted',
+          value: {
+            messageId: ids.message2,
+            authorId: ids.owner,
+            text: 'Hello',
+            encryptedText: null,
+          },
+        },
+      ]);
+    spec
+      .given([started])
+      .when(rename('Lisbon food'))
+      .thenEvents([
+        { type: 'ConversationRenamed', value: { title: 'Lisbon food', encryptedTitle: null } },
+      ]);
+  });
+  it('refuses empty and overlong titles and messages', () => {
+    spec.given([]).when(start('   ')).thenThrows(RuleViolation, /empty/);
+    spec
+      .given([])
+      .when(start('x'.repeat(201)))
+      .thenThrows(RuleViolation, /at most 200/);
+    spec.given([started]).when(post('  ')).thenThrows(RuleViolation, /empty/);
+    spec
+      .given([started])
+      .when(post('x'.repeat(10_001)))
+      .thenThrows(RuleViolation, /at most 10000/);
   });
 });
 
@@ -231,7 +287,7 @@ describe('If-Match and event stamping', () => {
     spec
       .given([started, posted])
       .when(rename('x', metadata({ expectedVersion: 2 })))
-      .thenEvents([{ type: 'ConversationRenamed', value: { title: 'x' } }]);
+      .thenEvents([{ type: 'ConversationRenamed', value: { title: 'x', encryptedTitle: null } }]);
   });
   it('checks who may see the conversation before its version: another user gets 404, never 409', () => {
     for (const expectedVersion of [0, 1, 2, 99]) {

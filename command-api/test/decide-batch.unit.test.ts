@@ -15,7 +15,7 @@ let n = 0;
 const commandId = () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
 const start = (id = commandId()): ConversationCommand => ({
   type: 'StartConversation',
-  value: { metadata: metadata({ commandId: id }), title: 'Hello' },
+  value: { metadata: metadata({ commandId: id }), title: 'Hello', encryptedTitle: null },
 });
 const post = (
   text: string,
@@ -23,7 +23,12 @@ const post = (
   aggregateId = ids.aggregate,
 ): ConversationCommand => ({
   type: 'PostUserMessage',
-  value: { metadata: metadata({ commandId: id, aggregateId }), messageId: ids.message, text },
+  value: {
+    metadata: metadata({ commandId: id, aggregateId }),
+    messageId: ids.message,
+    text,
+    encryptedText: null,
+  },
 });
 const none = () => undefined;
 
@@ -162,6 +167,7 @@ describe('decideBatch', () => {
         value: {
           metadata: metadata({ commandId: commandId(), aggregateId: other }),
           title: 'Other',
+          encryptedTitle: null,
         },
       },
       post('x', commandId(), other),

@@ -153,7 +153,11 @@ describe('graceful shutdown', () => {
       const metadata = commandMetadata(id, alice);
       ids.push(metadata.commandId);
       records.push(
-        await commandRecord(fixture.serde, 'StartConversation', { metadata, title: 't' }),
+        await commandRecord(fixture.serde, 'StartConversation', {
+          metadata,
+          title: 't',
+          encryptedTitle: null,
+        }),
       );
     }
     for (let i = 0; i < 3000; i++) {
@@ -164,6 +168,7 @@ describe('graceful shutdown', () => {
           metadata,
           messageId: randomUUID(),
           text: `m${i}`,
+          encryptedText: null,
         }),
       );
     }

@@ -107,6 +107,7 @@ it(`loses and duplicates nothing across ${KILLS} kill -9 in ${COMMANDS} commands
       record: await commandRecord(fixture.serde, 'StartConversation', {
         metadata: m,
         title: 'crash',
+        encryptedTitle: null,
       }),
     });
   }
@@ -118,6 +119,7 @@ it(`loses and duplicates nothing across ${KILLS} kill -9 in ${COMMANDS} commands
         metadata: m,
         messageId: randomUUID(),
         text: `m${i}`,
+        encryptedText: null,
       }),
     });
   }

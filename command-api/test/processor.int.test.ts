@@ -80,6 +80,7 @@ describe('command processor', () => {
       await commandRecord(serde(), 'StartConversation', {
         metadata: started,
         title: 'Concurrency',
+        encryptedTitle: null,
       }),
     ]);
     assert.equal((await outcomeOf(started.commandId)).status, 'accepted');
@@ -93,6 +94,7 @@ describe('command processor', () => {
             metadata: m,
             messageId: randomUUID(),
             text: `message ${i}`,
+            encryptedText: null,
           }),
         };
       }),
@@ -130,11 +132,19 @@ describe('command processor', () => {
     const started = meta(conversation);
     const empty = meta(conversation);
     await send([
-      await commandRecord(serde(), 'StartConversation', { metadata: started, title: 'Rules' }),
+      await commandRecord(serde(), 'StartConversation', {
+        metadata: started,
+        title: 'Rules',
+        encryptedTitle: null,
+      }),
     ]);
     await outcomeOf(started.commandId);
     await send([
-      await commandRecord(serde(), 'RenameConversation', { metadata: empty, title: '   ' }),
+      await commandRecord(serde(), 'RenameConversation', {
+        metadata: empty,
+        title: '   ',
+        encryptedTitle: null,
+      }),
     ]);
     const rejected = await outcomeOf(empty.commandId);
     assert.equal(
@@ -145,8 +155,16 @@ describe('command processor', () => {
     const a = meta(conversation, { expectedVersion: 1 });
     const b = meta(conversation, { expectedVersion: 1 });
     await send([
-      await commandRecord(serde(), 'RenameConversation', { metadata: a, title: 'A' }),
-      await commandRecord(serde(), 'RenameConversation', { metadata: b, title: 'B' }),
+      await commandRecord(serde(), 'RenameConversation', {
+        metadata: a,
+        title: 'A',
+        encryptedTitle: null,
+      }),
+      await commandRecord(serde(), 'RenameConversation', {
+        metadata: b,
+        title: 'B',
+        encryptedTitle: null,
+      }),
     ]);
     const both = await Promise.all([outcomeOf(a.commandId), outcomeOf(b.commandId)]);
     assert.deepEqual(both.map((o) => o.status).sort(), ['accepted', 'rejected']);
@@ -160,6 +178,7 @@ describe('command processor', () => {
     const record = await commandRecord(serde(), 'StartConversation', {
       metadata: started,
       title: 'Restart',
+      encryptedTitle: null,
     });
     await send([record]);
     const first = await outcomeOf(started.commandId);
@@ -172,7 +191,11 @@ describe('command processor', () => {
     assert.deepEqual(await outcomeOf(started.commandId), first);
     const next = meta(conversation);
     await send([
-      await commandRecord(serde(), 'RenameConversation', { metadata: next, title: 'Still here' }),
+      await commandRecord(serde(), 'RenameConversation', {
+        metadata: next,
+        title: 'Still here',
+        encryptedTitle: null,
+      }),
     ]);
     const renamed = await outcomeOf(next.commandId);
     assert.equal(
@@ -189,6 +212,7 @@ describe('command processor', () => {
     const startRecord = await commandRecord(serde(), 'StartConversation', {
       metadata: started,
       title: 'Lost outcome',
+      encryptedTitle: null,
     });
     await send([startRecord]);
     const first = await outcomeOf(started.commandId);
@@ -202,7 +226,11 @@ describe('command processor', () => {
     await fixture.start();
     const renamed = meta(conversation);
     await send([
-      await commandRecord(serde(), 'RenameConversation', { metadata: renamed, title: 'Next' }),
+      await commandRecord(serde(), 'RenameConversation', {
+        metadata: renamed,
+        title: 'Next',
+        encryptedTitle: null,
+      }),
     ]);
     await outcomeOf(renamed.commandId);
     assert.deepEqual(await outcomeOf(started.commandId), first, 'republished on restore');
@@ -216,6 +244,7 @@ describe('command processor', () => {
           metadata: m,
           messageId: randomUUID(),
           text: 'newer',
+          encryptedText: null,
         }),
       ]);
     }

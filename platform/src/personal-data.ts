@@ -1,6 +1,6 @@
 /**
- * Crypto-shredding of personal data. Each person's fields are encrypted (AES-256-GCM) with a data
- * key of their own; data keys are stored wrapped by a master key (from config, never in the
+ * Crypto-shredding of personal data. Each person's fields, and what they wrote, are encrypted
+ * (AES-256-GCM) with a data key of their own; data keys are stored wrapped by a master key (from config, never in the
  * repo). Erasing a person deletes their data key, after which every copy of their data (in the
  * event log, in backups, in replays) is unreadable. Producers and consumers go through this one
  * helper; a field that can no longer be decrypted reads as undefined ("erased").
@@ -51,12 +51,26 @@ function open(key: Buffer, nonce: Buffer, sealed: Buffer, aad: string): Buffer {
 
 type Queryable = Pool | PoolClient;
 
+/** A person who was erased: nothing may be encrypted for them again. */
+export class PersonErased extends Error {
+  constructor(readonly userId: string) {
+    super(`user ${userId} was erased: their data key is gone`);
+    this.name = 'PersonErased';
+  }
+}
+
 /**
  * Data keys in the identity store (`identity.data_keys`), wrapped by the master key. The table is
- * created by the identity migrations (command-api).
+ * created by the identity migrations (command-api). Erasing a person deletes their key and leaves
+ * a tombstone row (no key, `erased_at`), so readers can tell an erased person from one who never
+ * had a key (text written in plain before content was encrypted, ADR 0023).
  */
 export class DataKeyStore {
   private readonly cache = new Map<string, { key: Buffer; userId: string; until: number }>();
+  /** Each person's key for encrypting, kept for as long as a key read by id. */
+  private readonly byUser = new Map<string, { keyId: string; key: Buffer; until: number }>();
+  /** Erasure is for good: once seen, it needs no query again. */
+  private readonly erased = new Set<string>();
 
   constructor(
     private readonly pool: Pool,
@@ -65,34 +79,46 @@ export class DataKeyStore {
     private readonly cacheMs = 60_000,
   ) {}
 
-  /** The person's data key, created on first use (inside the caller's transaction if given). */
+  /**
+   * The person's data key, created on first use (inside the caller's transaction if given).
+   * Refuses (PersonErased) for a person who was erased.
+   */
   async keyFor(userId: string, db: Queryable = this.pool): Promise<{ keyId: string; key: Buffer }> {
-    const existing = await db.query<{ key_id: string; wrapped: Buffer }>(
-      'select key_id, wrapped from identity.data_keys where user_id = $1',
-      [userId],
-    );
-    const row = existing.rows[0];
-    if (row) return { keyId: row.key_id, key: this.unwrap(row.key_id, row.wrapped) };
-    const keyId = randomUUID();
-    const key = randomBytes(32);
-    const { nonce, ciphertext } = seal(this.masterKey, key, keyId);
-    await db.query(
-      'insert into identity.data_keys (key_id, user_id, wrapped) values ($1, $2, $3)',
-      [keyId, userId, Buffer.concat([nonce, ciphertext])],
-    );
-    return { keyId, key };
+    const known = this.byUser.get(userId);
+    if (known && known.until > Date.now() && db === this.pool) return known;
+    const select = () =>
+      db.query<{ key_id: string; wrapped: Buffer | null }>(
+        'select key_id, wrapped from identity.data_keys where user_id = $1',
+        [userId],
+      );
+    let row = (await select()).rows[0];
+    if (!row) {
+      const keyId = randomUUID();
+      const { nonce, ciphertext } = seal(this.masterKey, randomBytes(32), keyId);
+      // Two first uses at once: one insert wins, both use its key.
+      await db.query(
+        `insert into identity.data_keys (key_id, user_id, wrapped) values ($1, $2, $3)
+         on conflict (user_id) do nothing`,
+        [keyId, userId, Buffer.concat([nonce, ciphertext])],
+      );
+      row = (await select()).rows[0];
+    }
+    if (!row?.wrapped) throw new PersonErased(userId);
+    const found = { keyId: row.key_id, key: this.unwrap(row.key_id, row.wrapped) };
+    this.byUser.set(userId, { ...found, until: Date.now() + this.cacheMs });
+    return found;
   }
 
   /** A data key by id; undefined once its person was erased. */
   async keyById(keyId: string): Promise<Buffer | undefined> {
     const cached = this.cache.get(keyId);
     if (cached && cached.until > Date.now()) return cached.key;
-    const { rows } = await this.pool.query<{ wrapped: Buffer; user_id: string }>(
+    const { rows } = await this.pool.query<{ wrapped: Buffer | null; user_id: string }>(
       'select wrapped, user_id from identity.data_keys where key_id = $1',
       [keyId],
     );
     const row = rows[0];
-    if (!row) {
+    if (!row?.wrapped) {
       this.cache.delete(keyId);
       return undefined;
     }
@@ -107,7 +133,8 @@ export class DataKeyStore {
     const missing = [...new Set(keyIds)].filter((id) => (this.cache.get(id)?.until ?? 0) <= now);
     if (missing.length === 0) return;
     const { rows } = await this.pool.query<{ key_id: string; wrapped: Buffer; user_id: string }>(
-      'select key_id, wrapped, user_id from identity.data_keys where key_id = any($1::uuid[])',
+      `select key_id, wrapped, user_id from identity.data_keys
+       where key_id = any($1::uuid[]) and wrapped is not null`,
       [missing],
     );
     for (const row of rows) {
@@ -119,9 +146,44 @@ export class DataKeyStore {
     }
   }
 
-  /** Crypto-shredding: deletes the person's data key. */
+  /**
+   * Which of these people were erased, asked of the store (one query for those not known to be
+   * erased yet): a key cached in memory does not hide an erasure another process made.
+   */
+  async erasedAmong(userIds: readonly string[]): Promise<Set<string>> {
+    const unknown = [...new Set(userIds)].filter((id) => !this.erased.has(id));
+    if (unknown.length > 0) {
+      const { rows } = await this.pool.query<{ user_id: string }>(
+        `select user_id from identity.data_keys
+         where user_id = any($1::uuid[]) and erased_at is not null`,
+        [unknown],
+      );
+      for (const row of rows) this.forget(row.user_id);
+    }
+    return new Set(userIds.filter((id) => this.erased.has(id)));
+  }
+
+  /** What the log says (UserErased): these people are erased, whatever this process cached. */
+  noteErased(userIds: readonly string[]): void {
+    for (const userId of userIds) this.forget(userId);
+  }
+
+  /** Crypto-shredding: deletes the person's data key, leaving a tombstone that says so. */
   async erase(userId: string, db: Queryable = this.pool): Promise<void> {
-    await db.query('delete from identity.data_keys where user_id = $1', [userId]);
+    await db.query(
+      `insert into identity.data_keys (key_id, user_id, wrapped, erased_at)
+       values ($1, $2, null, now())
+       on conflict (user_id) do update
+         set wrapped = null, erased_at = coalesce(identity.data_keys.erased_at, now())`,
+      [randomUUID(), userId],
+    );
+    this.forget(userId);
+  }
+
+  /** Drops what this process holds of an erased person's key. */
+  private forget(userId: string): void {
+    this.erased.add(userId);
+    this.byUser.delete(userId);
     for (const [keyId, entry] of this.cache) if (entry.userId === userId) this.cache.delete(keyId);
   }
 
@@ -149,6 +211,16 @@ export class PersonalDataCipher {
       v && typeof v === 'object' && 'keyId' in v ? [String((v as EncryptedText).keyId)] : [],
     );
     await this.keys.preload(ids);
+  }
+
+  /** The log said these people were erased (UserErased): none of their keys is used again. */
+  noteErased(userIds: readonly string[]): void {
+    this.keys.noteErased(userIds);
+  }
+
+  /** Which of these people were erased (their content must not be written anywhere). */
+  erasedAmong(userIds: readonly string[]): Promise<Set<string>> {
+    return this.keys.erasedAmong(userIds);
   }
 
   /** The text, or undefined when its person was erased (the key is gone). */

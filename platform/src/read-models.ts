@@ -61,13 +61,18 @@ export interface ConversationDoc {
   _id: string;
   ownerId: string;
   title?: string;
-  status: 'active' | 'archived' | 'deleted';
+  /** `erased`: its owner was erased; a tombstone with no text, like `deleted`. */
+  status: 'active' | 'archived' | 'deleted' | 'erased';
   messageCount: number;
   lastMessage?: { role: 'user' | 'assistant'; preview: string; at: Date } | null;
   lastActivityAt: Date;
   createdAt: Date;
   version: number;
 }
+
+/** A conversation that is gone for its reader: deleted, or its owner erased. */
+export const isGone = (doc: { status: string }) =>
+  doc.status === 'deleted' || doc.status === 'erased';
 
 /** A document of `messages_g<n>`. */
 export interface MessageDoc {

@@ -56,8 +56,25 @@ describe('the schema set', () => {
       { path: 'email', kind: 'encrypted' },
       { path: 'displayName', kind: 'encrypted' },
     ]);
-    assert.deepEqual(set.byName('UserMessagePosted')?.pii, [{ path: 'text', kind: 'content' }]);
+    assert.deepEqual(set.byName('UserMessagePosted')?.pii, [
+      { path: 'text', kind: 'content' },
+      { path: 'encryptedText', kind: 'encrypted' },
+    ]);
     assert.deepEqual(set.byName('UserErased')?.pii, []);
+  });
+
+  it('gives every field of personal content an encrypted twin (ADR 0023)', () => {
+    const lacking = set.records.flatMap((record) =>
+      record.pii
+        .filter((f) => f.kind === 'content')
+        .filter((f) => {
+          const twin = `encrypted${f.path.charAt(0).toUpperCase()}${f.path.slice(1)}`;
+          return !record.pii.some((g) => g.kind === 'encrypted' && g.path === twin);
+        })
+        .map((f) => `${record.name}.${f.path}`),
+    );
+    assert.deepEqual(lacking, []);
+    assert.ok(set.records.some((r) => r.pii.some((f) => f.kind === 'content')));
   });
 
   it('keeps src/generated/records.ts in step with the .avsc files (npm run schemas:generate)', () => {

@@ -12,7 +12,7 @@
  * half of its own peak (open loop, latency taken from each request's scheduled start, so a stall
  * counts against every request queued behind it).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createKafka, createProducer, type Kafka, type Message } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
@@ -65,7 +65,13 @@ async function baselineEvents(serde: AvroSerde, count: number): Promise<Message[
         },
         messageId: randomUUID(),
         authorId: author,
-        text: TEXT,
+        text: '',
+        // As large as the API's encryption of TEXT makes it (AES-256-GCM: nonce and tag added).
+        encryptedText: {
+          keyId: randomUUID(),
+          nonce: randomBytes(12),
+          ciphertext: randomBytes(Buffer.byteLength(TEXT) + 16),
+        },
       });
       return { key: aggregateId, value: payload };
     }),

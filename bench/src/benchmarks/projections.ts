@@ -114,9 +114,12 @@ async function writeMix(
     owner: people[i % people.length] as string,
   }));
   for (const c of conversations) {
-    await event(topics.chat, 'ConversationStarted', c.id, () => ({
+    // What people write is encrypted under the owner's key, as the API sends it (ADR 0023): the
+    // projections decrypt every title, message and reply.
+    await event(topics.chat, 'ConversationStarted', c.id, async () => ({
       ownerId: c.owner,
-      title: 'Plans for the weekend',
+      title: '',
+      encryptedTitle: await cipher.encrypt(c.owner, 'Plans for the weekend'),
     }));
   }
   let n = 0;
@@ -124,15 +127,23 @@ async function writeMix(
   while (written < total - tail) {
     const c = conversations[n++ % conversations.length] as { id: string; owner: string };
     const messageId = randomUUID();
-    await event(topics.chat, 'UserMessagePosted', c.id, () => ({
+    await event(topics.chat, 'UserMessagePosted', c.id, async () => ({
       messageId,
       authorId: c.owner,
-      text: `Where should we go on day ${n}? We like museums, food and walks.`,
+      text: '',
+      encryptedText: await cipher.encrypt(
+        c.owner,
+        `Where should we go on day ${n}? We like museums, food and walks.`,
+      ),
     }));
-    await event(topics.chat, 'AssistantReplyRecorded', c.id, () => ({
+    await event(topics.chat, 'AssistantReplyRecorded', c.id, async () => ({
       messageId: randomUUID(),
       replyTo: messageId,
-      text: 'Start at the riverside market in the morning, then walk up to the old town for lunch.',
+      text: '',
+      encryptedText: await cipher.encrypt(
+        c.owner,
+        'Start at the riverside market in the morning, then walk up to the old town for lunch.',
+      ),
       model: 'bench:model',
       promptTokens: 120 + (n % 50),
       completionTokens: 200 + (n % 80),

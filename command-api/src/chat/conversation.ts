@@ -1,6 +1,7 @@
 /**
  * The Conversation aggregate: its events (generated from the Avro schemas), its state by status,
- * and `evolve`. A conversation is owned by the user who started it; the assistant's replies are
+ * and `evolve`. The state holds no title or text: what people write is encrypted under the
+ * owner's key (ADR 0023) and the state's changelog topic is kept forever. A conversation is owned by the user who started it; the assistant's replies are
  * recorded against the user messages awaiting one.
  */
 import type { ChatEventMap } from '@parley/schemas/generated/records';
@@ -11,7 +12,6 @@ export type ConversationEvent = Stamped<ChatEventMap>;
 interface Existing {
   readonly version: number;
   readonly ownerId: string;
-  readonly title: string;
   readonly messageCount: number;
   /** User messages posted and not yet answered (or failed) by the assistant. */
   readonly awaitingReply: readonly string[];
@@ -40,7 +40,6 @@ export function evolveConversation(
       status: 'active',
       version,
       ownerId: event.value.ownerId,
-      title: event.value.title,
       messageCount: 0,
       awaitingReply: [],
     };
@@ -48,7 +47,7 @@ export function evolveConversation(
   if (state.status === 'initial' || state.status === 'deleted') return state;
   switch (event.type) {
     case 'ConversationRenamed':
-      return { ...state, version, title: event.value.title };
+      return { ...state, version };
     case 'UserMessagePosted':
       return {
         ...state,

@@ -6,16 +6,16 @@ import type {
   ChatCommandMap,
   ChatEventMap,
   CommandMetadata,
+  EncryptedText,
 } from '@parley/schemas/generated/records';
 import { actorUserId, type Decider, type Draft, type Envelope } from '../shared/decider.ts';
 import { AlreadyExists, Forbidden, NotFound, RuleViolation } from '../shared/errors.ts';
+import { validMessage, validTitle } from './content.ts';
 import {
   type ConversationState,
   evolveConversation,
   initialConversation,
-  MESSAGE_MAX_LENGTH,
   MESSAGES_PER_CONVERSATION,
-  TITLE_MAX_LENGTH,
 } from './conversation.ts';
 
 export type ConversationCommand = Envelope<ChatCommandMap>;
@@ -25,17 +25,6 @@ type Live = Extract<ConversationState, { status: 'active' | 'archived' }>;
 
 /** The system actor allowed to record the assistant's replies. */
 export const ASSISTANT_ACTOR = 'system:assistant';
-
-function validTitle(raw: string): string {
-  const title = raw.trim();
-  if (title.length === 0) throw new RuleViolation('the title must not be empty');
-  if (title.length > TITLE_MAX_LENGTH) {
-    throw new RuleViolation(`the title must be at most ${TITLE_MAX_LENGTH} characters`, {
-      extensions: { maxLength: TITLE_MAX_LENGTH },
-    });
-  }
-  return title;
-}
 
 /** The conversation if it exists and the actor owns it; NotFound otherwise. */
 function owned(state: ConversationState, metadata: CommandMetadata): Live {
@@ -55,32 +44,48 @@ function byAssistant(state: ConversationState, metadata: CommandMetadata, replyT
   return state;
 }
 
+/**
+ * The plain text an event carries: none when the command brought it encrypted (the API trimmed
+ * and checked it before encrypting, ADR 0023); a command sent before that brought plain text,
+ * checked here.
+ */
+function plainUnlessEncrypted(
+  plain: string,
+  encrypted: EncryptedText | null,
+  check: (raw: string) => string,
+): string {
+  return encrypted ? '' : check(plain);
+}
+
 function start(command: Of<'StartConversation'>, state: ConversationState): Drafts {
   if (state.status !== 'initial') throw new AlreadyExists('the conversation already exists');
   const ownerId = actorUserId(command.metadata);
   if (!ownerId) throw new Forbidden('only users start conversations');
-  return [{ type: 'ConversationStarted', value: { ownerId, title: validTitle(command.title) } }];
+  const title = plainUnlessEncrypted(command.title, command.encryptedTitle, validTitle);
+  return [
+    {
+      type: 'ConversationStarted',
+      value: { ownerId, title, encryptedTitle: command.encryptedTitle },
+    },
+  ];
 }
 
 function rename(command: Of<'RenameConversation'>, state: ConversationState): Drafts {
   const conversation = owned(state, command.metadata);
   if (conversation.status === 'archived')
     throw new RuleViolation('an archived conversation cannot be renamed');
-  const title = validTitle(command.title);
-  return title === conversation.title ? [] : [{ type: 'ConversationRenamed', value: { title } }];
+  // The state holds no title (it is encrypted): a rename to the same title is recorded too.
+  const title = plainUnlessEncrypted(command.title, command.encryptedTitle, validTitle);
+  return [
+    { type: 'ConversationRenamed', value: { title, encryptedTitle: command.encryptedTitle } },
+  ];
 }
 
 function post(command: Of<'PostUserMessage'>, state: ConversationState): Drafts {
   const conversation = owned(state, command.metadata);
   if (conversation.status === 'archived')
     throw new RuleViolation('no new messages in an archived conversation');
-  const text = command.text.trim();
-  if (text.length === 0) throw new RuleViolation('the message must not be empty');
-  if (text.length > MESSAGE_MAX_LENGTH) {
-    throw new RuleViolation(`a message must be at most ${MESSAGE_MAX_LENGTH} characters`, {
-      extensions: { maxLength: MESSAGE_MAX_LENGTH },
-    });
-  }
+  const text = plainUnlessEncrypted(command.text, command.encryptedText, validMessage);
   if (conversation.messageCount >= MESSAGES_PER_CONVERSATION) {
     throw new RuleViolation(
       `a conversation holds at most ${MESSAGES_PER_CONVERSATION} messages; start a new one`,
@@ -92,7 +97,12 @@ function post(command: Of<'PostUserMessage'>, state: ConversationState): Drafts 
   return [
     {
       type: 'UserMessagePosted',
-      value: { messageId: command.messageId, authorId: conversation.ownerId, text },
+      value: {
+        messageId: command.messageId,
+        authorId: conversation.ownerId,
+        text,
+        encryptedText: command.encryptedText,
+      },
     },
   ];
 }

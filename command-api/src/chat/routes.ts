@@ -1,20 +1,27 @@
-/** Conversation commands over HTTP: /v1/conversations. Owners only (checked by the decider). */
+/**
+ * Conversation commands over HTTP: /v1/conversations. Owners only (checked by the decider). What
+ * people write is trimmed, checked and encrypted under their data key here, so it is never in a
+ * Kafka record in plain text (ADR 0023).
+ */
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import { Type } from 'typebox';
 import type { CommandGateway } from '../commands/command-gateway.ts';
 import { answer, commandHeaders, commandMetadata, commandResponses } from '../commands/http.ts';
 import { uuidFrom } from '../shared/ids.ts';
+import { validMessage, validTitle } from './content.ts';
 import { MESSAGE_MAX_LENGTH, TITLE_MAX_LENGTH } from './conversation.ts';
 
 const idParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const title = Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH });
 
-export const chatRoutes: FastifyPluginAsyncTypebox<{ gateway: CommandGateway }> = async (
-  app,
-  { gateway },
-) => {
+export const chatRoutes: FastifyPluginAsyncTypebox<{
+  gateway: CommandGateway;
+  /** Titles and messages are encrypted under the owner's data key before they become commands. */
+  cipher: PersonalDataCipher;
+}> = async (app, { gateway, cipher }) => {
   app.addHook('onRequest', app.authenticate);
 
   app.post(
@@ -33,10 +40,12 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ gateway: CommandGateway }> 
       // With an Idempotency-Key, a retried create targets the same conversation.
       const id = key ? uuidFrom(`conversation|${request.user.userId}|${key}`) : randomUUID();
       const metadata = commandMetadata(request, id);
-      const submitted = await gateway.submit('StartConversation', {
-        metadata,
-        title: request.body.title,
-      });
+      const title = validTitle(request.body.title);
+      const submitted = await gateway.submit(
+        'StartConversation',
+        { metadata, title: '', encryptedTitle: await cipher.encrypt(request.user.userId, title) },
+        { title },
+      );
       return answer(reply, submitted, 201, `/v1/conversations/${id}`);
     },
   );
@@ -55,9 +64,15 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ gateway: CommandGateway }> 
     },
     async (request, reply) => {
       const metadata = commandMetadata(request, request.params.id);
+      const title = validTitle(request.body.title);
+      const encryptedTitle = await cipher.encrypt(request.user.userId, title);
       return answer(
         reply,
-        await gateway.submit('RenameConversation', { metadata, title: request.body.title }),
+        await gateway.submit(
+          'RenameConversation',
+          { metadata, title: '', encryptedTitle },
+          { title },
+        ),
         200,
       );
     },
@@ -89,11 +104,17 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ gateway: CommandGateway }> 
     async (request, reply) => {
       const metadata = commandMetadata(request, request.params.id);
       const messageId = request.body.messageId ?? uuidFrom(`message|${metadata.commandId}`);
-      const submitted = await gateway.submit('PostUserMessage', {
-        metadata,
-        messageId,
-        text: request.body.text,
-      });
+      const text = validMessage(request.body.text);
+      const submitted = await gateway.submit(
+        'PostUserMessage',
+        {
+          metadata,
+          messageId,
+          text: '',
+          encryptedText: await cipher.encrypt(request.user.userId, text),
+        },
+        { messageId, text },
+      );
       return answer(
         reply,
         submitted,

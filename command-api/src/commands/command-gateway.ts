@@ -67,15 +67,20 @@ export class CommandGateway {
     return this.options.serde;
   }
 
+  /**
+   * `request` is what identifies the request for Idempotency-Key reuse when the command's own
+   * fields cannot (encrypted text differs on every try): the fields as the client sent them.
+   */
   async submit<N extends RecordName>(
     type: N,
     value: RecordMap[N] & { metadata: CommandMetadata },
+    request?: Record<string, unknown>,
   ): Promise<Submitted> {
     const { commandId, idempotencyKey } = value.metadata;
     if (idempotencyKey) {
       const claim = await this.options.idempotencyKeys.claim(
         commandId,
-        requestFingerprint(type, value),
+        requestFingerprint(type, request ? { metadata: value.metadata, ...request } : value),
       );
       if (claim === 'reused') throw new IdempotencyKeyReused();
       if (claim === 'repeat') {

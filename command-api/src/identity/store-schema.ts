@@ -54,4 +54,19 @@ export const IDENTITY_MIGRATIONS: readonly Migration[] = [
         where status <> 'active';
     `,
   },
+  {
+    version: 3,
+    name: 'erased data keys leave a tombstone (who was erased, not only whose key is missing)',
+    sql: `
+      alter table identity.data_keys alter column wrapped drop not null;
+      alter table identity.data_keys add column erased_at timestamptz;
+      alter table identity.data_keys
+        add constraint data_keys_erased_without_key check ((wrapped is null) = (erased_at is not null));
+      -- People erased before: their rows were deleted; a tombstone says it now.
+      insert into identity.data_keys (key_id, user_id, wrapped, erased_at)
+        select gen_random_uuid(), user_id, null, updated_at from identity.accounts
+        where status = 'erased'
+        on conflict (user_id) do nothing;
+    `,
+  },
 ];

@@ -78,11 +78,19 @@ export function publicKeySet(...keys: SigningKey[]): string {
  * The key material a command API needs, for tests and benchmarks: verifies with this key, signs
  * with it, and encrypts personal data under a throwaway master key.
  */
+/** One master key per signing key: every service a test starts with it opens the same data keys. */
+const masterKeys = new WeakMap<SigningKey, string>();
+
 export function serviceKeyEnv(key: SigningKey): Record<string, string> {
+  let masterKey = masterKeys.get(key);
+  if (!masterKey) {
+    masterKey = randomBytes(32).toString('base64');
+    masterKeys.set(key, masterKey);
+  }
   return {
     JWT_PUBLIC_KEYS: publicKeySet(key),
     JWT_SIGNING_KEY: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     JWT_SIGNING_KEY_ID: key.kid,
-    PII_MASTER_KEY: randomBytes(32).toString('base64'),
+    PII_MASTER_KEY: masterKey,
   };
 }

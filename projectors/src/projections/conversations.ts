@@ -3,7 +3,10 @@
  * conversation (owner, title, status, counts, last message preview, version) and one per message
  * for paging. Writes are guarded by the conversation's version: a replayed batch changes nothing.
  * A deleted conversation keeps a tombstone (id, owner, status, version) so a replay cannot bring
- * it back, and its messages are deleted.
+ * it back, and its messages are deleted. Titles and messages are decrypted for the owner's read
+ * model (runtime/content.ts); once the owner is erased (their UserErased, or found erased while
+ * applying a batch, as in a rebuild) every conversation of theirs becomes an `erased` tombstone
+ * with no text and its messages are deleted.
  */
 import type { Collection } from '@parley/platform/mongo';
 import {
@@ -12,6 +15,7 @@ import {
   PREVIEW_LENGTH,
 } from '@parley/platform/read-models';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
+import { type BatchContent, openContent } from '../runtime/content.ts';
 import {
   type Generation,
   type GuardedProjection,
@@ -22,6 +26,10 @@ import {
 import { ConcurrentWriteError, WrittenDocuments } from '../runtime/written-documents.ts';
 
 const chat = CONTEXTS.find((c) => c.name === 'chat');
+const identity = CONTEXTS.find((c) => c.name === 'identity');
+const userEventsTopic = identity ? `${identity.name}.${identity.aggregate}-events` : undefined;
+const isUserEvent = (event: ProjectedEvent) =>
+  userEventsTopic !== undefined && event.topic.endsWith(userEventsTopic);
 export const collections = (stores: Stores, g: Generation) => {
   const db = stores.mongo.db();
   return {
@@ -58,18 +66,34 @@ async function insertAll<T extends { _id: string }>(collection: Collection<T>, d
   }
 }
 
+/** What is left of an erased owner's conversation: no title, no messages, no preview. */
+function erasedTombstone(doc: ConversationDoc, version: number): ConversationDoc {
+  return {
+    _id: doc._id,
+    ownerId: doc.ownerId,
+    status: 'erased',
+    messageCount: 0,
+    lastMessage: null,
+    lastActivityAt: doc.createdAt,
+    createdAt: doc.createdAt,
+    version,
+  };
+}
+
 function evolve(
   doc: ConversationDoc | undefined,
   event: ProjectedEvent,
   newMessages: MessageDoc[],
+  content: BatchContent,
 ): ConversationDoc | undefined {
   const { metadata } = event.value;
   const at = new Date(Number(metadata.occurredAt));
   if (event.type === 'ConversationStarted') {
-    return {
+    const ownerId = String(event.value.ownerId);
+    const started: ConversationDoc = {
       _id: metadata.aggregateId,
-      ownerId: String(event.value.ownerId),
-      title: String(event.value.title),
+      ownerId,
+      title: content.of(event, ownerId, 'title') ?? undefined,
       status: 'active',
       messageCount: 0,
       lastMessage: null,
@@ -77,8 +101,14 @@ function evolve(
       createdAt: at,
       version: metadata.aggregateVersion,
     };
+    if (!started.title) delete started.title;
+    return content.erased(ownerId) ? erasedTombstone(started, started.version) : started;
   }
   if (!doc) return undefined;
+  // Nothing of an erased owner is written again; the tombstone follows the versions.
+  if (doc.status === 'erased' || content.erased(doc.ownerId)) {
+    return erasedTombstone(doc, metadata.aggregateVersion);
+  }
   const next: ConversationDoc = { ...doc, version: metadata.aggregateVersion };
   const message = (role: MessageDoc['role'], text: string | null, extra: Partial<MessageDoc>) => {
     newMessages.push({
@@ -97,13 +127,17 @@ function evolve(
       text === null ? next.lastMessage : { role, preview: text.slice(0, PREVIEW_LENGTH), at };
   };
   switch (event.type) {
-    case 'ConversationRenamed':
-      return { ...next, title: String(event.value.title) };
+    case 'ConversationRenamed': {
+      const title = content.of(event, doc.ownerId, 'title');
+      return title === null ? next : { ...next, title };
+    }
     case 'UserMessagePosted':
-      message('user', String(event.value.text), {});
+      message('user', content.of(event, doc.ownerId, 'text'), {});
       return next;
     case 'AssistantReplyRecorded':
-      message('assistant', String(event.value.text), { replyTo: String(event.value.replyTo) });
+      message('assistant', content.of(event, doc.ownerId, 'text'), {
+        replyTo: String(event.value.replyTo),
+      });
       return next;
     case 'AssistantReplyFailed':
       message('assistant', null, {
@@ -151,8 +185,15 @@ async function loadConversations(
   return loaded;
 }
 
-/** The batch folded over the loaded documents; events a document already reflects are skipped. */
-function fold(loaded: ReadonlyMap<string, ConversationDoc>, events: readonly ProjectedEvent[]) {
+/**
+ * The batch folded over the loaded documents; events a document already reflects are skipped.
+ * `deleted` lists the conversations whose messages go: deleted, or their owner erased.
+ */
+function fold(
+  loaded: ReadonlyMap<string, ConversationDoc>,
+  events: readonly ProjectedEvent[],
+  content: BatchContent,
+) {
   const current = new Map(loaded);
   const newMessages: MessageDoc[] = [];
   const deleted = new Set<string>();
@@ -160,12 +201,44 @@ function fold(loaded: ReadonlyMap<string, ConversationDoc>, events: readonly Pro
     const id = event.value.metadata.aggregateId;
     const doc = current.get(id);
     if (doc && event.value.metadata.aggregateVersion <= doc.version) continue;
-    const next = evolve(doc, event, newMessages);
+    const next = evolve(doc, event, newMessages, content);
     if (!next) continue;
     current.set(id, next);
-    if (next.status === 'deleted') deleted.add(id);
+    if (next.status === 'deleted' || next.status === 'erased') deleted.add(id);
   }
   return { current, newMessages, deleted };
+}
+
+/** The owners a batch's conversations belong to (loaded, or started in the batch). */
+function ownersOf(loaded: ReadonlyMap<string, ConversationDoc>, events: readonly ProjectedEvent[]) {
+  const owners = new Set([...loaded.values()].map((d) => d.ownerId));
+  for (const e of events) if (e.type === 'ConversationStarted') owners.add(String(e.value.ownerId));
+  return [...owners];
+}
+
+/**
+ * An erased owner's conversations become tombstones and their messages go. Applied again (a
+ * replay) it changes nothing.
+ */
+async function eraseOwners(
+  { conversations, messages }: ReturnType<typeof collections>,
+  ownerIds: readonly string[],
+  cacheKey: (id: string) => string,
+) {
+  for (const ownerId of ownerIds) {
+    const docs = await conversations.find({ ownerId }).toArray();
+    written.forget(docs.map((d) => cacheKey(d._id)));
+    const live = docs.filter((d) => d.status !== 'erased');
+    await messages.deleteMany({ ownerId });
+    for (let i = 0; i < live.length; i += REPLACES_PER_COMMAND) {
+      await conversations.bulkWrite(
+        live.slice(i, i + REPLACES_PER_COMMAND).map((doc) => ({
+          replaceOne: { filter: { _id: doc._id }, replacement: erasedTombstone(doc, doc.version) },
+        })),
+        { ordered: false },
+      );
+    }
+  }
 }
 
 async function writeBatch(
@@ -220,7 +293,8 @@ async function writeBatch(
 export const conversationsProjection: GuardedProjection = {
   name: 'conversations',
   store: 'mongo',
-  topics: (names) => (chat ? [names.events(chat)] : []),
+  // The user events for erasures: an erased owner's conversations leave the read model.
+  topics: (names) => [chat, identity].flatMap((c) => (c ? [names.events(c)] : [])),
 
   async prepare(stores, g) {
     const { conversations, messages } = collections(stores, g);
@@ -245,10 +319,19 @@ export const conversationsProjection: GuardedProjection = {
 
   async apply(stores, g, events) {
     const { conversations, messages } = collections(stores, g);
-    const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
     const cacheKey = (id: string) => `${conversations.collectionName}|${id}`;
+    // A batch comes from one topic: the user events only erase.
+    if (events.some(isUserEvent)) {
+      const erased = events.filter((e) => e.type === 'UserErased');
+      const owners = erased.map((e) => e.value.metadata.aggregateId);
+      stores.cipher.noteErased(owners);
+      await eraseOwners({ conversations, messages }, owners, cacheKey);
+      return;
+    }
+    const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
     const loaded = await loadConversations(conversations, ids, cacheKey);
-    const { current, newMessages, deleted } = fold(loaded, events);
+    const content = await openContent(stores, events, ownersOf(loaded, events));
+    const { current, newMessages, deleted } = fold(loaded, events, content);
     try {
       await writeBatch({ conversations, messages }, loaded, current, newMessages, deleted);
     } catch (error) {

@@ -6,6 +6,9 @@
  * - `conversation:<id>`: the conversation with its latest messages.
  * Each value is a hash {version, data}; a Lua script writes it only over an older version, so a
  * replayed batch changes nothing. A deleted conversation leaves a tombstone (version only).
+ * Titles and messages are decrypted for the owner's views (runtime/content.ts); an erased owner's
+ * conversations become tombstones and their list goes (on their UserErased, or when a batch finds
+ * them erased, as a rebuild does).
  */
 import { createHash } from 'node:crypto';
 import type { EncryptedText } from '@parley/platform/personal-data';
@@ -21,6 +24,7 @@ import {
   viewProgressChannel,
 } from '@parley/platform/view-progress';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
+import { type BatchContent, openContent } from '../runtime/content.ts';
 import {
   type Generation,
   type GuardedProjection,
@@ -122,17 +126,21 @@ async function evolveMe(
 function evolveConversation(
   view: Versioned<ConversationView | null> | undefined,
   event: ProjectedEvent,
+  content: BatchContent,
 ): Versioned<ConversationView | null> | undefined {
   const { metadata } = event.value;
   const at = Number(metadata.occurredAt);
   const version = metadata.aggregateVersion;
   if (event.type === 'ConversationStarted') {
+    const ownerId = String(event.value.ownerId);
+    // An erased owner's conversation is a tombstone from the start (a rebuild after the erasure).
+    if (content.erased(ownerId)) return { version, data: null };
     return {
       version,
       data: {
         id: metadata.aggregateId,
-        ownerId: String(event.value.ownerId),
-        title: String(event.value.title),
+        ownerId,
+        title: content.of(event, ownerId, 'title'),
         status: 'active',
         messageCount: 0,
         createdAt: at,
@@ -143,6 +151,7 @@ function evolveConversation(
   }
   if (!view?.data) return view && { ...view, version };
   const data = view.data;
+  if (content.erased(data.ownerId)) return { version, data: null };
   const withMessage = (role: 'user' | 'assistant', text: string | null) => ({
     version,
     data: {
@@ -157,11 +166,14 @@ function evolveConversation(
   });
   switch (event.type) {
     case 'ConversationRenamed':
-      return { version, data: { ...data, title: String(event.value.title) } };
+      return {
+        version,
+        data: { ...data, title: content.of(event, data.ownerId, 'title') ?? data.title },
+      };
     case 'UserMessagePosted':
-      return withMessage('user', String(event.value.text));
+      return withMessage('user', content.of(event, data.ownerId, 'text'));
     case 'AssistantReplyRecorded':
-      return withMessage('assistant', String(event.value.text));
+      return withMessage('assistant', content.of(event, data.ownerId, 'text'));
     case 'AssistantReplyFailed':
       return withMessage('assistant', null);
     case 'ConversationArchived':
@@ -212,19 +224,32 @@ async function foldMe(
   }
 }
 
+/** The owners a batch's conversation views belong to (loaded, or started in the batch). */
+function ownersOf(
+  convs: ReadonlyMap<string, Versioned<ConversationView | null>>,
+  events: readonly ProjectedEvent[],
+) {
+  const owners = new Set<string>();
+  for (const view of convs.values()) if (view.data) owners.add(view.data.ownerId);
+  for (const e of events) if (e.type === 'ConversationStarted') owners.add(String(e.value.ownerId));
+  return [...owners];
+}
+
 /** The batch's chat events over the loaded conversation views; returns each view's owner. */
 function foldConversations(
   convs: Map<string, Versioned<ConversationView | null>>,
   events: readonly ProjectedEvent[],
   keys: Keys,
+  content: BatchContent,
 ) {
   const owners = new Map<string, string>();
   for (const event of events) {
     const key = keys.conversation(event.value.metadata.aggregateId);
     const view = convs.get(key);
     if (view?.data) owners.set(key, view.data.ownerId);
+    if (event.type === 'ConversationStarted') owners.set(key, String(event.value.ownerId));
     if (view && event.value.metadata.aggregateVersion <= view.version) continue;
-    const next = evolveConversation(view, event);
+    const next = evolveConversation(view, event, content);
     if (!next) continue;
     if (next.data) owners.set(key, next.data.ownerId);
     convs.set(key, next);
@@ -335,7 +360,8 @@ export const viewsProjection: GuardedProjection = {
     ]);
     const before = new Map([...mes, ...convs].map(([k, v]) => [k, v.version]));
     await foldMe(mes, userEvents, keys, stores);
-    const owners = foldConversations(convs, chatEvents, keys);
+    const content = await openContent(stores, chatEvents, ownersOf(convs, chatEvents));
+    const owners = foldConversations(convs, chatEvents, keys, content);
     const pipeline = stores.redis.pipeline();
     const writes = queueWrites(pipeline, { mes, convs, before, owners, keys });
     if (writes === 0) return;
@@ -348,9 +374,29 @@ export const viewsProjection: GuardedProjection = {
     }
     const failed = results.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
+    const erased = userEvents.filter((e) => e.type === 'UserErased');
+    if (erased.length > 0) await eraseConversations(stores, keys, erased);
     await publishProgress(stores, g, [...mes, ...convs], before, keys);
   },
 };
+
+/**
+ * An erased owner's conversation views become tombstones (their version stays, so no older event
+ * can write them again) and their list goes. Applied again it changes nothing.
+ */
+async function eraseConversations(stores: Stores, keys: Keys, erased: readonly ProjectedEvent[]) {
+  const owners = erased.map((e) => e.value.metadata.aggregateId);
+  stores.cipher.noteErased(owners);
+  for (const ownerId of owners) {
+    const ids = await stores.redis.zrange(keys.list(ownerId), 0, -1);
+    const pipeline = stores.redis.pipeline();
+    for (const id of ids) pipeline.hdel(keys.conversation(id), 'data');
+    pipeline.del(keys.list(ownerId));
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+}
 
 /**
  * Progress (read-your-writes): after the batch is written, one PUBLISH naming each view it moved

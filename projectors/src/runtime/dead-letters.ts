@@ -126,11 +126,12 @@ const NETWORK_CODES = new Set([
 /**
  * PostgreSQL SQLSTATEs worth retrying: connection (08), resources (53), operator intervention
  * (57), system (58) classes, serialization failures and deadlocks, a lock not available, and a
- * table another service creates that is not there yet (identity.data_keys). Every other SQLSTATE
+ * table or column another service creates that is not there yet (identity.data_keys, migrated by
+ * command-api). Every other SQLSTATE
  * (22 data exceptions such as a NUL in text, 23 constraint violations...) refuses the record.
  */
 const POSTGRES_TRANSIENT_CLASSES = new Set(['08', '53', '57', '58']);
-const POSTGRES_TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '42P01']);
+const POSTGRES_TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '42P01', '42703']);
 
 /** MongoDB server error codes that say "not now" rather than "never" (network, elections, limits). */
 const MONGO_TRANSIENT_CODES = new Set([

@@ -6,7 +6,7 @@
  * serves the page.
  */
 import { AppError } from '@parley/platform/errors';
-import type { ConversationView } from '@parley/platform/read-models';
+import { type ConversationView, isGone } from '@parley/platform/read-models';
 import type { ReadModels } from '../dependencies.ts';
 import type { ReadSource } from '../http/read-reply.ts';
 import { viewKeys } from '../read-models/names.ts';
@@ -94,7 +94,7 @@ async function fromViews(reads: ReadModels, query: ListQuery): Promise<ListPage>
         ? view.data && view.data.ownerId === query.ownerId
           ? listItemFromView(view.data, view.version)
           : undefined
-        : doc && doc.ownerId === query.ownerId && doc.status !== 'deleted'
+        : doc && doc.ownerId === query.ownerId && !isGone(doc)
           ? listItemFromDoc(doc)
           : undefined;
       if (item && (!query.status || item.status === query.status)) found.push({ entry, item });

@@ -8,6 +8,7 @@
 import {
   type ConversationDoc,
   type ConversationView,
+  isGone,
   LATEST_MESSAGES,
   type MessageDoc,
 } from '@parley/platform/read-models';
@@ -39,16 +40,15 @@ export function conversationById(
       const { conversations, messages } = collections(reads, generation);
       const doc = await reads.guards.mongo(() => conversations.findOne({ _id: id }));
       if (!doc) return { view: undefined, fillable: false };
-      const latest =
-        doc.status === 'deleted'
-          ? []
-          : await reads.guards.mongo(() =>
-              messages
-                .find({ conversationId: id })
-                .sort({ seq: -1 })
-                .limit(LATEST_MESSAGES)
-                .toArray(),
-            );
+      const latest = isGone(doc)
+        ? []
+        : await reads.guards.mongo(() =>
+            messages
+              .find({ conversationId: id })
+              .sort({ seq: -1 })
+              .limit(LATEST_MESSAGES)
+              .toArray(),
+          );
       return { view: conversationViewOf(doc, latest), fillable: messagesComplete(doc, latest) };
     },
   };

@@ -6,6 +6,7 @@
 import {
   type ConversationDoc,
   type ConversationView,
+  isGone,
   LATEST_MESSAGES,
   type MessageDoc,
   type MeView,
@@ -32,7 +33,7 @@ export function conversationViewOf(
   doc: ConversationDoc,
   latest: readonly MessageDoc[],
 ): Versioned<ConversationView> {
-  if (doc.status === 'deleted') return { version: doc.version, data: null };
+  if (isGone(doc)) return { version: doc.version, data: null };
   const messages = [...latest]
     .sort((a, b) => a.seq - b.seq)
     .slice(-LATEST_MESSAGES)
@@ -59,7 +60,7 @@ export function conversationViewOf(
  * on from the filled view).
  */
 export function messagesComplete(doc: ConversationDoc, latest: readonly MessageDoc[]): boolean {
-  if (doc.status === 'deleted' || doc.messageCount === 0) return true;
+  if (isGone(doc) || doc.messageCount === 0) return true;
   const newest = latest.reduce<MessageDoc | undefined>(
     (found, m) => (!found || m.seq > found.seq ? m : found),
     undefined,

@@ -34,14 +34,26 @@ export interface DeleteConversation {
   metadata: CommandMetadata;
 }
 
+/** Personal data encrypted with the data key of the person it belongs to (AES-256-GCM). Erasing the key erases the data in every copy of the log. */
+export interface EncryptedText {
+  /** Id of the per-user data key. */
+  keyId: string;
+  /** 96-bit GCM nonce. */
+  nonce: Buffer;
+  /** Ciphertext followed by the 128-bit GCM tag. */
+  ciphertext: Buffer;
+}
+
 /** Post a message to the assistant. */
 export interface PostUserMessage {
   /** Identity, target, time and provenance. */
   metadata: CommandMetadata;
   /** Client-chosen or API-assigned message id. */
   messageId: string;
-  /** The message. (personal data: content) */
+  /** The message, in plain text: only in records written before content was encrypted (ADR 0023); empty since, see encryptedText. (personal data: content) */
   text: string;
+  /** The message, encrypted under the owner's data key. (personal data: encrypted) */
+  encryptedText: null | EncryptedText;
 }
 
 /** Sent by the assistant reactor with the finished reply. */
@@ -52,8 +64,10 @@ export interface RecordAssistantReply {
   messageId: string;
   /** The user message it answers. */
   replyTo: string;
-  /** The reply. (personal data: content) */
+  /** The reply, in plain text: only in records written before content was encrypted (ADR 0023); empty since, see encryptedText. (personal data: content) */
   text: string;
+  /** The reply, encrypted under the conversation owner's data key. (personal data: encrypted) */
+  encryptedText: null | EncryptedText;
   /** Provider and model. */
   model: string;
   /** Tokens in the prompt. */
@@ -80,16 +94,20 @@ export interface RecordAssistantReplyFailure {
 export interface RenameConversation {
   /** Identity, target, time and provenance. */
   metadata: CommandMetadata;
-  /** New title. (personal data: content) */
+  /** New title, in plain text: only in records written before content was encrypted (ADR 0023); empty since, see encryptedTitle. (personal data: content) */
   title: string;
+  /** The new title, encrypted under the owner's data key. (personal data: encrypted) */
+  encryptedTitle: null | EncryptedText;
 }
 
 /** Start a conversation. */
 export interface StartConversation {
   /** Identity, target, time and provenance. */
   metadata: CommandMetadata;
-  /** Title, 1-200 characters. (personal data: content) */
+  /** Title, 1-200 characters, in plain text: only in records written before content was encrypted (ADR 0023); empty since, see encryptedTitle. (personal data: content) */
   title: string;
+  /** The title, encrypted under the owner's data key. (personal data: encrypted) */
+  encryptedTitle: null | EncryptedText;
 }
 
 /** Carried by every event: identity, position in its aggregate, time and provenance. */
@@ -132,8 +150,10 @@ export interface AssistantReplyRecorded {
   messageId: string;
   /** The user message it answers. */
   replyTo: string;
-  /** The reply. (personal data: content) */
+  /** The reply, in plain text: only in records written before content was encrypted (ADR 0023); empty since, see encryptedText. (personal data: content) */
   text: string;
+  /** The reply, encrypted under the conversation owner's data key. (personal data: encrypted) */
+  encryptedText: null | EncryptedText;
   /** Provider and model, e.g. openai:gpt-4o-mini. */
   model: string;
   /** Tokens in the prompt. */
@@ -160,8 +180,10 @@ export interface ConversationDeleted {
 export interface ConversationRenamed {
   /** Identity, version, time and provenance. */
   metadata: EventMetadata;
-  /** New title. (personal data: content) */
+  /** New title, in plain text: only in records written before content was encrypted (ADR 0023); empty since, see encryptedTitle. (personal data: content) */
   title: string;
+  /** The new title, encrypted under the owner's data key. (personal data: encrypted) */
+  encryptedTitle: null | EncryptedText;
 }
 
 /** A user started a conversation with the assistant. */
@@ -170,8 +192,10 @@ export interface ConversationStarted {
   metadata: EventMetadata;
   /** The user who owns the conversation. */
   ownerId: string;
-  /** Title, 1-200 characters. (personal data: content) */
+  /** Title, 1-200 characters, in plain text: only in records written before content was encrypted (ADR 0023); empty since, see encryptedTitle. (personal data: content) */
   title: string;
+  /** The title, encrypted under the owner's data key. (personal data: encrypted) */
+  encryptedTitle: null | EncryptedText;
 }
 
 /** The owner posted a message; the assistant replies to it. */
@@ -182,8 +206,10 @@ export interface UserMessagePosted {
   messageId: string;
   /** The user who wrote it. */
   authorId: string;
-  /** The message. (personal data: content) */
+  /** The message, in plain text: only in records written before content was encrypted (ADR 0023); empty since, see encryptedText. (personal data: content) */
   text: string;
+  /** The message, encrypted under the owner's data key. (personal data: encrypted) */
+  encryptedText: null | EncryptedText;
 }
 
 /** What a user may do: user (own data), admin (manage users), analyst (aggregates only). */
@@ -209,16 +235,6 @@ export interface DeactivateUser {
 export interface EraseUser {
   /** Identity, target, time and provenance. */
   metadata: CommandMetadata;
-}
-
-/** Personal data encrypted with the data key of the person it belongs to (AES-256-GCM). Erasing the key erases the data in every copy of the log. */
-export interface EncryptedText {
-  /** Id of the per-user data key. */
-  keyId: string;
-  /** 96-bit GCM nonce. */
-  nonce: Buffer;
-  /** Ciphertext followed by the 128-bit GCM tag. */
-  ciphertext: Buffer;
 }
 
 /** Create an account (credentials stay in the identity store, never here). */
