@@ -166,26 +166,27 @@ async function viewOf(kind: 'me' | 'conversation', id: string) {
     : undefined;
 }
 
-/**
- * Which stores hold any of these texts, in any generation of this test's namespace: PostgreSQL
- * (every `read` table), MongoDB (every collection) and Redis (every key).
- */
-async function storesHolding(texts: readonly string[]): Promise<string[]> {
-  const found: string[] = [];
+/** The `read` tables of this test's namespace whose rows hold any of these texts. */
+async function postgresHolding(texts: readonly string[]): Promise<string[]> {
   const { rows: tables } = await read.stores.pool.query<{ table_name: string }>(
     `select table_name from information_schema.tables where table_schema = 'read' and table_name like $1`,
     [`${namespace}%`],
   );
+  const found: string[] = [];
   for (const { table_name } of tables) {
-    for (const text of texts) {
-      const { rows } = await read.stores.pool.query(
-        `select count(*)::int as n from read.${table_name} t where t::text like $1`,
-        [`%${text}%`],
-      );
-      if (rows[0].n > 0) found.push(`postgres read.${table_name}`);
-    }
+    const { rows } = await read.stores.pool.query(
+      `select count(*)::int as n from read.${table_name} t where t::text like any($1)`,
+      [texts.map((t) => `%${t}%`)],
+    );
+    if (rows[0].n > 0) found.push(`postgres read.${table_name}`);
   }
+  return found;
+}
+
+/** The MongoDB collections of this test's namespace with a document holding any of these texts. */
+async function mongoHolding(texts: readonly string[]): Promise<string[]> {
   const db = read.stores.mongo.db();
+  const found: string[] = [];
   for (const { name } of await db.listCollections().toArray()) {
     if (!name.startsWith(namespace)) continue;
     for await (const doc of db.collection(name).find()) {
@@ -193,30 +194,58 @@ async function storesHolding(texts: readonly string[]): Promise<string[]> {
       if (texts.some((t) => json.includes(t))) found.push(`mongodb ${name}`);
     }
   }
+  return found;
+}
+
+/** The Redis keys of this test's namespace whose value holds any of these texts. */
+async function redisHolding(texts: readonly string[]): Promise<string[]> {
+  const { redis } = read.stores;
+  const contentOf = async (key: string) => {
+    const type = await redis.type(key);
+    if (type === 'hash') return JSON.stringify(await redis.hgetall(key));
+    if (type === 'zset') return JSON.stringify(await redis.zrange(key, 0, -1));
+    return type === 'string' ? ((await redis.get(key)) ?? '') : '';
+  };
+  const found: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await read.stores.redis.scan(
-      cursor,
-      'MATCH',
-      `parley:${namespace}*`,
-      'COUNT',
-      1000,
-    );
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `parley:${namespace}*`, 'COUNT', 1000);
     cursor = next;
-    for (const k of keys) {
-      const type = await read.stores.redis.type(k);
-      const value =
-        type === 'hash'
-          ? JSON.stringify(await read.stores.redis.hgetall(k))
-          : type === 'zset'
-            ? JSON.stringify(await read.stores.redis.zrange(k, 0, -1))
-            : type === 'string'
-              ? ((await read.stores.redis.get(k)) ?? '')
-              : '';
-      if (texts.some((t) => value.includes(t))) found.push(`redis ${k}`);
+    for (const key of keys) {
+      const value = await contentOf(key);
+      if (texts.some((t) => value.includes(t))) found.push(`redis ${key}`);
     }
   } while (cursor !== '0');
   return found;
+}
+
+/**
+ * Which stores hold any of these texts, in any generation of this test's namespace: PostgreSQL
+ * (every `read` table), MongoDB (every collection) and Redis (every key).
+ */
+async function storesHolding(texts: readonly string[]): Promise<string[]> {
+  return [
+    ...(await postgresHolding(texts)),
+    ...(await mongoHolding(texts)),
+    ...(await redisHolding(texts)),
+  ];
+}
+
+/** Whether every projection's live generation has committed the head of each of its partitions. */
+async function projectionsCaughtUp(): Promise<boolean> {
+  for (const projection of PROJECTIONS) {
+    const groupId = groupIdOf(projection, await gen(projection.name));
+    const topics = projection.topics(fixture.names);
+    const committed = await fixture.admin.fetchOffsets({ groupId, topics });
+    for (const topic of topics) {
+      const at = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const { partition, high } of await fixture.admin.fetchTopicOffsets(topic)) {
+        const offset = Number(at.find((p) => p.partition === partition)?.offset ?? -1);
+        if (Number(high) > 0 && offset < Number(high)) return false;
+      }
+    }
+  }
+  return true;
 }
 
 /**
@@ -877,21 +906,7 @@ describe('projections', () => {
     await until(async () => (await conversationDoc(aggregateId))?.version === 2, 'the documents');
     // Every live projection caught up with everything the earlier tests wrote, then stopped: the
     // replay must find nothing left to apply.
-    await until(async () => {
-      for (const projection of PROJECTIONS) {
-        const groupId = groupIdOf(projection, await gen(projection.name));
-        const topics = projection.topics(fixture.names);
-        const committed = await fixture.admin.fetchOffsets({ groupId, topics });
-        for (const topic of topics) {
-          const at = committed.find((c) => c.topic === topic)?.partitions ?? [];
-          for (const { partition, high } of await fixture.admin.fetchTopicOffsets(topic)) {
-            const offset = Number(at.find((p) => p.partition === partition)?.offset ?? -1);
-            if (Number(high) > 0 && offset < Number(high)) return false;
-          }
-        }
-      }
-      return true;
-    }, 'the live projections caught up');
+    await until(projectionsCaughtUp, 'the live projections caught up');
     await supervisor.stop();
     for (const projection of PROJECTIONS) {
       const generation = await gen(projection.name);
