@@ -64,7 +64,12 @@ export async function buildApp({
     environment: config.environment,
     docs: '/docs',
   }));
-  await app.register(chatRoutes, { gateway: deps.gateway, cipher: deps.cipher });
+  await app.register(chatRoutes, {
+    gateway: deps.gateway,
+    cipher: deps.cipher,
+    quotas: deps.quotas,
+    control: deps.control,
+  });
   await app.register(authRoutes, {
     pool: deps.pool,
     gateway: deps.gateway,

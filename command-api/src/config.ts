@@ -10,6 +10,7 @@ import { schemaRegistrySettings } from '@parley/platform/schema-registry';
 import { serviceSettings } from '@parley/platform/service';
 import { topicSettings } from '@parley/schemas/topics/catalogue';
 import { accessTokenSettings } from './auth/access-tokens.ts';
+import { quotaSettings } from './chat/quotas.ts';
 
 export const settings = {
   ...serviceSettings(3000),
@@ -22,6 +23,7 @@ export const settings = {
   ...personalDataSettings,
   ...consumerLagSettings,
   ...revocationSettings,
+  ...quotaSettings,
   REFRESH_TOKEN_TTL_DAYS: env.int(1, 365, { default: 30 }),
   /** Register, login, refresh and password change, per client IP. */
   AUTH_RATE_LIMIT_PER_MINUTE: env.int(1, 100_000, { default: 20 }),

@@ -11,6 +11,7 @@ import type { Registry } from '@parley/platform/metrics';
 import { migrate } from '@parley/platform/migrate';
 import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platform/personal-data';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
+import { namespaceOf } from '@parley/platform/read-models';
 import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platform/redis';
 import { type Guard, guard } from '@parley/platform/resilience';
 import { RevokedUsers } from '@parley/platform/revocations';
@@ -24,6 +25,8 @@ import { CONTEXTS, prefixedTopicNames, type topicNames } from '@parley/schemas/t
 import { type AccessTokenIssuer, accessTokenIssuer } from './auth/access-tokens.ts';
 import { CredentialStore } from './auth/credential-store.ts';
 import { LoginLockout } from './auth/login-lockout.ts';
+import { AssistantControl } from './chat/assistant-control.ts';
+import { parseLimits, Quotas } from './chat/quotas.ts';
 import { CommandGateway } from './commands/command-gateway.ts';
 import { IdempotencyKeys } from './commands/idempotency-keys.ts';
 import type { Config } from './config.ts';
@@ -45,6 +48,8 @@ export interface CommandApiDependencies extends Dependencies {
   cipher: PersonalDataCipher;
   tokens: AccessTokenIssuer;
   lockout: LoginLockout;
+  quotas: Quotas;
+  control: AssistantControl;
   /** Users whose tokens are refused: their account was deactivated or erased. */
   revoked: RevokedUsers;
 }
@@ -177,6 +182,16 @@ export async function createDependencies({
     revoked,
     cipher: new PersonalDataCipher(dataKeys),
     tokens,
+    quotas: new Quotas(
+      redis.redis,
+      redisGuard,
+      {
+        messages: parseLimits(config.QUOTA_MESSAGES_PER_DAY),
+        tokens: parseLimits(config.QUOTA_TOKENS_PER_DAY),
+      },
+      log,
+    ),
+    control: new AssistantControl(redis.redis, redisGuard, namespaceOf(config.TOPIC_PREFIX), log),
     lockout: new LoginLockout(redis.redis, redisGuard, log, {
       maxFailures: config.LOGIN_LOCKOUT_FAILURES,
       lockSeconds: config.LOGIN_LOCKOUT_SECONDS,

@@ -69,7 +69,7 @@ const post = (
       ? { metadata: m, messageId, text, encryptedText: null }
       : { metadata: m, messageId, text: '', encryptedText: text },
 });
-const reply = (replyTo: string, m = byAssistant): ConversationCommand => ({
+const reply = (replyTo: string, m = byAssistant, attempt = 1): ConversationCommand => ({
   type: 'RecordAssistantReply',
   value: {
     metadata: m,
@@ -81,11 +81,15 @@ const reply = (replyTo: string, m = byAssistant): ConversationCommand => ({
     promptTokens: 12,
     completionTokens: 7,
     latencyMs: 40,
+    provider: 'offline',
+    finishReason: 'stop',
+    firstTokenMs: 5,
+    attempt,
   },
 });
 const failure = (replyTo: string): ConversationCommand => ({
   type: 'RecordAssistantReplyFailure',
-  value: { metadata: byAssistant, replyTo, reason: 'timeout', model: 'offline:echo' },
+  value: { metadata: byAssistant, replyTo, reason: 'timeout', model: 'offline:echo', attempt: 1 },
 });
 const archive = (m = byOwner): ConversationCommand => ({
   type: 'ArchiveConversation',
@@ -204,7 +208,6 @@ describe('commands sent before content was encrypted (plain text)', () => {
       ]);
   });
   it('refuses empty and overlong titles and messages', () => {
-    spec.given([]).when(start('   ')).thenThrows(RuleViolation, /empty/);
     spec
       .given([])
       .when(start('x'.repeat(201)))
@@ -233,7 +236,7 @@ describe('assistant replies', () => {
       .thenThrows(RuleViolation, /not awaiting/);
     const answered: Event = {
       type: 'AssistantReplyFailed',
-      value: { replyTo: ids.message, reason: 'timeout', model: null },
+      value: { replyTo: ids.message, reason: 'timeout', model: null, attempt: 1 },
     };
     spec
       .given([started, posted, answered])
@@ -247,7 +250,7 @@ describe('assistant replies', () => {
       .thenEvents([
         {
           type: 'AssistantReplyFailed',
-          value: { replyTo: ids.message, reason: 'timeout', model: 'offline:echo' },
+          value: { replyTo: ids.message, reason: 'timeout', model: 'offline:echo', attempt: 1 },
         },
       ]);
     spec
@@ -256,9 +259,112 @@ describe('assistant replies', () => {
       .thenEvents([
         {
           type: 'AssistantReplyFailed',
-          value: { replyTo: ids.message, reason: 'timeout', model: 'offline:echo' },
+          value: { replyTo: ids.message, reason: 'timeout', model: 'offline:echo', attempt: 1 },
         },
       ]);
+  });
+});
+
+const replied = (attempt = 1): Event => {
+  const { metadata: _, ...value } = reply(ids.message, byAssistant, attempt).value as {
+    metadata: unknown;
+  };
+  return { type: 'AssistantReplyRecorded', value } as Event;
+};
+const regenerate = (messageId = ids.message, m = byOwner): ConversationCommand => ({
+  type: 'RegenerateReply',
+  value: { metadata: m, messageId },
+});
+const stopReply = (messageId = ids.message, m = byOwner): ConversationCommand => ({
+  type: 'StopReply',
+  value: { metadata: m, messageId },
+});
+const again = (attempt: number): Event => ({
+  type: 'ReplyRegenerationRequested',
+  value: { messageId: ids.message, attempt },
+});
+
+describe('RegenerateReply', () => {
+  it('asks for another reply to an answered message; the next attempt is numbered on', () => {
+    spec
+      .given([started, posted, replied()])
+      .when(regenerate())
+      .thenEvents([again(2)]);
+    spec
+      .given([started, posted, replied(), again(2), replied(2)])
+      .when(regenerate())
+      .thenEvents([again(3)]);
+  });
+  it('makes the message await a reply again, so the assistant records a second one', () => {
+    spec
+      .given([started, posted, replied(), again(2)])
+      .when(reply(ids.message, byAssistant, 2))
+      .thenEvents([replied(2)]);
+  });
+  it('refuses while a reply is being written, for a message without a reply, and for others', () => {
+    spec
+      .given([started, posted])
+      .when(regenerate())
+      .thenThrows(RuleViolation, /being answered/);
+    spec.given([started, posted, replied()]).when(regenerate(ids.message2)).thenThrows(NotFound);
+    spec
+      .given([started, posted, replied()])
+      .when(regenerate(ids.message, byOther))
+      .thenThrows(NotFound);
+  });
+  it('stops at the replies a message may get', () => {
+    const history: Event[] = [started, posted, replied()];
+    for (let attempt = 2; attempt <= 10; attempt++) history.push(again(attempt), replied(attempt));
+    spec
+      .given(history)
+      .when(regenerate())
+      .thenThrows(RuleViolation, /at most 10 replies/);
+  });
+});
+
+describe('StopReply', () => {
+  it('stops the reply being written to a message, for its owner only', () => {
+    spec
+      .given([started, posted])
+      .when(stopReply())
+      .thenEvents([{ type: 'ReplyStopRequested', value: { messageId: ids.message } }]);
+    spec.given([started, posted]).when(stopReply(ids.message, byOther)).thenThrows(NotFound);
+  });
+  it('refuses when no reply is being written', () => {
+    spec
+      .given([started, posted, replied()])
+      .when(stopReply())
+      .thenThrows(RuleViolation, /no reply/);
+  });
+});
+
+describe('untitled conversations and the assistant’s title', () => {
+  const untitled: Event = {
+    type: 'ConversationStarted',
+    value: { ownerId: ids.owner, title: '', encryptedTitle: null },
+  };
+  const propose: ConversationCommand = {
+    type: 'ProposeConversationTitle',
+    value: { metadata: byAssistant, encryptedTitle: sealed('Eating in Lisbon') },
+  };
+  it('starts without a title', () => {
+    spec.given([]).when(start('')).thenEvents([untitled]);
+  });
+  it('takes the assistant’s proposal once, and never over a title', () => {
+    const proposed: Event = {
+      type: 'ConversationRenamed',
+      value: { title: '', encryptedTitle: sealed('Eating in Lisbon') },
+    };
+    spec.given([untitled, posted, replied()]).when(propose).thenEvents([proposed]);
+    spec.given([untitled, posted, replied(), proposed]).when(propose).thenEvents([]);
+    spec.given([started, posted, replied()]).when(propose).thenEvents([]);
+  });
+  it('takes proposals from the assistant only', () => {
+    const byUser = {
+      ...propose,
+      value: { ...propose.value, metadata: byOwner },
+    } as ConversationCommand;
+    spec.given([untitled]).when(byUser).thenThrows(Forbidden);
   });
 });
 

@@ -9,7 +9,7 @@ import { createRedis } from '@parley/platform/redis';
 import { redisReady, stackConfig } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
-import { commandRecord } from '../src/commands/command-record.ts';
+import { commandRecord } from '@parley/schemas/serde/command-record';
 import type { Outcome } from '../src/outcomes/outcome.ts';
 import { OUTCOME_CHANNEL } from '../src/outcomes/outcome-store.ts';
 import { commandMetadata, ENTRIES, processorFixture } from './processor-fixture.ts';

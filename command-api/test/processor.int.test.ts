@@ -8,7 +8,7 @@ import { createProducer } from '@parley/platform/kafka';
 import { createRedis } from '@parley/platform/redis';
 import { redisReady, stackConfig } from '@parley/platform/testing/fixtures';
 import type { CommandMetadata } from '@parley/schemas/generated/records';
-import { commandRecord } from '../src/commands/command-record.ts';
+import { commandRecord } from '@parley/schemas/serde/command-record';
 import type { Outcome } from '../src/outcomes/outcome.ts';
 import { OUTCOME_CHANNEL, outcomeKey } from '../src/outcomes/outcome-store.ts';
 import { REMEMBERED_COMMANDS } from '../src/processor/decide-batch.ts';

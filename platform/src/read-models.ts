@@ -4,6 +4,13 @@
  * a view the query API fills from a database is the one the views projection would have written.
  */
 
+/**
+ * A TOPIC_PREFIX as a name part safe for tables, collections and keys: what keeps environments (or
+ * tests) that share stores apart. Empty in production.
+ */
+export const namespaceOf = (topicPrefix: string) =>
+  topicPrefix.toLowerCase().replace(/[^a-z0-9]+/g, '_');
+
 /** A Redis view: {version, data}; data null is a tombstone (a deleted conversation). */
 export interface Versioned<T> {
   readonly version: number;
@@ -25,7 +32,16 @@ export interface MeView {
   locale: string | null;
 }
 
-export interface ViewMessage {
+/** How an assistant reply ended: written to the end, stopped by the user, or failed (no text). */
+export type ReplyOutcome = 'finished' | 'stopped' | 'failed';
+
+/** What an assistant reply carries besides its text: the message it answers and how it ended. */
+export interface ReplyOf {
+  replyTo?: string;
+  outcome?: ReplyOutcome;
+}
+
+export interface ViewMessage extends ReplyOf {
   id: string;
   role: 'user' | 'assistant';
   text: string | null;
@@ -75,7 +91,7 @@ export const isGone = (doc: { status: string }) =>
   doc.status === 'deleted' || doc.status === 'erased';
 
 /** A document of `messages_g<n>`. */
-export interface MessageDoc {
+export interface MessageDoc extends ReplyOf {
   _id: string;
   conversationId: string;
   ownerId: string;
@@ -84,6 +100,6 @@ export interface MessageDoc {
   at: Date;
   /** The conversation's version after this message: a stable, gap-free order for paging. */
   seq: number;
-  replyTo?: string;
+  /** Why a failed reply failed. */
   failed?: string;
 }

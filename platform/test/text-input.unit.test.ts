@@ -115,8 +115,8 @@ describe('text input', () => {
     }
   });
 
-  it('answers empty, malformed and prototype-poisoning JSON with problem+json 400', async () => {
-    assertRefused(await post(''), /body/, 'EMPTY_JSON_BODY');
+  it('answers a missing body where one is needed, malformed and prototype-poisoning JSON with problem+json 400', async () => {
+    assertRefused(await post(''), /body/, 'VALIDATION_FAILED');
     assertRefused(await post('{"title":'), /body/, 'INVALID_JSON');
     assertRefused(await post('{"title":"t","__proto__":{"x":1}}'), /body/, 'INVALID_JSON');
   });

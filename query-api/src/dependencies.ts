@@ -12,6 +12,7 @@ import { LiveGenerations } from './read-models/live-generations.ts';
 import { namespaceOf, usersTable } from './read-models/names.ts';
 import { ProgressHub } from './read-models/progress-hub.ts';
 import { type ReadMetrics, readMetrics } from './read-models/read-metrics.ts';
+import { ReplyHub } from './read-models/reply-hub.ts';
 import { SingleFlight } from './read-models/single-flight.ts';
 import { ViewStore } from './read-models/view-store.ts';
 
@@ -29,6 +30,8 @@ export interface ReadModels {
   readonly store: ViewStore;
   readonly cache: CacheAside;
   readonly hub: ProgressHub;
+  /** The assistant's replies as they stream. */
+  readonly replies: ReplyHub;
   readonly flight: SingleFlight;
   readonly metrics: ReadMetrics;
   readonly queryCacheTtlSeconds: number;
@@ -135,6 +138,7 @@ export function createDependencies({
         metrics: read,
       }),
       hub,
+      replies: new ReplyHub(subscriber, redis.redis, namespace),
       flight,
       metrics: read,
       queryCacheTtlSeconds: config.QUERY_CACHE_TTL_SECONDS,

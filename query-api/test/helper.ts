@@ -87,6 +87,7 @@ export async function openEventStream(url: string, headers: Record<string, strin
   const decoder = new TextDecoder();
   const events: StreamEvent[] = [];
   let buffer = '';
+  let pending: ReturnType<typeof reader.read> | undefined;
   return {
     status: res.status,
     contentType: res.headers.get('content-type') ?? '',
@@ -95,6 +96,28 @@ export async function openEventStream(url: string, headers: Record<string, strin
         const { value, done } = await reader.read();
         if (done) break;
         const parsed = parseEventStream(buffer + decoder.decode(value, { stream: true }));
+        events.push(...parsed.events);
+        buffer = parsed.rest;
+      }
+      return events;
+    },
+    /** Reads until the events so far satisfy `done`, at most `ms`; resolves with them. */
+    async waitFor(done: (events: StreamEvent[]) => boolean, ms = 30_000) {
+      const deadline = Date.now() + ms;
+      while (!done(events)) {
+        if (Date.now() > deadline) {
+          throw new Error(`stream: not seen in ${ms} ms (${events.length} events)`);
+        }
+        // One read in flight at a time: one that outlives a wait is taken up by the next.
+        pending ??= reader.read();
+        const read = await Promise.race([
+          pending,
+          new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 250)),
+        ]);
+        if (read === 'waiting') continue;
+        pending = undefined;
+        if (read.done) throw new Error(`stream ended (${events.length} events)`);
+        const parsed = parseEventStream(buffer + decoder.decode(read.value, { stream: true }));
         events.push(...parsed.events);
         buffer = parsed.rest;
       }

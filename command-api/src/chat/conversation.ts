@@ -13,8 +13,12 @@ interface Existing {
   readonly version: number;
   readonly ownerId: string;
   readonly messageCount: number;
-  /** User messages posted and not yet answered (or failed) by the assistant. */
+  /** Whether it has a title (an untitled one gets the assistant's proposal once). */
+  readonly titled: boolean;
+  /** User messages posted (or asked to be answered again) and not yet answered or failed. */
   readonly awaitingReply: readonly string[];
+  /** Per user message, the replies and failures recorded so far (the last attempt's number). */
+  readonly answered: Readonly<Record<string, number>>;
 }
 
 export type ConversationState =
@@ -29,6 +33,17 @@ export const TITLE_MAX_LENGTH = 200;
 export const MESSAGE_MAX_LENGTH = 10_000;
 /** Messages (user and assistant) per conversation; beyond it the owner starts a new one. */
 export const MESSAGES_PER_CONVERSATION = 1_000;
+/** Replies per user message, the first included: how often the owner may ask again. */
+export const REPLIES_PER_MESSAGE = 10;
+
+/** A reply (or a failure) to a user message: it awaits none any more. */
+function answer<S extends Existing>(state: S, replyTo: string, attempt: number): S {
+  return {
+    ...state,
+    awaitingReply: state.awaitingReply.filter((id) => id !== replyTo),
+    answered: { ...state.answered, [replyTo]: Math.max(state.answered[replyTo] ?? 0, attempt) },
+  };
+}
 
 export function evolveConversation(
   state: ConversationState,
@@ -41,13 +56,15 @@ export function evolveConversation(
       version,
       ownerId: event.value.ownerId,
       messageCount: 0,
+      titled: event.value.encryptedTitle !== null || event.value.title !== '',
       awaitingReply: [],
+      answered: {},
     };
   }
   if (state.status === 'initial' || state.status === 'deleted') return state;
   switch (event.type) {
     case 'ConversationRenamed':
-      return { ...state, version };
+      return { ...state, version, titled: true };
     case 'UserMessagePosted':
       return {
         ...state,
@@ -57,17 +74,20 @@ export function evolveConversation(
       };
     case 'AssistantReplyRecorded':
       return {
-        ...state,
+        ...answer(state, event.value.replyTo, event.value.attempt),
         version,
         messageCount: state.messageCount + 1,
-        awaitingReply: state.awaitingReply.filter((id) => id !== event.value.replyTo),
       };
     case 'AssistantReplyFailed':
+      return { ...answer(state, event.value.replyTo, event.value.attempt), version };
+    case 'ReplyRegenerationRequested':
       return {
         ...state,
         version,
-        awaitingReply: state.awaitingReply.filter((id) => id !== event.value.replyTo),
+        awaitingReply: [...state.awaitingReply, event.value.messageId],
       };
+    case 'ReplyStopRequested':
+      return { ...state, version };
     case 'ConversationArchived':
       return { ...state, version, status: 'archived' };
     case 'ConversationDeleted':

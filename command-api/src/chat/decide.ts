@@ -2,6 +2,8 @@
  * Conversation commands: one pure function per command and a `decide` switch. Owners only: anyone
  * else is told the conversation does not exist (404), so ids cannot be probed (OWASP API1).
  */
+
+import { ASSISTANT_ACTOR } from '@parley/platform/actors';
 import type {
   ChatCommandMap,
   ChatEventMap,
@@ -16,6 +18,7 @@ import {
   evolveConversation,
   initialConversation,
   MESSAGES_PER_CONVERSATION,
+  REPLIES_PER_MESSAGE,
 } from './conversation.ts';
 
 export type ConversationCommand = Envelope<ChatCommandMap>;
@@ -23,8 +26,8 @@ type Drafts = Array<Draft<ChatEventMap>>;
 type Of<K extends keyof ChatCommandMap> = ChatCommandMap[K];
 type Live = Extract<ConversationState, { status: 'active' | 'archived' }>;
 
-/** The system actor allowed to record the assistant's replies. */
-export const ASSISTANT_ACTOR = 'system:assistant';
+/** The system actor allowed to record the assistant's replies (platform/src/actors.ts). */
+export { ASSISTANT_ACTOR };
 
 /** The conversation if it exists and the actor owns it; NotFound otherwise. */
 function owned(state: ConversationState, metadata: CommandMetadata): Live {
@@ -61,7 +64,11 @@ function start(command: Of<'StartConversation'>, state: ConversationState): Draf
   if (state.status !== 'initial') throw new AlreadyExists('the conversation already exists');
   const ownerId = actorUserId(command.metadata);
   if (!ownerId) throw new Forbidden('only users start conversations');
-  const title = plainUnlessEncrypted(command.title, command.encryptedTitle, validTitle);
+  // No title at all: untitled, until the assistant proposes one after the first exchange.
+  const untitled = command.encryptedTitle === null && command.title.trim() === '';
+  const title = untitled
+    ? ''
+    : plainUnlessEncrypted(command.title, command.encryptedTitle, validTitle);
   return [
     {
       type: 'ConversationStarted',
@@ -118,11 +125,49 @@ function recordFailure(
   state: ConversationState,
 ): Drafts {
   byAssistant(state, command.metadata, command.replyTo);
+  const { metadata: _, ...failure } = command;
+  return [{ type: 'AssistantReplyFailed', value: failure }];
+}
+
+/** The owner asks for another reply to a message that has one; earlier replies stay. */
+function regenerate(command: Of<'RegenerateReply'>, state: ConversationState): Drafts {
+  const conversation = owned(state, command.metadata);
+  if (conversation.status === 'archived')
+    throw new RuleViolation('no new replies in an archived conversation');
+  const { messageId } = command;
+  if (conversation.awaitingReply.includes(messageId)) {
+    throw new RuleViolation(`message ${messageId} is being answered; stop the reply first`);
+  }
+  const attempts = conversation.answered[messageId];
+  if (attempts === undefined) throw new NotFound('no such message with a reply');
+  if (attempts >= REPLIES_PER_MESSAGE) {
+    throw new RuleViolation(`a message gets at most ${REPLIES_PER_MESSAGE} replies`, {
+      extensions: { limit: REPLIES_PER_MESSAGE },
+    });
+  }
+  return [{ type: 'ReplyRegenerationRequested', value: { messageId, attempt: attempts + 1 } }];
+}
+
+/** The owner stops the reply being written; the assistant records what it had as stopped. */
+function stop(command: Of<'StopReply'>, state: ConversationState): Drafts {
+  const conversation = owned(state, command.metadata);
+  if (!conversation.awaitingReply.includes(command.messageId)) {
+    throw new RuleViolation(`no reply to message ${command.messageId} is being written`);
+  }
+  return [{ type: 'ReplyStopRequested', value: { messageId: command.messageId } }];
+}
+
+/** The assistant's title for an untitled conversation; a titled one keeps its own. */
+function proposeTitle(command: Of<'ProposeConversationTitle'>, state: ConversationState): Drafts {
+  if (command.metadata.actor !== ASSISTANT_ACTOR) {
+    throw new Forbidden('only the assistant proposes titles');
+  }
+  if (state.status === 'initial' || state.status === 'deleted') {
+    throw new NotFound('no such conversation');
+  }
+  if (state.titled) return [];
   return [
-    {
-      type: 'AssistantReplyFailed',
-      value: { replyTo: command.replyTo, reason: command.reason, model: command.model },
-    },
+    { type: 'ConversationRenamed', value: { title: '', encryptedTitle: command.encryptedTitle } },
   ];
 }
 
@@ -148,6 +193,12 @@ export function decideConversation(command: ConversationCommand, state: Conversa
       return recordReply(command.value, state);
     case 'RecordAssistantReplyFailure':
       return recordFailure(command.value, state);
+    case 'RegenerateReply':
+      return regenerate(command.value, state);
+    case 'StopReply':
+      return stop(command.value, state);
+    case 'ProposeConversationTitle':
+      return proposeTitle(command.value, state);
     case 'ArchiveConversation':
       return archive(command.value, state);
     case 'DeleteConversation':

@@ -6,22 +6,33 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { uuidFrom } from '@parley/platform/ids';
 import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import { Type } from 'typebox';
 import type { CommandGateway } from '../commands/command-gateway.ts';
 import { answer, commandHeaders, commandMetadata, commandResponses } from '../commands/http.ts';
-import { uuidFrom } from '../shared/ids.ts';
+import type { AssistantControl } from './assistant-control.ts';
 import { validMessage, validTitle } from './content.ts';
 import { MESSAGE_MAX_LENGTH, TITLE_MAX_LENGTH } from './conversation.ts';
+import type { Quotas } from './quotas.ts';
 
 const idParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const title = Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH });
+
+const messageParams = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  messageId: Type.String({ format: 'uuid' }),
+});
 
 export const chatRoutes: FastifyPluginAsyncTypebox<{
   gateway: CommandGateway;
   /** Titles and messages are encrypted under the owner's data key before they become commands. */
   cipher: PersonalDataCipher;
-}> = async (app, { gateway, cipher }) => {
+  /** Daily quotas, checked before a message is sent (so before any model call). */
+  quotas: Quotas;
+  /** Where messages are counted for the quotas, and stop requests reach the assistant. */
+  control: AssistantControl;
+}> = async (app, { gateway, cipher, quotas, control }) => {
   app.addHook('onRequest', app.authenticate);
 
   app.post(
@@ -29,9 +40,11 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ['conversations'],
-        summary: 'Start a conversation',
+        summary: 'Start a conversation (without a title, the assistant proposes one)',
         headers: commandHeaders,
-        body: Type.Object({ title }, { additionalProperties: false }),
+        body: Type.Optional(
+          Type.Object({ title: Type.Optional(title) }, { additionalProperties: false }),
+        ),
         response: commandResponses(201),
       },
     },
@@ -40,11 +53,14 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
       // With an Idempotency-Key, a retried create targets the same conversation.
       const id = key ? uuidFrom(`conversation|${request.user.userId}|${key}`) : randomUUID();
       const metadata = commandMetadata(request, id);
-      const title = validTitle(request.body.title);
+      const given = request.body?.title;
+      const title = given === undefined ? undefined : validTitle(given);
+      const encryptedTitle =
+        title === undefined ? null : await cipher.encrypt(request.user.userId, title);
       const submitted = await gateway.submit(
         'StartConversation',
-        { metadata, title: '', encryptedTitle: await cipher.encrypt(request.user.userId, title) },
-        { title },
+        { metadata, title: '', encryptedTitle },
+        { title: title ?? null },
       );
       return answer(reply, submitted, 201, `/v1/conversations/${id}`);
     },
@@ -105,6 +121,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
       const metadata = commandMetadata(request, request.params.id);
       const messageId = request.body.messageId ?? uuidFrom(`message|${metadata.commandId}`);
       const text = validMessage(request.body.text);
+      await quotas.check(request.user.userId, request.user.roles);
       const submitted = await gateway.submit(
         'PostUserMessage',
         {
@@ -115,12 +132,56 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
         },
         { messageId, text },
       );
+      if (submitted.kind === 'outcome' && submitted.outcome.status === 'accepted') {
+        await control.countMessage(request.user.userId, metadata.commandId);
+      }
       return answer(
         reply,
         submitted,
         201,
         `/v1/conversations/${request.params.id}/messages/${messageId}`,
       );
+    },
+  );
+
+  app.post(
+    '/v1/conversations/:id/messages/:messageId/regenerate',
+    {
+      schema: {
+        tags: ['conversations'],
+        summary: 'Ask the assistant for another reply to one of my messages (earlier replies stay)',
+        headers: commandHeaders,
+        params: messageParams,
+        response: commandResponses(200),
+      },
+    },
+    async (request, reply) => {
+      await quotas.check(request.user.userId, request.user.roles);
+      const metadata = commandMetadata(request, request.params.id);
+      const { messageId } = request.params;
+      return answer(reply, await gateway.submit('RegenerateReply', { metadata, messageId }), 200);
+    },
+  );
+
+  app.post(
+    '/v1/conversations/:id/messages/:messageId/stop',
+    {
+      schema: {
+        tags: ['conversations'],
+        summary: 'Stop the reply the assistant is writing to one of my messages',
+        headers: commandHeaders,
+        params: messageParams,
+        response: commandResponses(200),
+      },
+    },
+    async (request, reply) => {
+      const metadata = commandMetadata(request, request.params.id);
+      const { messageId } = request.params;
+      const submitted = await gateway.submit('StopReply', { metadata, messageId });
+      if (submitted.kind === 'outcome' && submitted.outcome.status === 'accepted') {
+        await control.stop(messageId);
+      }
+      return answer(reply, submitted, 200);
     },
   );
 

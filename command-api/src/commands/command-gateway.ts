@@ -5,14 +5,14 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError, defineError } from '@parley/platform/errors';
+import { uuidFrom } from '@parley/platform/ids';
 import type { Guard } from '@parley/platform/resilience';
 import type { SendBatcher } from '@parley/platform/send-batcher';
 import type { CommandMetadata, RecordMap, RecordName } from '@parley/schemas/generated/records';
+import { commandRecord } from '@parley/schemas/serde/command-record';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import type { Outcome } from '../outcomes/outcome.ts';
 import type { OutcomeWaiter } from '../outcomes/outcome-waiter.ts';
-import { uuidFrom } from '../shared/ids.ts';
-import { commandRecord } from './command-record.ts';
 import type { IdempotencyKeys } from './idempotency-keys.ts';
 
 /** RFC draft "The Idempotency-Key HTTP Header Field": a key reused for another request is 422. */

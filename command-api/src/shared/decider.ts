@@ -5,9 +5,10 @@
  * ids: time comes from the command, event ids are derived from the command id, so deciding the
  * same command twice yields byte-identical events.
  */
+
+import { uuidFrom } from '@parley/platform/ids';
 import type { CommandMetadata, EventMetadata } from '@parley/schemas/generated/records';
 import { Forbidden, NotFound, VersionConflict } from './errors.ts';
-import { uuidFrom } from './ids.ts';
 
 /** What a decider returns: an event without its metadata. */
 export type Draft<M> = { [K in keyof M]: { type: K; value: Omit<M[K], 'metadata'> } }[keyof M];

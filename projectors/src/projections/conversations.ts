@@ -137,11 +137,13 @@ function evolve(
     case 'AssistantReplyRecorded':
       message('assistant', content.of(event, doc.ownerId, 'text'), {
         replyTo: String(event.value.replyTo),
+        outcome: event.value.finishReason === 'stopped' ? 'stopped' : 'finished',
       });
       return next;
     case 'AssistantReplyFailed':
       message('assistant', null, {
         replyTo: String(event.value.replyTo),
+        outcome: 'failed',
         failed: String(event.value.reason),
       });
       return next;

@@ -16,6 +16,7 @@ import {
   type ConversationView,
   LATEST_MESSAGES,
   type MeView,
+  type ReplyOf,
   type Versioned,
 } from '@parley/platform/read-models';
 import {
@@ -152,7 +153,7 @@ function evolveConversation(
   if (!view?.data) return view && { ...view, version };
   const data = view.data;
   if (content.erased(data.ownerId)) return { version, data: null };
-  const withMessage = (role: 'user' | 'assistant', text: string | null) => ({
+  const withMessage = (role: 'user' | 'assistant', text: string | null, reply: ReplyOf = {}) => ({
     version,
     data: {
       ...data,
@@ -160,7 +161,7 @@ function evolveConversation(
       lastActivityAt: at,
       messages: [
         ...data.messages,
-        { id: String(event.value.messageId ?? metadata.eventId), role, text, at },
+        { id: String(event.value.messageId ?? metadata.eventId), role, text, at, ...reply },
       ].slice(-LATEST_MESSAGES),
     },
   });
@@ -173,9 +174,15 @@ function evolveConversation(
     case 'UserMessagePosted':
       return withMessage('user', content.of(event, data.ownerId, 'text'));
     case 'AssistantReplyRecorded':
-      return withMessage('assistant', content.of(event, data.ownerId, 'text'));
+      return withMessage('assistant', content.of(event, data.ownerId, 'text'), {
+        replyTo: String(event.value.replyTo),
+        outcome: event.value.finishReason === 'stopped' ? 'stopped' : 'finished',
+      });
     case 'AssistantReplyFailed':
-      return withMessage('assistant', null);
+      return withMessage('assistant', null, {
+        replyTo: String(event.value.replyTo),
+        outcome: 'failed',
+      });
     case 'ConversationArchived':
       return { version, data: { ...data, status: 'archived' } };
     case 'ConversationDeleted':

@@ -39,9 +39,7 @@ export interface Generation {
 /** The physical name of a generation's table, collection or key prefix. */
 export const physical = (g: Generation, base: string) => `${g.namespace}${base}_g${g.number}`;
 
-/** A TOPIC_PREFIX as a name part safe for tables, collections and keys. */
-export const namespaceOf = (topicPrefix: string) =>
-  topicPrefix.toLowerCase().replace(/[^a-z0-9]+/g, '_');
+export { namespaceOf } from '@parley/platform/read-models';
 
 /** The key of a projection in `read.generations` and `read.checkpoints`. */
 export const pointerKey = (namespace: string, projection: { name: string }) =>

@@ -1,21 +1,27 @@
 /**
- * `GET /v1/conversations/{id}/events`: Server-Sent Events for the conversation's owner. Each new
- * message is an `message` event whose id is the message id; a client that reconnects with
- * `Last-Event-ID` gets every message after that one first (from the view, or from MongoDB when it
- * is older than the view's latest), then the live ones. Changes of title or status are
- * `conversation` events; deletion is a `deleted` event that ends the stream. Pushed by the views'
- * progress channel, never by polling; with Redis down there is nothing to push from, so the
- * stream is refused with 503 and Retry-After. Assistant tokens will arrive here too (a `token`
- * event per chunk) once the assistant streams them.
+ * `GET /v1/conversations/{id}/events`: Server-Sent Events for the conversation's owner.
+ * - Each new message is a `message` event. Changes of title or status are `conversation` events;
+ *   deletion is a `deleted` event that ends the stream. Pushed by the views' progress channel.
+ * - The assistant's reply as it is written: `reply-started`, `reply-delta` (a piece of text),
+ *   then one of `reply-finished`, `reply-stopped` or `reply-failed`. Pushed from the reply stream
+ *   (platform/src/reply-stream.ts); a client that connects mid-reply gets the reply so far.
+ * - Every event's id is a cursor over both, `<last message id>~<last reply entry id>`: a client
+ *   that reconnects with `Last-Event-ID` gets every message and every piece of reply after it
+ *   (messages from the view, or MongoDB when older), then the live ones, nothing twice. A bare
+ *   message id is taken too.
+ * Never polled; with Redis down there is nothing to push from, so the stream is refused with 503
+ * and Retry-After.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '@parley/platform/errors';
 import { problems } from '@parley/platform/problem-responses';
 import type { ConversationView, MessageDoc } from '@parley/platform/read-models';
+import { STREAM_ENTRY_ID, TERMINAL_REPLY_EVENTS } from '@parley/platform/reply-stream';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit } from '../http/access.ts';
 import { mongoCollections } from '../read-models/names.ts';
+import { entryAfter, type ReplyEntry } from '../read-models/reply-hub.ts';
 import { readOwnedConversation } from './conversation-read.ts';
 import { messagePage } from './conversations-source.ts';
 import { type ApiMessage, apiMessageOfView, fromDoc, viewMessagesAfter } from './pages.ts';
@@ -23,6 +29,18 @@ import { sseComment, sseEvent, sseRetry } from './sse.ts';
 
 /** Most messages a resume sends from MongoDB; the client pages the rest. */
 const RESUME_LIMIT = 200;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `<message id>~<reply entry id>` (either may be empty), or a bare message id. */
+export function parseCursor(raw: string | undefined): { message?: string; reply?: string } {
+  if (!raw) return {};
+  const [message = '', reply = ''] = raw.includes('~') ? raw.split('~') : [raw, ''];
+  return {
+    ...(UUID.test(message) ? { message } : {}),
+    ...(STREAM_ENTRY_ID.test(reply) ? { reply } : {}),
+  };
+}
 
 export const EventsUnavailable = class extends AppError {
   constructor() {
@@ -84,13 +102,48 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
       raw.write(sseRetry(3_000));
 
       let closed = false;
+      const cursor = parseCursor(resumeFrom);
       let lastId: string | undefined;
+      let replyCursor = cursor.reply;
+      const eventId = () => `${lastId ?? ''}~${replyCursor ?? ''}`;
       let seen = first.view;
       const send = (messages: readonly ApiMessage[]) => {
         for (const m of messages) {
-          raw.write(sseEvent({ id: m.id, event: 'message', data: m }));
           lastId = m.id;
+          raw.write(sseEvent({ id: eventId(), event: 'message', data: m }));
         }
+      };
+      const sendReply = (entry: ReplyEntry) => {
+        if (closed || !entryAfter(entry.id, replyCursor)) return;
+        replyCursor = entry.id;
+        raw.write(sseEvent({ id: eventId(), event: entry.event.type, data: entry.event }));
+      };
+      /** Announced entries wait while the stream is read (a resume), so none goes out of order. */
+      let held: ReplyEntry[] | undefined = [];
+      const catchUpReplies = async (resuming: boolean) => {
+        held ??= [];
+        try {
+          const entries = await reads.replies.since(id, replyCursor);
+          if (resuming || replyCursor) for (const entry of entries) sendReply(entry);
+          else sendUnfinished(entries);
+        } finally {
+          const waiting = held;
+          held = undefined;
+          for (const entry of waiting) sendReply(entry);
+        }
+      };
+      /** A client without a cursor gets the replies still being written, from their start. */
+      const sendUnfinished = (entries: readonly ReplyEntry[]) => {
+        const ended = new Set(
+          entries
+            .filter((e) => TERMINAL_REPLY_EVENTS.includes(e.event.type))
+            .map((e) => e.event.replyId),
+        );
+        for (const entry of entries) {
+          if (!ended.has(entry.event.replyId)) sendReply(entry);
+        }
+        const last = entries.at(-1);
+        if (last && entryAfter(last.id, replyCursor)) replyCursor = last.id;
       };
 
       /** Messages after `after` from MongoDB then the view (a resume older than the view). */
@@ -114,11 +167,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
 
       const start = async () => {
         const view = first.view.data;
-        if (resumeFrom) {
-          const rest = viewMessagesAfter(view.messages, resumeFrom);
-          lastId = resumeFrom;
+        if (cursor.message) {
+          const rest = viewMessagesAfter(view.messages, cursor.message);
+          lastId = cursor.message;
           if (rest) send(rest.map(apiMessageOfView));
-          else if (await catchUp(resumeFrom, view)) return;
+          else if (await catchUp(cursor.message, view)) return;
           else lastId = view.messages.at(-1)?.id;
         } else {
           lastId = view.messages.at(-1)?.id;
@@ -170,12 +223,19 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
       };
 
       const unlisten = reads.hub.listen(generations.views, 'conversation', id, schedule);
+      const unlistenReplies = await reads.replies.listen(id, (entry) => {
+        if (!entry) {
+          void catchUpReplies(true).catch(() => undefined);
+        } else if (held) held.push(entry);
+        else sendReply(entry);
+      });
       const heartbeat = setInterval(() => raw.write(sseComment('keep-alive')), heartbeatMs);
       const close = () => {
         if (closed) return;
         closed = true;
         clearInterval(heartbeat);
         unlisten();
+        unlistenReplies();
         raw.end();
       };
       raw.on('close', close);
@@ -183,6 +243,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
         await start();
       } catch (error) {
         request.log.warn({ err: error }, 'event stream resume failed');
+      }
+      try {
+        await catchUpReplies(Boolean(resumeFrom));
+      } catch (error) {
+        request.log.warn({ err: error }, 'reply stream resume failed');
       }
       // Anything that arrived while resuming.
       schedule();

@@ -10,6 +10,7 @@ import {
   type ConversationView,
   type MessageDoc,
   PREVIEW_LENGTH,
+  type ReplyOf,
   type ViewMessage,
 } from '@parley/platform/read-models';
 import type { ListEntry } from '../read-models/view-store.ts';
@@ -25,13 +26,19 @@ export interface ListItem {
   version: number;
 }
 
-export interface ApiMessage {
+export interface ApiMessage extends ReplyOf {
   id: string;
   seq: number | null;
   role: 'user' | 'assistant';
   text: string | null;
   at: string;
 }
+
+/** The reply fields a message has, and none it has not. */
+const replyOf = (m: ReplyOf): ReplyOf => ({
+  ...(m.replyTo ? { replyTo: m.replyTo } : {}),
+  ...(m.outcome ? { outcome: m.outcome } : {}),
+});
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -97,6 +104,7 @@ export const fromDoc = (m: MessageDoc): ApiMessage => ({
   role: m.role,
   text: m.text,
   at: m.at.toISOString(),
+  ...replyOf(m),
 });
 
 const fromView = (m: ViewMessage): ApiMessage => ({
@@ -105,6 +113,7 @@ const fromView = (m: ViewMessage): ApiMessage => ({
   role: m.role,
   text: m.text,
   at: iso(m.at),
+  ...replyOf(m),
 });
 
 /**

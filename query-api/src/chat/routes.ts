@@ -42,6 +42,14 @@ const message = Type.Object({
   role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]),
   text: nullable(Type.String({ description: 'null for a failed assistant reply' })),
   at,
+  replyTo: Type.Optional(
+    Type.String({ format: 'uuid', description: 'An assistant reply: the user message it answers' }),
+  ),
+  outcome: Type.Optional(
+    Type.Union([Type.Literal('finished'), Type.Literal('stopped'), Type.Literal('failed')], {
+      description: 'An assistant reply: written to the end, stopped by the user, or failed',
+    }),
+  ),
 });
 
 const listItem = Type.Object({

@@ -8,9 +8,7 @@
 export const PROJECTIONS = ['users', 'usage-daily', 'conversations', 'views'] as const;
 export type ProjectionName = (typeof PROJECTIONS)[number];
 
-/** A TOPIC_PREFIX as a name part safe for tables, collections and keys (as the projectors do). */
-export const namespaceOf = (topicPrefix: string) =>
-  topicPrefix.toLowerCase().replace(/[^a-z0-9]+/g, '_');
+export { namespaceOf } from '@parley/platform/read-models';
 
 export const pointerKey = (namespace: string, projection: ProjectionName) =>
   `${namespace}${projection}`;

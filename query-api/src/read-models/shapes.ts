@@ -37,7 +37,14 @@ export function conversationViewOf(
   const messages = [...latest]
     .sort((a, b) => a.seq - b.seq)
     .slice(-LATEST_MESSAGES)
-    .map((m) => ({ id: m._id, role: m.role, text: m.text, at: m.at.getTime() }));
+    .map((m) => ({
+      id: m._id,
+      role: m.role,
+      text: m.text,
+      at: m.at.getTime(),
+      ...(m.replyTo ? { replyTo: m.replyTo } : {}),
+      ...(m.outcome ? { outcome: m.outcome } : {}),
+    }));
   return {
     version: doc.version,
     data: {

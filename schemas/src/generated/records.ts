@@ -56,6 +56,14 @@ export interface PostUserMessage {
   encryptedText: null | EncryptedText;
 }
 
+/** Sent by the assistant reactor after the first exchange of an untitled conversation. */
+export interface ProposeConversationTitle {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** The title, encrypted under the owner's data key. (personal data: encrypted) */
+  encryptedTitle: EncryptedText;
+}
+
 /** Sent by the assistant reactor with the finished reply. */
 export interface RecordAssistantReply {
   /** Identity, target, time and provenance. */
@@ -70,12 +78,20 @@ export interface RecordAssistantReply {
   encryptedText: null | EncryptedText;
   /** Provider and model. */
   model: string;
-  /** Tokens in the prompt. */
+  /** Input tokens, summed over every step of the call. */
   promptTokens: number;
-  /** Tokens in the reply. */
+  /** Output tokens, summed over every step of the call. */
   completionTokens: number;
-  /** Time from request to last token. */
+  /** Time from the request to the model to its last token (the whole call). */
   latencyMs: number;
+  /** Who served the model, e.g. offline or openai-compatible; empty in records written before it was kept. */
+  provider: string;
+  /** Why the reply ended: stop, length, content-filter, stopped (the user stopped it), other. */
+  finishReason: string;
+  /** Time from the request to the model to its first token; 0 when not measured. */
+  firstTokenMs: number;
+  /** 1 for the first reply to the message, 2 and more for replies the user asked for again. */
+  attempt: number;
 }
 
 /** Sent by the assistant reactor when it gives up on a message. */
@@ -88,6 +104,16 @@ export interface RecordAssistantReplyFailure {
   reason: string;
   /** The model that was asked, if any. */
   model: null | string;
+  /** Which reply to the message this was: 1 first, 2 and more asked for again. */
+  attempt: number;
+}
+
+/** The owner asks the assistant to answer one of their messages again; earlier replies stay. */
+export interface RegenerateReply {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** The user message to answer again. */
+  messageId: string;
 }
 
 /** Change the title. */
@@ -108,6 +134,14 @@ export interface StartConversation {
   title: string;
   /** The title, encrypted under the owner's data key. (personal data: encrypted) */
   encryptedTitle: null | EncryptedText;
+}
+
+/** The owner stops the reply the assistant is writing to one of their messages. */
+export interface StopReply {
+  /** Identity, target, time and provenance. */
+  metadata: CommandMetadata;
+  /** The user message whose reply stops. */
+  messageId: string;
 }
 
 /** Carried by every event: identity, position in its aggregate, time and provenance. */
@@ -140,6 +174,8 @@ export interface AssistantReplyFailed {
   reason: string;
   /** The model that was asked, if any. */
   model: null | string;
+  /** Which reply to the message this was: 1 first, 2 and more asked for again. */
+  attempt: number;
 }
 
 /** The assistant answered a user message. */
@@ -156,12 +192,20 @@ export interface AssistantReplyRecorded {
   encryptedText: null | EncryptedText;
   /** Provider and model, e.g. openai:gpt-4o-mini. */
   model: string;
-  /** Tokens in the prompt. */
+  /** Input tokens, summed over every step of the call. */
   promptTokens: number;
-  /** Tokens in the reply. */
+  /** Output tokens, summed over every step of the call. */
   completionTokens: number;
-  /** Time from request to last token. */
+  /** Time from the request to the model to its last token (the whole call). */
   latencyMs: number;
+  /** Who served the model, e.g. offline or openai-compatible; empty in records written before it was kept. */
+  provider: string;
+  /** Why the reply ended: stop, length, content-filter, stopped (the user stopped it), other. */
+  finishReason: string;
+  /** Time from the request to the model to its first token; 0 when not measured. */
+  firstTokenMs: number;
+  /** 1 for the first reply to the message, 2 and more for replies the user asked for again. */
+  attempt: number;
 }
 
 /** The owner archived the conversation: readable, no new messages. */
@@ -196,6 +240,24 @@ export interface ConversationStarted {
   title: string;
   /** The title, encrypted under the owner's data key. (personal data: encrypted) */
   encryptedTitle: null | EncryptedText;
+}
+
+/** The owner asked for another reply to one of their messages; the message awaits a reply again. */
+export interface ReplyRegenerationRequested {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** The user message to answer again. */
+  messageId: string;
+  /** Which reply to the message is asked for: 2 for the second, and so on. */
+  attempt: number;
+}
+
+/** The owner stopped the reply being written to one of their messages. */
+export interface ReplyStopRequested {
+  /** Identity, version, time and provenance. */
+  metadata: EventMetadata;
+  /** The user message whose reply stops. */
+  messageId: string;
 }
 
 /** The owner posted a message; the assistant replies to it. */
@@ -313,10 +375,13 @@ export interface ChatCommandMap {
   ArchiveConversation: ArchiveConversation;
   DeleteConversation: DeleteConversation;
   PostUserMessage: PostUserMessage;
+  ProposeConversationTitle: ProposeConversationTitle;
   RecordAssistantReply: RecordAssistantReply;
   RecordAssistantReplyFailure: RecordAssistantReplyFailure;
+  RegenerateReply: RegenerateReply;
   RenameConversation: RenameConversation;
   StartConversation: StartConversation;
+  StopReply: StopReply;
 }
 /** A decoded chat command with its type tag. */
 export type ChatCommand = { [K in keyof ChatCommandMap]: { type: K; value: ChatCommandMap[K] } }[keyof ChatCommandMap];
@@ -328,6 +393,8 @@ export interface ChatEventMap {
   ConversationDeleted: ConversationDeleted;
   ConversationRenamed: ConversationRenamed;
   ConversationStarted: ConversationStarted;
+  ReplyRegenerationRequested: ReplyRegenerationRequested;
+  ReplyStopRequested: ReplyStopRequested;
   UserMessagePosted: UserMessagePosted;
 }
 /** A decoded chat event with its type tag. */

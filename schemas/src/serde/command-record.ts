@@ -1,8 +1,8 @@
 /** A command as a Kafka record: keyed by its aggregate id, Avro value, standard headers. */
 import type { Message } from '@parley/platform/kafka';
-import type { CommandMetadata, RecordMap, RecordName } from '@parley/schemas/generated/records';
-import { writeHeaders } from '@parley/schemas/serde/headers';
-import type { AvroSerde } from '@parley/schemas/serde/serde';
+import type { CommandMetadata, RecordMap, RecordName } from '../generated/records.ts';
+import { writeHeaders } from './headers.ts';
+import type { AvroSerde } from './serde.ts';
 
 export async function commandRecord<N extends RecordName>(
   serde: AvroSerde,

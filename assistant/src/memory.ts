@@ -1,0 +1,134 @@
+/**
+ * The assistant's own memory of each conversation, kept in Redis from the events it consumes:
+ * who owns it, whether it has a title, and its turns as they were recorded (encrypted under the
+ * owner's key, so an erasure makes them unreadable here too). The turns are keyed by the event's
+ * version, so a redelivered event writes the same field again. Kept MEMORY_DAYS after the last
+ * event; the last MEMORY_TURNS turns only (more than any prompt budget takes).
+ */
+import type { EncryptedText } from '@parley/platform/personal-data';
+import type { Redis } from '@parley/platform/redis';
+
+export const MEMORY_TURNS = 200;
+const MEMORY_SECONDS = 30 * 86_400;
+
+/** A turn as kept: the text encrypted (or in plain text, from events written before ADR 0023). */
+export interface StoredTurn {
+  readonly role: 'user' | 'assistant';
+  /** The user message's id; for a reply, the message it answers. */
+  readonly messageId: string;
+  readonly encrypted: EncryptedText | null;
+  readonly plain: string;
+}
+
+interface Wire {
+  role: 'user' | 'assistant';
+  messageId: string;
+  plain: string;
+  encrypted: { keyId: string; nonce: string; ciphertext: string } | null;
+}
+
+const toWire = (turn: StoredTurn): string =>
+  JSON.stringify({
+    role: turn.role,
+    messageId: turn.messageId,
+    plain: turn.plain,
+    encrypted: turn.encrypted && {
+      keyId: turn.encrypted.keyId,
+      nonce: turn.encrypted.nonce.toString('base64'),
+      ciphertext: turn.encrypted.ciphertext.toString('base64'),
+    },
+  } satisfies Wire);
+
+function fromWire(json: string): StoredTurn | undefined {
+  try {
+    const w = JSON.parse(json) as Wire;
+    return {
+      role: w.role,
+      messageId: w.messageId,
+      plain: w.plain,
+      encrypted: w.encrypted && {
+        keyId: w.encrypted.keyId,
+        nonce: Buffer.from(w.encrypted.nonce, 'base64'),
+        ciphertext: Buffer.from(w.encrypted.ciphertext, 'base64'),
+      },
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export class ConversationMemory {
+  constructor(
+    private readonly redis: Redis,
+    private readonly namespace: string,
+  ) {}
+
+  private key(kind: string, id: string) {
+    return `parley:${this.namespace}assistant:memory:${kind}:${id}`;
+  }
+
+  async started(conversationId: string, ownerId: string, titled: boolean): Promise<void> {
+    const key = this.key('conversation', conversationId);
+    await this.redis
+      .multi()
+      .hset(key, 'owner', ownerId, 'titled', titled ? '1' : '0')
+      .expire(key, MEMORY_SECONDS)
+      .exec();
+  }
+
+  async titled(conversationId: string): Promise<void> {
+    await this.redis.hset(this.key('conversation', conversationId), 'titled', '1');
+  }
+
+  async about(conversationId: string): Promise<{ ownerId?: string; titled: boolean }> {
+    const [owner, titled] = await this.redis.hmget(
+      this.key('conversation', conversationId),
+      'owner',
+      'titled',
+    );
+    return { ...(owner ? { ownerId: owner } : {}), titled: titled === '1' };
+  }
+
+  /** Keeps a turn under the version of the event that recorded it (a replay writes it again). */
+  async remember(conversationId: string, version: number, turn: StoredTurn): Promise<void> {
+    const key = this.key('turns', conversationId);
+    const field = String(version).padStart(10, '0');
+    const [, , size] = ((await this.redis
+      .multi()
+      .hset(key, field, toWire(turn))
+      .expire(key, MEMORY_SECONDS)
+      .hlen(key)
+      .exec()) ?? []) as Array<[Error | null, unknown]>;
+    const count = Number(size?.[1] ?? 0);
+    if (count > MEMORY_TURNS) {
+      const fields = (await this.redis.hkeys(key)).sort();
+      await this.redis.hdel(key, ...fields.slice(0, count - MEMORY_TURNS));
+    }
+  }
+
+  /** The turns up to and including the user message `messageId` (all when it is not there). */
+  async turnsUpTo(conversationId: string, messageId: string): Promise<StoredTurn[]> {
+    const all = await this.redis.hgetall(this.key('turns', conversationId));
+    const turns = Object.keys(all)
+      .sort()
+      .flatMap((field) => fromWire(all[field] ?? '') ?? []);
+    const at = turns.findIndex((t) => t.role === 'user' && t.messageId === messageId);
+    return at < 0 ? turns : turns.slice(0, at + 1);
+  }
+
+  async forget(conversationId: string): Promise<void> {
+    await this.redis.del(
+      this.key('conversation', conversationId),
+      this.key('turns', conversationId),
+    );
+  }
+
+  /** A reply command sent for good (its record is in Kafka): a redelivery does not ask again. */
+  async recorded(commandId: string): Promise<void> {
+    await this.redis.set(this.key('recorded', commandId), '1', 'EX', MEMORY_SECONDS);
+  }
+
+  async wasRecorded(commandId: string): Promise<boolean> {
+    return (await this.redis.exists(this.key('recorded', commandId))) === 1;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * One reply from the model, streamed through the `ai` SDK (`streamText`) and guarded by cockatiel:
+ * - a timeout to the first token and one for the whole reply;
+ * - retries with jittered exponential backoff, only before the first token (once the user has
+ *   seen text, a retry would show a different reply: the reply fails instead);
+ * - a circuit breaker counting every attempt: while it is open, replies fail at once.
+ * The user may stop the reply: what was written by then is returned, marked stopped.
+ */
+import { type LanguageModel, type ModelMessage, streamText } from 'ai';
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  handleAll,
+  handleWhen,
+  retry,
+  wrap,
+} from 'cockatiel';
+
+export interface ModelCallSettings {
+  firstTokenTimeoutMs: number;
+  replyTimeoutMs: number;
+  /** Attempts after the first, before a first token only. */
+  retries: number;
+  breakerFailures: number;
+  breakerHalfOpenMs: number;
+  maxOutputTokens: number;
+}
+
+export interface ReplyRequest {
+  system: string;
+  messages: ModelMessage[];
+  /** Aborted when the user stops the reply. */
+  stop: AbortSignal;
+  onDelta: (text: string) => void;
+}
+
+export interface Reply {
+  text: string;
+  /** stop, length, content-filter, stopped (by the user), other. */
+  finishReason: string;
+  usage: { inputTokens: number; outputTokens: number };
+  firstTokenMs: number;
+  durationMs: number;
+  attempts: number;
+}
+
+/** Why a reply could not be made; `reason` is what the recorded failure says. */
+export class ReplyFailed extends Error {
+  constructor(
+    readonly reason: string,
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, options);
+    this.name = 'ReplyFailed';
+  }
+}
+
+class FirstTokenTimeout extends Error {
+  override name = 'FirstTokenTimeout';
+}
+class ReplyTimeout extends Error {
+  override name = 'ReplyTimeout';
+}
+/** An attempt that failed before its first token: worth another try. */
+class BeforeFirstToken extends Error {
+  override name = 'BeforeFirstToken';
+}
+
+const reasonOf = (error: unknown): string => {
+  if (error instanceof BrokenCircuitError) return 'model_unavailable';
+  const cause = error instanceof BeforeFirstToken ? error.cause : error;
+  if (cause instanceof FirstTokenTimeout) return 'first_token_timeout';
+  if (cause instanceof ReplyTimeout) return 'timeout';
+  return 'provider_error';
+};
+
+/**
+ * The abort signal of one call: the user's stop, a timeout to the first token (cleared when it
+ * arrives) and one for the whole reply, each aborting with its own reason.
+ */
+function callGuard(stop: AbortSignal, settings: ModelCallSettings) {
+  const controller = new AbortController();
+  const abort = (reason: unknown) => controller.abort(reason);
+  const onStop = () => abort(stop.reason);
+  stop.addEventListener('abort', onStop, { once: true });
+  const firstToken = setTimeout(() => abort(new FirstTokenTimeout()), settings.firstTokenTimeoutMs);
+  const whole = setTimeout(() => abort(new ReplyTimeout()), settings.replyTimeoutMs);
+  return {
+    signal: controller.signal,
+    firstTokenArrived: () => clearTimeout(firstToken),
+    release: () => {
+      clearTimeout(firstToken);
+      clearTimeout(whole);
+      stop.removeEventListener('abort', onStop);
+    },
+  };
+}
+
+/**
+ * Passes the text of a model's stream on as it comes; `first.at` notes when the first token came
+ * (it stops the first-token timer). Throws the stream's error, or the reason it was aborted.
+ */
+async function relay(
+  parts: AsyncIterable<{ type: string; text?: string; error?: unknown }>,
+  guard: ReturnType<typeof callGuard>,
+  request: ReplyRequest,
+  text: { value: string },
+  first: { at: number | undefined },
+): Promise<void> {
+  for await (const part of parts) {
+    if (part.type === 'error') throw part.error;
+    if (part.type === 'abort') throw guard.signal.reason ?? new Error('aborted');
+    if (part.type !== 'text-delta' || !part.text) continue;
+    if (first.at === undefined) {
+      first.at = performance.now();
+      guard.firstTokenArrived();
+    }
+    text.value += part.text;
+    request.onDelta(part.text);
+  }
+}
+
+export interface ModelCaller {
+  streamReply(request: ReplyRequest): Promise<Reply>;
+  breakerState(): 'closed' | 'open' | 'half-open';
+}
+
+export function modelCaller(model: LanguageModel, settings: ModelCallSettings): ModelCaller {
+  const breaker = circuitBreaker(handleAll, {
+    halfOpenAfter: settings.breakerHalfOpenMs,
+    breaker: new ConsecutiveBreaker(settings.breakerFailures),
+  });
+  const retrying = retry(
+    handleWhen((e) => e instanceof BeforeFirstToken),
+    {
+      maxAttempts: settings.retries,
+      backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }),
+    },
+  );
+  const policy = wrap(retrying, breaker);
+
+  /** One call: its timers, and the text it streams into `text`. */
+  const attempt = async (request: ReplyRequest, text: { value: string }) => {
+    const guard = callGuard(request.stop, settings);
+    const started = performance.now();
+    const first: { at: number | undefined } = { at: undefined };
+    try {
+      const result = streamText({
+        model,
+        system: request.system,
+        messages: request.messages,
+        maxRetries: 0,
+        maxOutputTokens: settings.maxOutputTokens,
+        abortSignal: guard.signal,
+        // Errors come as `error` parts, handled below; the SDK would also print them.
+        onError: () => {},
+      });
+      await relay(result.fullStream, guard, request, text, first);
+      const usage = await result.totalUsage;
+      const ended = performance.now();
+      return {
+        finishReason: await result.finishReason,
+        usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 },
+        firstTokenMs: Math.round((first.at ?? ended) - started),
+        durationMs: Math.round(ended - started),
+      };
+    } catch (error) {
+      if (request.stop.aborted) throw error;
+      const reason = guard.signal.aborted ? guard.signal.reason : error;
+      if (first.at === undefined) {
+        throw new BeforeFirstToken('no first token', { cause: reason });
+      }
+      throw reason;
+    } finally {
+      guard.release();
+    }
+  };
+
+  return {
+    breakerState: () =>
+      breaker.state === CircuitState.Open
+        ? 'open'
+        : breaker.state === CircuitState.HalfOpen
+          ? 'half-open'
+          : 'closed',
+
+    async streamReply(request) {
+      const text = { value: '' };
+      let attempts = 0;
+      const started = performance.now();
+      try {
+        const done = await policy.execute(() => {
+          attempts += 1;
+          return attempt(request, text);
+        });
+        return { text: text.value, attempts, ...done };
+      } catch (error) {
+        if (request.stop.aborted) {
+          // Stopped by the user: what was written is the reply. The provider reports no usage for
+          // an aborted call; the output is estimated (about 4 characters a token).
+          const durationMs = Math.round(performance.now() - started);
+          return {
+            text: text.value,
+            finishReason: 'stopped',
+            usage: { inputTokens: 0, outputTokens: Math.ceil(text.value.length / 4) },
+            firstTokenMs: 0,
+            durationMs,
+            attempts,
+          };
+        }
+        throw new ReplyFailed(reasonOf(error), attempts, { cause: error });
+      }
+    },
+  };
+}
