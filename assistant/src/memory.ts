@@ -57,6 +57,18 @@ function fromWire(json: string): StoredTurn | undefined {
   }
 }
 
+/** The turns of a hash, in version order. */
+const parseTurns = (all: Record<string, string>): StoredTurn[] =>
+  Object.keys(all)
+    .sort()
+    .flatMap((field) => fromWire(all[field] ?? '') ?? []);
+
+/** The turns up to and including the user message `messageId` (all when it is not there). */
+function upTo(turns: StoredTurn[], messageId: string): StoredTurn[] {
+  const at = turns.findIndex((t) => t.role === 'user' && t.messageId === messageId);
+  return at < 0 ? turns : turns.slice(0, at + 1);
+}
+
 export class ConversationMemory {
   constructor(
     private readonly redis: Redis,
@@ -80,15 +92,6 @@ export class ConversationMemory {
     await this.redis.hset(this.key('conversation', conversationId), 'titled', '1');
   }
 
-  async about(conversationId: string): Promise<{ ownerId?: string; titled: boolean }> {
-    const [owner, titled] = await this.redis.hmget(
-      this.key('conversation', conversationId),
-      'owner',
-      'titled',
-    );
-    return { ...(owner ? { ownerId: owner } : {}), titled: titled === '1' };
-  }
-
   /** Keeps a turn under the version of the event that recorded it (a replay writes it again). */
   async remember(conversationId: string, version: number, turn: StoredTurn): Promise<void> {
     const key = this.key('turns', conversationId);
@@ -106,14 +109,30 @@ export class ConversationMemory {
     }
   }
 
-  /** The turns up to and including the user message `messageId` (all when it is not there). */
-  async turnsUpTo(conversationId: string, messageId: string): Promise<StoredTurn[]> {
-    const all = await this.redis.hgetall(this.key('turns', conversationId));
-    const turns = Object.keys(all)
-      .sort()
-      .flatMap((field) => fromWire(all[field] ?? '') ?? []);
-    const at = turns.findIndex((t) => t.role === 'user' && t.messageId === messageId);
-    return at < 0 ? turns : turns.slice(0, at + 1);
+  /**
+   * What answering a message needs, in one round trip: whether its reply was sent already, the
+   * conversation's owner and title state, its turns up to the message, and whether the user
+   * stopped it before it began (`stopKey`).
+   */
+  async forAnswer(conversationId: string, messageId: string, commandId: string, stopKey: string) {
+    const results = ((await this.redis
+      .pipeline()
+      .exists(this.key('recorded', commandId))
+      .hmget(this.key('conversation', conversationId), 'owner', 'titled')
+      .hgetall(this.key('turns', conversationId))
+      .exists(stopKey)
+      .exec()) ?? []) as Array<[Error | null, unknown]>;
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+    const [recorded, about, turns, stopped] = results.map(([, value]) => value);
+    const [owner, titled] = (about as Array<string | null>) ?? [];
+    return {
+      recorded: recorded === 1,
+      ...(owner ? { ownerId: owner } : {}),
+      titled: titled === '1',
+      turns: upTo(parseTurns((turns as Record<string, string>) ?? {}), messageId),
+      stopped: stopped === 1,
+    };
   }
 
   async forget(conversationId: string): Promise<void> {
@@ -126,9 +145,5 @@ export class ConversationMemory {
   /** A reply command sent for good (its record is in Kafka): a redelivery does not ask again. */
   async recorded(commandId: string): Promise<void> {
     await this.redis.set(this.key('recorded', commandId), '1', 'EX', MEMORY_SECONDS);
-  }
-
-  async wasRecorded(commandId: string): Promise<boolean> {
-    return (await this.redis.exists(this.key('recorded', commandId))) === 1;
   }
 }

@@ -30,6 +30,7 @@ import { generateText, type LanguageModel } from 'ai';
 import type { ConversationMemory, StoredTurn } from './memory.ts';
 import type { AssistantMetrics } from './metrics.ts';
 import { type ModelCaller, type Reply, ReplyFailed } from './model/model-call.ts';
+import { PartitionProgress } from './partition-progress.ts';
 import { buildPrompt, type Turn } from './prompt.ts';
 import type { ReplyWriter } from './reply-writer.ts';
 
@@ -80,6 +81,9 @@ export class Limiter {
   }
 }
 
+/** How often the offsets of what was done are committed. */
+const COMMIT_EVERY_MS = 500;
+
 export const replyIdOf = (messageId: string, attempt: number) =>
   uuidFrom(`assistant-reply|${messageId}|${attempt}`);
 const recordCommandIdOf = (messageId: string, attempt: number) =>
@@ -88,6 +92,8 @@ const recordCommandIdOf = (messageId: string, attempt: number) =>
 export async function startReactor(options: ReactorOptions) {
   const { log, memory, writer, metrics, cipher } = options;
   const limiter = new Limiter(options.concurrency);
+  /** Events handed out and not done, at most: more waits before the next fetch. */
+  const MAX_WORKING = options.concurrency * 4;
   /** Replies being written, by the message they answer: a stop signal aborts one. */
   const inFlight = new Map<string, AbortController>();
   /** Set on shutdown: a reply cut short by it is not recorded; the next owner answers again. */
@@ -232,6 +238,10 @@ export async function startReactor(options: ReactorOptions) {
       attempt: ask.attempt,
     });
     await memory.recorded(commandId);
+    // The stop was for this reply: a reply asked for again later starts afresh.
+    if (reply.finishReason === 'stopped') {
+      await options.redis.del(stopKey(options.namespace, ask.messageId));
+    }
     const used = reply.usage.inputTokens + reply.usage.outputTokens;
     await countTokens(options.redis, ask.ownerId, commandId, used);
     const stopped = reply.finishReason === 'stopped';
@@ -251,9 +261,14 @@ export async function startReactor(options: ReactorOptions) {
   };
 
   /** Streams the model's reply to the reply stream; the user's stop signal can cut it short. */
-  const write = async (ask: Ask, prompt: ReturnType<typeof buildPrompt>) => {
+  const write = async (
+    stoppedAlready: boolean,
+    ask: Ask,
+    prompt: ReturnType<typeof buildPrompt>,
+  ) => {
     const replyId = replyIdOf(ask.messageId, ask.attempt);
-    await writer.append(ask.conversationId, {
+    // Not awaited: the model is asked meanwhile; the deltas follow it in order.
+    const started = writer.append(ask.conversationId, {
       type: 'reply-started',
       replyId,
       replyTo: ask.messageId,
@@ -262,10 +277,8 @@ export async function startReactor(options: ReactorOptions) {
     const stop = new AbortController();
     inFlight.set(ask.messageId, stop);
     // Stopped before this reactor reached the message: nothing is asked.
-    if ((await options.redis.exists(stopKey(options.namespace, ask.messageId))) === 1) {
-      stop.abort(new Error('stopped by the user'));
-    }
-    const deltas = writer.deltas(ask.conversationId, replyId);
+    if (stoppedAlready) stop.abort(new Error('stopped by the user'));
+    const deltas = writer.deltas(ask.conversationId, replyId, started);
     metrics.inFlight.inc();
     try {
       return await options.caller.streamReply({
@@ -298,8 +311,13 @@ export async function startReactor(options: ReactorOptions) {
     authorId?: string,
   ) => {
     const { metadata } = event.value;
-    if (await memory.wasRecorded(recordCommandIdOf(messageId, attempt))) return;
-    const about = await memory.about(conversationId);
+    const about = await memory.forAnswer(
+      conversationId,
+      messageId,
+      recordCommandIdOf(messageId, attempt),
+      stopKey(options.namespace, messageId),
+    );
+    if (about.recorded) return;
     const ownerId = about.ownerId ?? authorId;
     const failWith = (reason: string) =>
       fail(conversationId, messageId, attempt, reason, metadata.correlationId);
@@ -307,7 +325,7 @@ export async function startReactor(options: ReactorOptions) {
     if (Date.now() - Number(metadata.occurredAt) > options.maxMessageAgeMs) {
       return failWith('expired');
     }
-    const turns = await promptTurns(await memory.turnsUpTo(conversationId, messageId), messageId);
+    const turns = await promptTurns(about.turns, messageId);
     if (!turns) return failWith('owner_erased');
     const ask = {
       conversationId,
@@ -319,6 +337,7 @@ export async function startReactor(options: ReactorOptions) {
     let reply: Reply;
     try {
       reply = await write(
+        about.stopped,
         ask,
         buildPrompt(options.systemPrompt, turns, options.promptBudgetTokens),
       );
@@ -373,25 +392,93 @@ export async function startReactor(options: ReactorOptions) {
   const consumer: Consumer = options.kafka.consumer({
     groupId: options.groupId,
     readUncommitted: false,
-    // A batch may take as long as its slowest reply: heartbeats go on meanwhile (below).
-    sessionTimeout: 30_000,
     maxBytesPerPartition: 512 * 1024,
   });
+
+  /**
+   * Events are handed to their conversation's queue and the batch returns at once: a partition
+   * is never held up by the replies being written for it. Each partition's offsets are committed
+   * up to the first event not done (PartitionProgress); a crash redelivers from there, and what
+   * was recorded already is not asked again.
+   */
+  const progress = new Map<string, PartitionProgress>();
+  const queues = new Map<string, Promise<void>>();
+  let working = 0;
+  let drained: (() => void) | undefined;
+  let commitTimer: NodeJS.Timeout | undefined;
+
+  const commit = () => {
+    commitTimer = undefined;
+    const offsets = [...progress].flatMap(([key, p]) => {
+      const at = p.commitPoint();
+      const [topic = '', partition = '0'] = key.split('|');
+      return at === undefined ? [] : [{ topic, partition: Number(partition), offset: String(at) }];
+    });
+    if (offsets.length === 0) return;
+    consumer.commitOffsets(offsets).catch((error: unknown) => {
+      // A rebalance took the partition: its next owner starts from the last commit.
+      log.warn({ err: error }, 'offsets not committed');
+    });
+  };
+  const scheduleCommit = () => {
+    commitTimer ??= setTimeout(commit, COMMIT_EVERY_MS);
+  };
+
+  /** One event in its conversation's order; tried again (with backoff) until it is done. */
+  const enqueue = (event: ChatEvent, done: () => void) => {
+    const id = event.value.metadata.aggregateId;
+    working += 1;
+    const previous = queues.get(id) ?? Promise.resolve();
+    let handled = false;
+    const next = previous.then(() =>
+      limiter.run(async () => {
+        for (let attempt = 0; !shuttingDown; attempt++) {
+          try {
+            await handle(event);
+            handled = true;
+            return;
+          } catch (error) {
+            if (shuttingDown) return;
+            log.error({ err: error, conversationId: id }, 'event not handled; trying again');
+            await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)));
+          }
+        }
+      }),
+    );
+    // Only what was handled counts as done: on shutdown the rest stays for the next owner.
+    const settled = next.finally(() => {
+      working -= 1;
+      if (handled) done();
+      if (queues.get(id) === settled) queues.delete(id);
+      if (working < MAX_WORKING) drained?.();
+    });
+    queues.set(id, settled);
+  };
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    const mine = new Set(
+      Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
+        partitions.map((p) => `${topic}|${p}`),
+      ),
+    );
+    for (const key of progress.keys()) if (!mine.has(key)) progress.delete(key);
+  });
+
   await consumer.connect();
   await consumer.subscribe({ topic: options.eventsTopic, fromBeginning: true });
   await consumer.run({
+    autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 12,
-    eachBatch: async ({
-      batch,
-      resolveOffset,
-      heartbeat,
-      commitOffsetsIfNecessary,
-      isRunning,
-      isStale,
-    }) => {
-      if (!isRunning() || isStale() || batch.messages.length === 0) return;
-      const byConversation = new Map<string, ChatEvent[]>();
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      if (!isRunning() || isStale()) return;
+      const key = `${batch.topic}|${batch.partition}`;
+      let partition = progress.get(key);
+      if (!partition) {
+        partition = new PartitionProgress();
+        progress.set(key, partition);
+      }
+      const tracked = partition;
       for (const message of batch.messages) {
         let event: ChatEvent;
         try {
@@ -402,23 +489,25 @@ export async function startReactor(options: ReactorOptions) {
           log.warn({ err: error, offset: message.offset }, 'undecodable event skipped');
           continue;
         }
-        const id = event.value.metadata.aggregateId;
-        byConversation.set(id, [...(byConversation.get(id) ?? []), event]);
+        const offset = Number(message.offset);
+        tracked.add(offset);
+        enqueue(event, () => {
+          tracked.done(offset);
+          scheduleCommit();
+        });
       }
-      const beat = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
-      try {
-        await Promise.all(
-          [...byConversation.values()].map((events) =>
-            limiter.run(async () => {
-              for (const event of events) await handle(event);
-            }),
-          ),
-        );
-      } finally {
-        clearInterval(beat);
-      }
+      tracked.seen(Number(batch.lastOffset()));
+      // Fetching goes on from here; what is committed follows the work (commit above).
       resolveOffset(batch.lastOffset());
-      await commitOffsetsIfNecessary();
+      scheduleCommit();
+      // Enough handed out: wait for some to finish before fetching more (heartbeats go on).
+      while (working >= MAX_WORKING && isRunning() && !isStale()) {
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          setTimeout(resolve, 1_000);
+        });
+        await heartbeat();
+      }
     },
   });
 
@@ -428,6 +517,9 @@ export async function startReactor(options: ReactorOptions) {
     stop: async () => {
       shuttingDown = true;
       for (const controller of inFlight.values()) controller.abort(new Error('shutting down'));
+      clearTimeout(commitTimer);
+      await Promise.allSettled([...queues.values()]);
+      commit();
       await consumer.disconnect();
       await options.subscriber.unsubscribe().catch(() => undefined);
     },

@@ -14,7 +14,7 @@ import {
   replyStreamKey,
 } from '@parley/platform/reply-stream';
 
-const FLUSH_MS = 25;
+const FLUSH_MS = 100;
 
 /** KEYS[1] stream, KEYS[2] channel; ARGV max entries, event JSON, seconds kept. */
 const APPEND = `
@@ -41,12 +41,12 @@ export class ReplyWriter {
     )) as string;
   }
 
-  /** The deltas of one reply, gathered: `push` each, `flush` at the end. */
-  deltas(conversationId: string, replyId: string) {
+  /** The deltas of one reply, gathered: `push` each, `flush` at the end; after `before`. */
+  deltas(conversationId: string, replyId: string, before: Promise<unknown> = Promise.resolve()) {
     let pending = '';
     let timer: NodeJS.Timeout | undefined;
     let sent = false;
-    let writing: Promise<unknown> = Promise.resolve();
+    let writing: Promise<unknown> = before;
     const flush = async () => {
       clearTimeout(timer);
       timer = undefined;

@@ -173,3 +173,29 @@ describe('a guarded reply', () => {
     assert.equal(calls, 1);
   });
 });
+
+describe('a reply stopped by the user', () => {
+  it('asks the model nothing when it was stopped before it began', async () => {
+    let calls = 0;
+    const stop = new AbortController();
+    stop.abort(new Error('stopped'));
+    const reply = await modelCaller(
+      fast('answer', () => calls++),
+      settings,
+    ).streamReply(request(() => {}, stop.signal));
+    assert.equal(reply.finishReason, 'stopped');
+    assert.equal(reply.text, '');
+    assert.equal(calls, 0);
+  });
+
+  it('is no failure of the model: stops in a row leave the breaker closed', async () => {
+    const caller = modelCaller(fast(), { ...settings, breakerFailures: 2 });
+    for (let i = 0; i < 4; i++) {
+      const stop = new AbortController();
+      stop.abort(new Error('stopped'));
+      await caller.streamReply(request(() => {}, stop.signal));
+    }
+    assert.equal(caller.breakerState(), 'closed');
+    assert.equal((await caller.streamReply(request())).finishReason, 'stop');
+  });
+});

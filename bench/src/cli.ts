@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { assistantBench } from './benchmarks/assistant.ts';
 import { commandsBench } from './benchmarks/commands.ts';
 import { freshnessBench } from './benchmarks/freshness.ts';
 import { kafkaBaseline } from './benchmarks/kafka-baseline.ts';
@@ -18,6 +19,7 @@ const BENCHMARKS: Record<string, (context: ReturnType<typeof benchContext>) => P
   projections: projectionsBench,
   queries: queriesBench,
   freshness: freshnessBench,
+  assistant: assistantBench,
 };
 const USAGE = `usage: npm run bench -- <${Object.keys(BENCHMARKS).join('|')}> [--events N] [--seconds S]`;
 

@@ -165,6 +165,8 @@ export interface ParleyOptions {
   projections: readonly string[];
   /** Extra environment of the query API. */
   queryApiEnv?: Record<string, string>;
+  /** Runs the assistant reactor too, with this extra environment. */
+  assistantEnv?: Record<string, string>;
 }
 
 export type Parley = Awaited<ReturnType<typeof startParley>>;
@@ -204,7 +206,12 @@ export async function startParley(context: BenchContext, options: ParleyOptions)
     await stopServices(services, label);
     await admin.deleteTopics({ topics: catalogue.map((t) => t.name) }).catch(() => {});
     await admin
-      .deleteGroups([processorGroup, `${prefix}command-api.identity-store`, ...projectorGroups])
+      .deleteGroups([
+        processorGroup,
+        `${prefix}command-api.identity-store`,
+        `${prefix}assistant`,
+        ...projectorGroups,
+      ])
       .catch(() => {});
     await within(redisReady(redis.redis), 10_000, 'Redis').catch(() => {});
     await dropReadModels(stores, namespace, projections);
@@ -261,6 +268,13 @@ export async function startParley(context: BenchContext, options: ParleyOptions)
         'query-api',
       );
     const queryApi = await startQueryApi();
+    const assistant = options.assistantEnv
+      ? await start(
+          'assistant/src/server.ts',
+          { PII_MASTER_KEY: keyEnv.PII_MASTER_KEY ?? '', ...options.assistantEnv },
+          'assistant',
+        )
+      : undefined;
     await Promise.all(services.map((s) => s.ready()));
     process.stderr.write(`${label}: services ready on topics ${prefix}*\n`);
     const parley = {
@@ -270,6 +284,7 @@ export async function startParley(context: BenchContext, options: ParleyOptions)
       commandApi,
       projectors,
       queryApi,
+      assistant,
       admin,
       /** A fresh query API process in place of the current one; the old one's peak RSS. */
       async restartQueryApi() {

@@ -19,6 +19,8 @@ describe('the schema set', () => {
       'ConversationDeleted',
       'ConversationRenamed',
       'ConversationStarted',
+      'ReplyRegenerationRequested',
+      'ReplyStopRequested',
       'UserDeactivated',
       'UserErased',
       'UserMessagePosted',
@@ -26,7 +28,7 @@ describe('the schema set', () => {
       'UserRegistered',
       'UserRoleChanged',
     ]);
-    assert.equal(set.records.filter((r) => r.kind === 'command').length, 12);
+    assert.equal(set.records.filter((r) => r.kind === 'command').length, 15);
     assert.equal(set.byName('UserRegistered')?.topic, 'identity.user-events');
     assert.equal(set.byName('PostUserMessage')?.topic, 'chat.commands');
   });

@@ -13,7 +13,6 @@ import {
   ConsecutiveBreaker,
   circuitBreaker,
   ExponentialBackoff,
-  handleAll,
   handleWhen,
   retry,
   wrap,
@@ -65,6 +64,10 @@ class FirstTokenTimeout extends Error {
 class ReplyTimeout extends Error {
   override name = 'ReplyTimeout';
 }
+/** The user stopped the reply: not a failure of the model (the breaker does not count it). */
+class StoppedByUser extends Error {
+  override name = 'StoppedByUser';
+}
 /** An attempt that failed before its first token: worth another try. */
 class BeforeFirstToken extends Error {
   override name = 'BeforeFirstToken';
@@ -86,7 +89,9 @@ function callGuard(stop: AbortSignal, settings: ModelCallSettings) {
   const controller = new AbortController();
   const abort = (reason: unknown) => controller.abort(reason);
   const onStop = () => abort(stop.reason);
-  stop.addEventListener('abort', onStop, { once: true });
+  // Stopped before the call began (the user stopped a reply not started yet): nothing is asked.
+  if (stop.aborted) onStop();
+  else stop.addEventListener('abort', onStop, { once: true });
   const firstToken = setTimeout(() => abort(new FirstTokenTimeout()), settings.firstTokenTimeoutMs);
   const whole = setTimeout(() => abort(new ReplyTimeout()), settings.replyTimeoutMs);
   return {
@@ -124,16 +129,34 @@ async function relay(
   }
 }
 
+/**
+ * A reply stopped by the user: what was written is the reply. The provider reports no usage for
+ * an aborted call; the output is estimated (about 4 characters a token).
+ */
+function stoppedReply(text: string, durationMs: number, attempts: number): Reply {
+  return {
+    text,
+    finishReason: 'stopped',
+    usage: { inputTokens: 0, outputTokens: Math.ceil(text.length / 4) },
+    firstTokenMs: 0,
+    durationMs,
+    attempts,
+  };
+}
+
 export interface ModelCaller {
   streamReply(request: ReplyRequest): Promise<Reply>;
   breakerState(): 'closed' | 'open' | 'half-open';
 }
 
 export function modelCaller(model: LanguageModel, settings: ModelCallSettings): ModelCaller {
-  const breaker = circuitBreaker(handleAll, {
-    halfOpenAfter: settings.breakerHalfOpenMs,
-    breaker: new ConsecutiveBreaker(settings.breakerFailures),
-  });
+  const breaker = circuitBreaker(
+    handleWhen((e) => !(e instanceof StoppedByUser)),
+    {
+      halfOpenAfter: settings.breakerHalfOpenMs,
+      breaker: new ConsecutiveBreaker(settings.breakerFailures),
+    },
+  );
   const retrying = retry(
     handleWhen((e) => e instanceof BeforeFirstToken),
     {
@@ -169,7 +192,7 @@ export function modelCaller(model: LanguageModel, settings: ModelCallSettings): 
         durationMs: Math.round(ended - started),
       };
     } catch (error) {
-      if (request.stop.aborted) throw error;
+      if (request.stop.aborted) throw new StoppedByUser('stopped by the user', { cause: error });
       const reason = guard.signal.aborted ? guard.signal.reason : error;
       if (first.at === undefined) {
         throw new BeforeFirstToken('no first token', { cause: reason });
@@ -192,6 +215,8 @@ export function modelCaller(model: LanguageModel, settings: ModelCallSettings): 
       const text = { value: '' };
       let attempts = 0;
       const started = performance.now();
+      // Stopped before it began (the user stopped a reply not started yet): nothing is asked.
+      if (request.stop.aborted) return stoppedReply('', 0, 0);
       try {
         const done = await policy.execute(() => {
           attempts += 1;
@@ -200,17 +225,7 @@ export function modelCaller(model: LanguageModel, settings: ModelCallSettings): 
         return { text: text.value, attempts, ...done };
       } catch (error) {
         if (request.stop.aborted) {
-          // Stopped by the user: what was written is the reply. The provider reports no usage for
-          // an aborted call; the output is estimated (about 4 characters a token).
-          const durationMs = Math.round(performance.now() - started);
-          return {
-            text: text.value,
-            finishReason: 'stopped',
-            usage: { inputTokens: 0, outputTokens: Math.ceil(text.value.length / 4) },
-            firstTokenMs: 0,
-            durationMs,
-            attempts,
-          };
+          return stoppedReply(text.value, Math.round(performance.now() - started), attempts);
         }
         throw new ReplyFailed(reasonOf(error), attempts, { cause: error });
       }

@@ -13,10 +13,10 @@
  * The write side, the projectors (views only: the one read model this read waits on) and the
  * query API run as their own processes on topics of this run.
  */
-import { randomUUID } from 'node:crypto';
-import { createKafka, createProducer, type Kafka } from '@parley/platform/kafka';
+import { createKafka } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import type { BenchContext } from '../context.ts';
+import { kafkaLatency } from '../kafka-latency.ts';
 import { openLoop, within } from '../load.ts';
 import { coresBusy, peakRssBytes, percentiles, writeResult } from '../measure.ts';
 import {
@@ -133,67 +133,6 @@ async function writeThenRead(
   }
 }
 
-/** Raw Kafka: send -> consumed, one message per send at `perSec` for `seconds`. */
-async function kafkaLatency(kafka: Kafka, topic: string, perSec: number, seconds: number) {
-  const admin = kafka.admin();
-  await admin.connect();
-  const groupId = `${topic}.reader`;
-  // Not idempotent: kafkajs serialises an idempotent producer's requests per broker, which
-  // would queue one-message sends behind each other and measure the client, not Kafka.
-  const producer = createProducer(kafka);
-  const consumer = kafka.consumer({ groupId });
-  const waiting = new Map<string, () => void>();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: PARTITIONS }],
-    });
-    await producer.connect();
-    await consumer.connect();
-    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => waiting.get(String(message.key))?.(),
-    });
-    await within(joined, 60_000, 'freshness: baseline consumer joining');
-    const value = Buffer.alloc(300, 'x');
-    const run = async (rounds: number) => {
-      const latencies: number[] = [];
-      const loop = await openLoop(perSec, rounds, () =>
-        within(
-          new Promise<boolean>((resolve, reject) => {
-            const key = randomUUID();
-            const sent = performance.now();
-            waiting.set(key, () => {
-              waiting.delete(key);
-              latencies.push(performance.now() - sent);
-              resolve(true);
-            });
-            producer.send({ topic, acks: -1, messages: [{ key, value }] }).catch(reject);
-          }),
-          JOB_TIMEOUT_MS,
-          'a Kafka message',
-        ),
-      );
-      return {
-        offeredPerSec: perSec,
-        achievedPerSec: loop.eventsPerSec,
-        messages: loop.events,
-        failures: loop.failures,
-        latencyMs: percentiles(latencies),
-      };
-    };
-    await run(2); // warm-up
-    return await run(seconds);
-  } finally {
-    await consumer.disconnect().catch(() => {});
-    await producer.disconnect().catch(() => {});
-    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-    await admin.deleteGroups([groupId]).catch(() => {});
-    await admin.disconnect();
-  }
-}
-
 export async function freshnessBench(context: BenchContext) {
   const seconds = context.seconds ?? SECONDS;
   const parley = await startParley(context, {
@@ -266,12 +205,11 @@ export async function freshnessBench(context: BenchContext) {
     process.stderr.write(`freshness: baseline (Kafka produce -> consume) at ${offered}/s\n`);
     const log = createLogger({ service: 'bench', level: 'warn', environment: 'dev' });
     const kafka = createKafka({ brokers: context.config.KAFKA_BROKERS, clientId: 'bench', log });
-    const baseline = await kafkaLatency(
-      kafka,
-      `${parley.prefix}baseline-latency`,
-      offered,
+    const baseline = await kafkaLatency(kafka, `${parley.prefix}baseline-latency`, {
+      perSec: offered,
       seconds,
-    );
+      partitions: PARTITIONS,
+    });
     process.stderr.write(
       `freshness: Kafka p50 ${baseline.latencyMs.p50} ms, p99 ${baseline.latencyMs.p99} ms\n`,
     );
