@@ -10,6 +10,25 @@ export interface SseEvent {
   data: Record<string, unknown> & { replyId?: string; replyTo?: string; reason?: string };
 }
 
+/** The complete events in `buffer`, and what is left (an event not finished yet). */
+function parseEvents(buffer: string): { events: SseEvent[]; rest: string } {
+  const blocks = buffer.split('\n\n');
+  const rest = blocks.pop() ?? '';
+  const events: SseEvent[] = [];
+  for (const block of blocks) {
+    const fields = new Map<string, string>();
+    for (const line of block.split('\n')) {
+      const match = /^(id|event|data): (.*)$/.exec(line);
+      if (match?.[1] && match[2] !== undefined) fields.set(match[1], match[2]);
+    }
+    const event = fields.get('event');
+    if (event) {
+      events.push({ id: fields.get('id'), event, data: JSON.parse(fields.get('data') ?? '{}') });
+    }
+  }
+  return { events, rest };
+}
+
 export async function openSse(url: string, token: string) {
   const controller = new AbortController();
   const res = await fetch(url, {
@@ -29,23 +48,9 @@ export async function openSse(url: string, token: string) {
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
-          buffer += decoder.decode(value, { stream: true });
-          const blocks = buffer.split('\n\n');
-          buffer = blocks.pop() ?? '';
-          for (const block of blocks) {
-            const fields = new Map<string, string>();
-            for (const line of block.split('\n')) {
-              const match = /^(id|event|data): (.*)$/.exec(line);
-              if (match?.[1] && match[2] !== undefined) fields.set(match[1], match[2]);
-            }
-            const event = fields.get('event');
-            if (!event) continue;
-            events.push({
-              id: fields.get('id'),
-              event,
-              data: JSON.parse(fields.get('data') ?? '{}'),
-            });
-          }
+          const parsed = parseEvents(buffer + decoder.decode(value, { stream: true }));
+          events.push(...parsed.events);
+          buffer = parsed.rest;
           wake?.();
         }
       } catch {
