@@ -7,8 +7,8 @@ source "$REPO_DIR/infra/local/lib/common.sh"
 # The services `npm start` runs, with their default ports (each service's config has the same).
 APP_SERVICES=(command-processor command-api query-api projectors assistant)
 declare -A APP_PORTS=([command-api]=3000 [query-api]=3001 [projectors]=3002 [command-processor]=3003 [assistant]=3004)
-# Node flags per service (projectors: the heap cap of projectors/src/node-flags.ts).
-declare -A APP_NODE_FLAGS=([projectors]="--max-old-space-size=192")
+# Node flags per service (the heap caps of projectors/src/node-flags.ts and assistant/src/node-flags.ts).
+declare -A APP_NODE_FLAGS=([projectors]="--max-old-space-size=192" [assistant]="--max-old-space-size=160")
 declare -A APP_ENTRIES=([command-api]=command-api/src/server.ts [query-api]=query-api/src/server.ts [projectors]=projectors/src/server.ts [command-processor]=command-api/src/processor/main.ts [assistant]=assistant/src/server.ts)
 
 step() { printf '\n\033[1;36m==> %s\033[0m\n' "$*" >&2; }

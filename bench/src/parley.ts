@@ -24,6 +24,7 @@ import {
 } from '@parley/schemas/topics/catalogue';
 import { reconcileTopics } from '@parley/schemas/topics/reconcile';
 import { Pool } from 'undici';
+import { ASSISTANT_NODE_FLAGS } from '../../assistant/src/node-flags.ts';
 import { PROJECTIONS } from '../../projectors/src/projections/index.ts';
 import {
   namespaceOf,
@@ -227,12 +228,17 @@ export async function startParley(context: BenchContext, options: ParleyOptions)
   const nodeArgs = process.env.PARLEY_BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${REPO}.data/profiles`]
     : [];
-  const start = async (entry: string, env: Record<string, string>, name: string) => {
+  const start = async (
+    entry: string,
+    env: Record<string, string>,
+    name: string,
+    flags: readonly string[] = [],
+  ) => {
     const service = await startService(
       `${REPO}${entry}`,
       { TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn', PARLEY_ENV: 'dev', ...env },
       `bench-${name}`,
-      nodeArgs,
+      [...flags, ...nodeArgs],
     );
     services.push(service);
     return service;
@@ -273,6 +279,7 @@ export async function startParley(context: BenchContext, options: ParleyOptions)
           'assistant/src/server.ts',
           { PII_MASTER_KEY: keyEnv.PII_MASTER_KEY ?? '', ...options.assistantEnv },
           'assistant',
+          ASSISTANT_NODE_FLAGS,
         )
       : undefined;
     await Promise.all(services.map((s) => s.ready()));

@@ -9,7 +9,7 @@ const read = (path: string) => readFileSync(new URL(path, repo), 'utf8');
 it('starts every projector process with the same heap cap (npm start, the CLI, the package)', () => {
   const root = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
   const own = JSON.parse(read('projectors/package.json')) as { scripts: Record<string, string> };
-  const libFlags = read('scripts/lib.sh').match(/APP_NODE_FLAGS=\(\[projectors\]="([^"]*)"\)/)?.[1];
+  const libFlags = read('scripts/lib.sh').match(/APP_NODE_FLAGS=\(.*\[projectors\]="([^"]*)"/)?.[1];
   const starts = {
     'npm run projector': root.scripts.projector,
     'projectors start': own.scripts.start,
