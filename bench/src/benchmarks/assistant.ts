@@ -66,6 +66,8 @@ async function bareSdk(concurrent: number, seconds: number) {
 async function throughParley(parley: Parley, conversations: number, seconds: number) {
   const commands = apiClient(parley.commandApi.url, Math.max(8, conversations));
   const overheadMs: number[] = [];
+  /** Where a reply's time goes, as the client sees it (ms). */
+  const phases = { accept: [] as number[], toStarted: [] as number[], toEnd: [] as number[] };
   const failures: Record<string, number> = {};
   let replies = 0;
   const start = async (owner: Person) => {
@@ -108,23 +110,27 @@ async function throughParley(parley: Parley, conversations: number, seconds: num
         while (performance.now() < end) {
           const messageId = randomUUID();
           try {
+            const posted = performance.now();
             await commands.command(`/v1/conversations/${id}/messages`, owner.token, {
               text: QUESTION,
               messageId,
             });
             const accepted = performance.now();
+            phases.accept.push(accepted - posted);
             const started = await within(
               stream.next((e) => e.event === 'reply-started' && e.data.replyTo === messageId),
               60_000,
               'reply-started',
             );
             const replyId = started.data.replyId;
+            phases.toStarted.push(performance.now() - accepted);
             await within(
               stream.next((e) => e.event === 'reply-delta' && e.data.replyId === replyId),
               60_000,
               'first delta',
             );
-            overheadMs.push(performance.now() - accepted - FIRST_TOKEN_MS);
+            const firstDelta = performance.now();
+            overheadMs.push(firstDelta - accepted - FIRST_TOKEN_MS);
             const ended = await within(
               stream.next(
                 (e) =>
@@ -134,6 +140,7 @@ async function throughParley(parley: Parley, conversations: number, seconds: num
               120_000,
               'reply end',
             );
+            phases.toEnd.push(performance.now() - firstDelta);
             if (ended.event !== 'reply-finished')
               throw new Error(`${ended.event}: ${ended.data.reason}`);
             if (performance.now() <= end) replies += 1;
@@ -153,6 +160,11 @@ async function throughParley(parley: Parley, conversations: number, seconds: num
     conversations,
     repliesPerSec: round(replies / seconds),
     firstTokenOverheadMs: percentiles(overheadMs),
+    phasesMs: {
+      postTo201: percentiles(phases.accept),
+      toReplyStarted: percentiles(phases.toStarted),
+      firstDeltaToEnd: percentiles(phases.toEnd),
+    },
     failures,
     coresBusy: cores.read(),
   };
@@ -183,7 +195,7 @@ export async function assistantBench(context: BenchContext) {
       const result = await throughParley(parley, level, seconds);
       levels.push(result);
       process.stderr.write(
-        `assistant: Parley at ${level}: ${result.repliesPerSec} replies/s, first token +${result.firstTokenOverheadMs.p50}/${result.firstTokenOverheadMs.p99} ms (p50/p99)\n`,
+        `assistant: Parley at ${level}: ${result.repliesPerSec} replies/s, first token +${result.firstTokenOverheadMs.p50}/${result.firstTokenOverheadMs.p99} ms (p50/p99), phases p50 ${JSON.stringify(Object.fromEntries(Object.entries(result.phasesMs).map(([k, v]) => [k, v.p50])))}\n`,
       );
     }
     const peak = levels.reduce((a, b) => (b.repliesPerSec > a.repliesPerSec ? b : a));
