@@ -107,26 +107,28 @@ function callGuard(stop: AbortSignal, settings: ModelCallSettings) {
 
 /**
  * Passes the text of a model's stream on as it comes; `first.at` notes when the first token came
- * (it stops the first-token timer). Throws the stream's error, or the reason it was aborted.
+ * (it stops the first-token timer). The text stream (the SDK's cheapest: a quarter less work per
+ * token than the full stream) carries no errors: the stream's error (from `onError`) or the
+ * reason the call was aborted is thrown once it ends.
  */
 async function relay(
-  parts: AsyncIterable<{ type: string; text?: string; error?: unknown }>,
+  texts: AsyncIterable<string>,
   guard: ReturnType<typeof callGuard>,
   request: ReplyRequest,
   text: { value: string },
-  first: { at: number | undefined },
+  first: { at: number | undefined; error?: { cause: unknown } },
 ): Promise<void> {
-  for await (const part of parts) {
-    if (part.type === 'error') throw part.error;
-    if (part.type === 'abort') throw guard.signal.reason ?? new Error('aborted');
-    if (part.type !== 'text-delta' || !part.text) continue;
+  for await (const delta of texts) {
+    if (!delta) continue;
     if (first.at === undefined) {
       first.at = performance.now();
       guard.firstTokenArrived();
     }
-    text.value += part.text;
-    request.onDelta(part.text);
+    text.value += delta;
+    request.onDelta(delta);
   }
+  if (first.error) throw first.error.cause;
+  if (guard.signal.aborted) throw guard.signal.reason ?? new Error('aborted');
 }
 
 /**
@@ -170,7 +172,7 @@ export function modelCaller(model: LanguageModel, settings: ModelCallSettings): 
   const attempt = async (request: ReplyRequest, text: { value: string }) => {
     const guard = callGuard(request.stop, settings);
     const started = performance.now();
-    const first: { at: number | undefined } = { at: undefined };
+    const first: { at: number | undefined; error?: { cause: unknown } } = { at: undefined };
     try {
       const result = streamText({
         model,
@@ -179,10 +181,12 @@ export function modelCaller(model: LanguageModel, settings: ModelCallSettings): 
         maxRetries: 0,
         maxOutputTokens: settings.maxOutputTokens,
         abortSignal: guard.signal,
-        // Errors come as `error` parts, handled below; the SDK would also print them.
-        onError: () => {},
+        // Thrown by relay once the text stream ends; the SDK would also print them.
+        onError: ({ error }) => {
+          first.error ??= { cause: error };
+        },
       });
-      await relay(result.fullStream, guard, request, text, first);
+      await relay(result.textStream, guard, request, text, first);
       const usage = await result.totalUsage;
       const ended = performance.now();
       return {
