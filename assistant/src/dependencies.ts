@@ -8,6 +8,7 @@ import { namespaceOf } from '@parley/platform/read-models';
 import { closeRedis, connectRedis, createRedis } from '@parley/platform/redis';
 import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
+import { SendBatcher } from '@parley/platform/send-batcher';
 import { consumersCheck, superviseConsumer } from '@parley/platform/supervised-consumer';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
@@ -86,7 +87,7 @@ export async function createDependencies({
       const started = await startReactor({
         kafka: kafka.kafka,
         serde,
-        producer,
+        sender: new SendBatcher({ producer, acks: -1 }),
         redis: redis.redis,
         subscriber,
         cipher,

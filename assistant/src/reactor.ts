@@ -17,11 +17,12 @@
  */
 import { ASSISTANT_ACTOR } from '@parley/platform/actors';
 import { uuidFrom } from '@parley/platform/ids';
-import type { Consumer, Kafka, Producer } from '@parley/platform/kafka';
+import type { Consumer, Kafka } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
 import type { EncryptedText, PersonalDataCipher } from '@parley/platform/personal-data';
 import type { Redis } from '@parley/platform/redis';
 import { stopChannel, stopKey } from '@parley/platform/reply-stream';
+import type { SendBatcher } from '@parley/platform/send-batcher';
 import { countTokens } from '@parley/platform/usage-quotas';
 import type { ChatEventMap, CommandMetadata, RecordMap } from '@parley/schemas/generated/records';
 import { commandRecord } from '@parley/schemas/serde/command-record';
@@ -37,7 +38,11 @@ import type { ReplyWriter } from './reply-writer.ts';
 export interface ReactorOptions {
   kafka: Kafka;
   serde: AvroSerde;
-  producer: Producer;
+  /**
+   * The commands' producer, batched: its idempotent producer has one request in flight per broker,
+   * so replies ending together leave in one request instead of queueing one by one.
+   */
+  sender: SendBatcher;
   redis: Redis;
   /** A connection of its own for the stop signals (a subscribed connection does nothing else). */
   subscriber: Redis;
@@ -116,7 +121,7 @@ export async function startReactor(options: ReactorOptions) {
     value: RecordMap[N] & { metadata: CommandMetadata },
   ) => {
     const record = await commandRecord(options.serde, type, value);
-    await options.producer.send({ topic: options.commandsTopic, acks: -1, messages: [record] });
+    await options.sender.send(options.commandsTopic, record);
   };
 
   const metadataFor = (conversationId: string, commandId: string, correlationId: string) => ({
@@ -237,20 +242,26 @@ export async function startReactor(options: ReactorOptions) {
       firstTokenMs: reply.firstTokenMs,
       attempt: ask.attempt,
     });
-    await memory.recorded(commandId);
-    // The stop was for this reply: a reply asked for again later starts afresh.
-    if (reply.finishReason === 'stopped') {
-      await options.redis.del(stopKey(options.namespace, ask.messageId));
-    }
-    const used = reply.usage.inputTokens + reply.usage.outputTokens;
-    await countTokens(options.redis, ask.ownerId, commandId, used);
     const stopped = reply.finishReason === 'stopped';
-    await writer.append(
-      ask.conversationId,
-      stopped
-        ? { type: 'reply-stopped', replyId }
-        : { type: 'reply-finished', replyId, finishReason: reply.finishReason, usage: reply.usage },
-    );
+    const used = reply.usage.inputTokens + reply.usage.outputTokens;
+    // The reply is in Kafka: what follows is independent, and the client hears of the end at once.
+    await Promise.all([
+      memory.recorded(commandId),
+      // The stop was for this reply: a reply asked for again later starts afresh.
+      stopped ? options.redis.del(stopKey(options.namespace, ask.messageId)) : undefined,
+      countTokens(options.redis, ask.ownerId, commandId, used),
+      writer.append(
+        ask.conversationId,
+        stopped
+          ? { type: 'reply-stopped', replyId }
+          : {
+              type: 'reply-finished',
+              replyId,
+              finishReason: reply.finishReason,
+              usage: reply.usage,
+            },
+      ),
+    ]);
     metrics.replies.inc({ outcome: stopped ? 'stopped' : 'finished' });
     metrics.tokens.inc({ direction: 'input' }, reply.usage.inputTokens);
     metrics.tokens.inc({ direction: 'output' }, reply.usage.outputTokens);
