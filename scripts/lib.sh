@@ -72,6 +72,31 @@ ensure_python_tools() {
     die "installing fastavro failed, see $LOG_DIR/python-venv.log"
 }
 
+# promtool, for the alert rules' unit tests: taken from Debian's prometheus package without
+# installing it (no Prometheus server set up, no root needed when the package lists are there).
+PROMTOOL="$CACHE_DIR/bin/promtool"
+ensure_promtool() {
+  export PROMTOOL
+  [ -x "$PROMTOOL" ] && return 0
+  mkdir -p "$CACHE_DIR/bin"
+  if command -v promtool >/dev/null; then
+    ln -sf "$(command -v promtool)" "$PROMTOOL"
+    return 0
+  fi
+  step "fetching promtool from Debian's prometheus package (cached in $CACHE_DIR/bin)"
+  command -v apt-get >/dev/null || die "cannot fetch promtool: no apt-get. Put promtool on PATH and re-run."
+  local tmp
+  tmp="$(mktemp -d)"
+  if ! (cd "$tmp" && apt-get download prometheus) >"$LOG_DIR/promtool.log" 2>&1; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$LOG_DIR/promtool.log" 2>&1 || true
+    (cd "$tmp" && apt-get download prometheus) >>"$LOG_DIR/promtool.log" 2>&1 ||
+      die "fetching the prometheus package failed, see $LOG_DIR/promtool.log"
+  fi
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root" && install -m 0755 "$tmp/root/usr/bin/promtool" "$PROMTOOL" ||
+    die "unpacking promtool failed"
+  rm -rf "$tmp"
+}
+
 # The local token key pair (gitignored, under .data/keys), and where services read its public half.
 ensure_dev_keys() {
   node --import tsx "$REPO_DIR/scripts/dev-keys.ts"

@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_node_modules
 ensure_python_tools
+ensure_promtool
 ensure_dev_keys
 
 started_stack=""
@@ -30,6 +31,7 @@ step "typecheck"
 npx --no-install tsc -p tsconfig.json
 step "production build (each workspace's dist, as deployed)"
 npx --no-install tsc -b platform/tsconfig.build.json schemas/tsconfig.build.json \
-  command-api/tsconfig.build.json projectors/tsconfig.build.json query-api/tsconfig.build.json
+  command-api/tsconfig.build.json projectors/tsconfig.build.json query-api/tsconfig.build.json \
+  assistant/tsconfig.build.json
 step "unit and integration tests"
 node scripts/run-tests.mjs all

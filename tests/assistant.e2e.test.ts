@@ -7,6 +7,7 @@
 // the model; a reactor killed mid-reply records exactly one reply; a failing and a stalling model
 // end in a recorded failure; a rebuild of every projection asks the model nothing.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '@parley/platform/config';
@@ -24,6 +25,7 @@ import { rebuild } from '../projectors/src/rebuild.ts';
 import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
 import { namespaceOf } from '../projectors/src/runtime/projection.ts';
 import { openEventStream, type StreamEvent } from '../query-api/test/helper.ts';
+import { promtoolPath } from './promtool.ts';
 
 const key = createSigningKey();
 const keyEnv = serviceKeyEnv(key);
@@ -256,6 +258,18 @@ describe('the assistant', () => {
     }, 'the tokens in the usage');
     assert.equal(today.messages, 1);
     assert.equal(today.replies, 1);
+  });
+
+  it('serves on every service /metrics that `promtool check metrics` accepts', async () => {
+    for (const service of services.keys()) {
+      const res = await fetch(url(service, '/metrics'));
+      assert.equal(res.status, 200, service);
+      const text = await res.text();
+      assert.match(text, /^# HELP /m, service);
+      // promtool prints each problem (and exits 3); the lint holds on the text as scraped.
+      const checked = spawnSync(promtoolPath(), ['check', 'metrics'], { input: text });
+      assert.equal(checked.status, 0, `${service}: ${checked.stdout}${checked.stderr}`);
+    }
   });
 
   it('resumes the stream of a reply after a dropped connection: the whole text, nothing twice', async () => {

@@ -34,6 +34,7 @@ import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { ensureReadSchema } from '../projectors/src/runtime/generations.ts';
 import type { Stores } from '../projectors/src/runtime/projection.ts';
 import { settings as queryApiSettings } from '../query-api/src/config.ts';
+import { registeredMetricNames } from './metric-names.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SELF), '..');
@@ -1042,13 +1043,7 @@ const clausesOf = (md: string) => sentencesOf(md).flatMap((s) => s.split(/;\s+/)
 const normalName = (text: string) => text.replace(/`/g, '').replace(/-/g, ' ').trim().toLowerCase();
 
 /** Metric names registered with prom-client in the services. */
-const METRICS = new Set(
-  SERVICE_SOURCES.flatMap((file) =>
-    [
-      ...read(file).matchAll(/new (?:Counter|Gauge|Histogram|Summary)\(\{\s*name: '([a-z0-9_]+)'/g),
-    ].map((m) => m[1] ?? ''),
-  ),
-);
+const METRICS = registeredMetricNames();
 const METRIC_NAME = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:total|seconds|events|ratio|bytes|count)$/;
 
 describe('Registration and the data key (command-api/src/auth/routes.ts)', () => {

@@ -1,8 +1,9 @@
 /** The assistant's metrics, on its /metrics. */
 import { Counter, Gauge, Histogram, type Registry } from '@parley/platform/metrics';
+import { type BreakerState, reportBreakerState } from '@parley/platform/resilience';
 
-export function assistantMetrics(registry: Registry, breakerState: () => string) {
-  const open = { closed: 0, 'half-open': 0.5, open: 1 } as Record<string, number>;
+export function assistantMetrics(registry: Registry, breakerState: () => BreakerState) {
+  reportBreakerState(registry, 'model', breakerState);
   return {
     replies: new Counter({
       name: 'assistant_replies_total',
@@ -37,14 +38,6 @@ export function assistantMetrics(registry: Registry, breakerState: () => string)
       name: 'assistant_replies_in_flight',
       help: 'Replies being written now',
       registers: [registry],
-    }),
-    breaker: new Gauge({
-      name: 'assistant_model_breaker_state',
-      help: 'The circuit breaker around the model: 0 closed, 0.5 half-open, 1 open',
-      registers: [registry],
-      collect() {
-        this.set(open[breakerState()] ?? 0);
-      },
     }),
   };
 }

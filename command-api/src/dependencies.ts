@@ -27,7 +27,7 @@ import { CredentialStore } from './auth/credential-store.ts';
 import { LoginLockout } from './auth/login-lockout.ts';
 import { AssistantControl } from './chat/assistant-control.ts';
 import { parseLimits, Quotas } from './chat/quotas.ts';
-import { CommandGateway } from './commands/command-gateway.ts';
+import { CommandGateway, commandMetrics } from './commands/command-gateway.ts';
 import { IdempotencyKeys } from './commands/idempotency-keys.ts';
 import type { Config } from './config.ts';
 import { IDENTITY_MIGRATIONS, IDENTITY_SCHEMA } from './identity/store-schema.ts';
@@ -101,6 +101,7 @@ export async function createDependencies({
     attempts: 2,
     breakAfter: 5,
     halfOpenAfterMs: 10_000,
+    report: { registry: metrics, dependency: 'kafka' },
   });
   const redisGuard = guard({
     code: 'OUTCOMES_UNAVAILABLE',
@@ -109,6 +110,7 @@ export async function createDependencies({
     attempts: 2,
     breakAfter: 5,
     halfOpenAfterMs: 5_000,
+    report: { registry: metrics, dependency: 'redis' },
   });
   const waiter = new OutcomeWaiter(subscriber, redis.redis, redisGuard);
   waiter
@@ -128,6 +130,7 @@ export async function createDependencies({
     waiter,
     topicOf: (type) => commandTopics.get(type) ?? '',
     outcomeWaitMs: config.COMMAND_OUTCOME_WAIT_MS,
+    durations: commandMetrics(metrics),
   });
   const credentials = new CredentialStore(postgres.pool, config.REFRESH_TOKEN_TTL_DAYS);
   const revoked = new RevokedUsers({

@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createKafka, createProducer } from '@parley/platform/kafka';
+import { createMetricsRegistry } from '@parley/platform/metrics';
 import { DependencyUnavailable, guard } from '@parley/platform/resilience';
 import { SendBatcher } from '@parley/platform/send-batcher';
 import { freePort, quietLogger } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import type { FastifyInstance } from 'fastify';
-import { CommandGateway } from '../src/commands/command-gateway.ts';
+import { CommandGateway, commandMetrics } from '../src/commands/command-gateway.ts';
 import { IdempotencyKeys } from '../src/commands/idempotency-keys.ts';
 import type { CommandApiDependencies } from '../src/dependencies.ts';
 import { processorFixture } from './processor-fixture.ts';
@@ -369,6 +370,7 @@ describe('command API', () => {
       connectionTimeoutMs: 200,
       retry: { retries: 0 },
     });
+    const registry = createMetricsRegistry('command-api-test');
     const gateway = new CommandGateway({
       sender: new SendBatcher({ producer: createProducer(deadKafka) }),
       kafka: guard({
@@ -378,7 +380,9 @@ describe('command API', () => {
         attempts: 2,
         breakAfter: 2,
         halfOpenAfterMs: 30_000,
+        report: { registry, dependency: 'kafka' },
       }),
+      durations: commandMetrics(registry),
       idempotencyKeys: new IdempotencyKeys(deps.redis, deps.redisGuard, quietLogger()),
       serde: fixture.serde,
       waiter: deps.waiter,
@@ -417,6 +421,19 @@ describe('command API', () => {
         unavailable(error) && (error as DependencyUnavailable).extensions.retryAfterSeconds === 30,
     );
     assert.ok(Date.now() - started < 100, 'an open circuit refuses without calling Kafka');
+    // Ops see it: the breaker open, and each refused command counted by type and result.
+    const metrics = await registry.getMetricsAsJSON();
+    const values = (name: string) => metrics.find((m) => m.name === name)?.values ?? [];
+    const breaker = values('circuit_breaker_state').find((v) => v.labels.dependency === 'kafka');
+    assert.equal(breaker?.value, 1);
+    const refused = values('command_duration_seconds').find(
+      (v) =>
+        (v as { metricName?: string }).metricName === 'command_duration_seconds_count' &&
+        v.labels.command === 'ArchiveConversation' &&
+        v.labels.result === 'unavailable' &&
+        v.labels.code === 'COMMANDS_UNAVAILABLE',
+    );
+    assert.equal(refused?.value, 3);
   });
 
   it('keeps accepting commands while its Redis is down (202), and the status route answers 503', async () => {

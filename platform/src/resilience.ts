@@ -19,6 +19,46 @@ import {
   wrap,
 } from 'cockatiel';
 import { AppError } from './errors.ts';
+import { Gauge, type Registry } from './metrics.ts';
+
+export type BreakerState = 'closed' | 'half-open' | 'open';
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 0.5, open: 1 };
+
+/** The breakers each registry reports, by dependency: one gauge per registry, read on scrape. */
+const reported = new WeakMap<Registry, Map<string, () => BreakerState>>();
+
+/**
+ * Reports a circuit breaker's state on a registry as `circuit_breaker_state{dependency}`
+ * (0 closed, 0.5 half-open, 1 open), read when Prometheus scrapes: every guard of a service, and
+ * the assistant's breaker around the model, under one name.
+ */
+export function reportBreakerState(
+  registry: Registry,
+  dependency: string,
+  state: () => BreakerState,
+): void {
+  let breakers = reported.get(registry);
+  if (!breakers) {
+    const own = new Map<string, () => BreakerState>();
+    breakers = own;
+    reported.set(registry, own);
+    new Gauge({
+      name: 'circuit_breaker_state',
+      help: 'The circuit breaker around a dependency: 0 closed, 0.5 half-open, 1 open',
+      labelNames: ['dependency'],
+      registers: [registry],
+      collect() {
+        for (const [name, read] of own) this.set({ dependency: name }, BREAKER_VALUE[read()]);
+      },
+    });
+  }
+  breakers.set(dependency, state);
+}
+
+export function breakerStateOf(state: CircuitState): BreakerState {
+  if (state === CircuitState.Open || state === CircuitState.Isolated) return 'open';
+  return state === CircuitState.HalfOpen ? 'half-open' : 'closed';
+}
 
 export class DependencyUnavailable extends AppError {
   constructor(code: string, detail: string, cause: unknown, retryAfterSeconds: number) {
@@ -42,6 +82,8 @@ export interface GuardOptions {
   breakAfter: number;
   /** How long the circuit stays open before one trial call. */
   halfOpenAfterMs: number;
+  /** Where the breaker's state is reported (`circuit_breaker_state{dependency}`). */
+  report?: { registry: Registry; dependency: string };
 }
 
 export interface Guard {
@@ -83,6 +125,11 @@ export function guard(options: GuardOptions): Guard {
           }),
         ];
   const policy = wrap(breaker, ...retries, ...timeouts);
+  if (options.report) {
+    reportBreakerState(options.report.registry, options.report.dependency, () =>
+      breakerStateOf(breaker.state),
+    );
+  }
   let openedAt = 0;
   breaker.onBreak(() => {
     openedAt = performance.now();

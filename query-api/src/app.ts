@@ -18,6 +18,7 @@ import { chatRoutes } from './chat/routes.ts';
 import type { Config } from './config.ts';
 import type { QueryApiDependencies } from './dependencies.ts';
 import { identityRoutes } from './identity/routes.ts';
+import { statusRoutes } from './status/routes.ts';
 import { usageRoutes } from './usage/routes.ts';
 
 export const SERVICE = 'query-api';
@@ -81,5 +82,6 @@ export async function buildApp({
   await app.register(chatRoutes, routeOptions);
   await app.register(eventRoutes, { ...routeOptions, heartbeatMs: config.SSE_HEARTBEAT_MS });
   await app.register(usageRoutes, routeOptions);
+  await app.register(statusRoutes, { status: deps.status });
   return app;
 }

@@ -7,6 +7,11 @@ import { revocationSettings } from '@parley/platform/revocations';
 import { serviceSettings } from '@parley/platform/service';
 import { topicSettings } from '@parley/schemas/topics/catalogue';
 
+/** The other services where `npm start` runs them. */
+const LOCAL_SERVICES =
+  'command-api=http://127.0.0.1:3000,command-processor=http://127.0.0.1:3003,' +
+  'projectors=http://127.0.0.1:3002,assistant=http://127.0.0.1:3004';
+
 export const settings = {
   ...serviceSettings(3001),
   ...postgresSettings,
@@ -37,6 +42,17 @@ export const settings = {
   GENERATION_CACHE_MS: env.int(0, 60_000, { default: 1_000 }),
   /** Reads per user and route per minute (Redis-backed, shared by the instances). */
   READ_RATE_LIMIT_PER_MINUTE: env.int(1, 1_000_000, { default: 600 }),
+  /**
+   * `GET /v1/status`: each other service's base URL, `name=url` comma-separated (command-api,
+   * command-processor, projectors, assistant); a service left out counts as down.
+   */
+  STATUS_PROBES: env.matching(
+    /^([a-z-]+=https?:\/\/[A-Za-z0-9.-]+(:\d+)?)(,[a-z-]+=https?:\/\/[A-Za-z0-9.-]+(:\d+)?)*$/,
+    'comma-separated name=http(s)://host:port',
+    { default: { dev: LOCAL_SERVICES, test: LOCAL_SERVICES } },
+  ),
+  /** How often the status probes the services. */
+  STATUS_POLL_MS: env.int(1_000, 300_000, { default: 5_000 }),
   /** A comment line on open event streams this often, so proxies keep them open. */
   SSE_HEARTBEAT_MS: env.int(1_000, 120_000, { default: 15_000 }),
 };

@@ -15,9 +15,12 @@ import { type ReadMetrics, readMetrics } from './read-models/read-metrics.ts';
 import { ReplyHub } from './read-models/reply-hub.ts';
 import { SingleFlight } from './read-models/single-flight.ts';
 import { ViewStore } from './read-models/view-store.ts';
+import { parseProbes, type StatusPoller, startStatusPoller } from './status/status-poller.ts';
 
 /** How long a Redis command may take before the read falls back to the databases. */
 const REDIS_TIMEOUT_MS = 300;
+/** A service that does not answer its readiness in this time counts as down in the status. */
+const STATUS_PROBE_TIMEOUT_MS = 2_000;
 
 /** What the read routes share: the stores behind their breakers and the read machinery. */
 export interface ReadModels {
@@ -44,6 +47,8 @@ export interface QueryApiDependencies extends Dependencies {
   readonly reads: ReadModels;
   /** Users whose tokens are refused: their account was deactivated or erased (users read model). */
   readonly revoked: RevokedUsers;
+  /** The product's status for `GET /v1/status`, probed in the background. */
+  readonly status: StatusPoller;
 }
 
 export function createDependencies({
@@ -74,6 +79,7 @@ export function createDependencies({
     attempts: 1,
     breakAfter: 5,
     halfOpenAfterMs: 5_000,
+    report: { registry: metrics, dependency: 'redis' },
   });
   const postgresGuard = guard({
     code: 'POSTGRES_UNAVAILABLE',
@@ -82,6 +88,7 @@ export function createDependencies({
     attempts: 2,
     breakAfter: 5,
     halfOpenAfterMs: 10_000,
+    report: { registry: metrics, dependency: 'postgres' },
   });
   const mongoGuard = guard({
     code: 'MONGODB_UNAVAILABLE',
@@ -90,6 +97,7 @@ export function createDependencies({
     attempts: 2,
     breakAfter: 5,
     halfOpenAfterMs: 10_000,
+    report: { registry: metrics, dependency: 'mongodb' },
   });
   const hub = new ProgressHub(subscriber, namespace);
   hub.start();
@@ -119,8 +127,20 @@ export function createDependencies({
     metrics,
   });
   void revoked.start();
+  // Each route degrades on its own (Redis down: reads from the databases; a database down:
+  // 503 on the routes that need it), and every replica shares these stores, so none of them
+  // takes a replica out of the load balancer: readiness reports them as `degraded`.
+  const checks = [redis.check, postgres.check, mongo.check].map((c) => ({ ...c, critical: false }));
+  const status = startStatusPoller({
+    probes: parseProbes(config.STATUS_PROBES),
+    ownChecks: checks,
+    intervalMs: config.STATUS_POLL_MS,
+    timeoutMs: STATUS_PROBE_TIMEOUT_MS,
+    log,
+  });
   return {
     revoked,
+    status,
     redis: redis.redis,
     reads: {
       namespace,
@@ -145,11 +165,9 @@ export function createDependencies({
       viewFillTtlSeconds: config.VIEW_FILL_TTL_SECONDS,
       minVersionWaitMs: config.MIN_VERSION_WAIT_MS,
     },
-    // Each route degrades on its own (Redis down: reads from the databases; a database down:
-    // 503 on the routes that need it), and every replica shares these stores, so none of them
-    // takes a replica out of the load balancer: readiness reports them as `degraded`.
-    checks: [redis.check, postgres.check, mongo.check].map((c) => ({ ...c, critical: false })),
+    checks,
     resources: [
+      { name: 'status-poller', close: async () => status.stop() },
       { name: 'revoked-users', close: async () => revoked.stop() },
       { name: 'progress-subscriber', close: () => closeRedis(subscriber) },
       redis.resource,

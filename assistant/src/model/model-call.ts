@@ -6,10 +6,10 @@
  * - a circuit breaker counting every attempt: while it is open, replies fail at once.
  * The user may stop the reply: what was written by then is returned, marked stopped.
  */
+import { type BreakerState, breakerStateOf } from '@parley/platform/resilience';
 import { type LanguageModel, type ModelMessage, streamText } from 'ai';
 import {
   BrokenCircuitError,
-  CircuitState,
   ConsecutiveBreaker,
   circuitBreaker,
   ExponentialBackoff,
@@ -148,7 +148,7 @@ function stoppedReply(text: string, durationMs: number, attempts: number): Reply
 
 export interface ModelCaller {
   streamReply(request: ReplyRequest): Promise<Reply>;
-  breakerState(): 'closed' | 'open' | 'half-open';
+  breakerState(): BreakerState;
 }
 
 export function modelCaller(model: LanguageModel, settings: ModelCallSettings): ModelCaller {
@@ -208,12 +208,7 @@ export function modelCaller(model: LanguageModel, settings: ModelCallSettings): 
   };
 
   return {
-    breakerState: () =>
-      breaker.state === CircuitState.Open
-        ? 'open'
-        : breaker.state === CircuitState.HalfOpen
-          ? 'half-open'
-          : 'closed',
+    breakerState: () => breakerStateOf(breaker.state),
 
     async streamReply(request) {
       const text = { value: '' };

@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError, defineError } from '@parley/platform/errors';
 import { uuidFrom } from '@parley/platform/ids';
+import { Histogram, type Registry } from '@parley/platform/metrics';
 import type { Guard } from '@parley/platform/resilience';
 import type { SendBatcher } from '@parley/platform/send-batcher';
 import type { CommandMetadata, RecordMap, RecordName } from '@parley/schemas/generated/records';
@@ -22,6 +23,21 @@ export const IdempotencyKeyReused = defineError(
   'This Idempotency-Key was already used for a different request',
 );
 
+/**
+ * `command_duration_seconds{command, result, code}`: from the API taking a command to its outcome,
+ * by command type and result (accepted, rejected with the problem code, pending: answered 202,
+ * unavailable: Kafka refused by its guard), so ops see outcomes and latency per command.
+ */
+export function commandMetrics(registry: Registry) {
+  return new Histogram({
+    name: 'command_duration_seconds',
+    help: 'From a command taken by the API to its outcome, by command type and result',
+    labelNames: ['command', 'result', 'code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+}
+
 export type Submitted =
   | { kind: 'outcome'; outcome: Outcome }
   | { kind: 'pending'; commandId: string };
@@ -36,6 +52,7 @@ export interface GatewayOptions {
   topicOf: (type: RecordName) => string;
   /** How long a request waits for the outcome before answering 202. */
   outcomeWaitMs: number;
+  durations: ReturnType<typeof commandMetrics>;
 }
 
 /**
@@ -89,6 +106,12 @@ export class CommandGateway {
         if (outcome) return { kind: 'outcome', outcome };
       }
     }
+    const started = performance.now();
+    const observe = (result: string, code = '') =>
+      this.options.durations.observe(
+        { command: type, result, code },
+        (performance.now() - started) / 1000,
+      );
     const record = await commandRecord(this.options.serde, type, value);
     const topic = this.options.topicOf(type);
     if (!topic) throw new AppError('UNKNOWN_COMMAND', 500, `no topic for ${type}`);
@@ -97,11 +120,16 @@ export class CommandGateway {
       await this.options.kafka((signal) => this.options.sender.send(topic, record, signal));
     } catch (error) {
       void wait(0);
+      observe('unavailable', error instanceof AppError ? error.code : '');
       throw error;
     }
     const outcome = await wait(this.options.outcomeWaitMs);
-    if (outcome) return { kind: 'outcome', outcome };
+    if (outcome) {
+      observe(outcome.status, outcome.status === 'rejected' ? outcome.code : '');
+      return { kind: 'outcome', outcome };
+    }
     await this.options.waiter.notePending(commandId, value.metadata.actor);
+    observe('pending');
     return { kind: 'pending', commandId };
   }
 }
