@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '@parley/platform/config';
+import { startLagMonitor } from '@parley/platform/consumer-lag';
 import { createProducer, type Producer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
 import { quietLogger, stackConfig } from '@parley/platform/testing/fixtures';
@@ -581,6 +582,7 @@ describe('projections', () => {
         error: new Error('a bug since fixed'),
       },
     ]);
+    const redriveGroup = `redrive-test-${randomUUID()}`;
     const redrive = () =>
       gen('conversations').then((generation) =>
         redriveDeadLetters({
@@ -590,9 +592,21 @@ describe('projections', () => {
           projection: conversationsProjection,
           generation,
           topic,
-          groupId: `redrive-test-${randomUUID()}`,
+          groupId: redriveGroup,
         }),
       );
+    // The dead letters waiting are the redrive group's lag on the dead-letter topic (the
+    // projectors watch each projection's redrive group so).
+    const lag = startLagMonitor({
+      admin: read.kafka.admin,
+      targets: () => [{ group: redriveGroup, topics: [topic] }],
+      metrics: createMetricsRegistry('dead-letters-waiting-test'),
+      log: quietLogger(),
+      intervalMs: 60_000,
+    });
+    const waiting = async () =>
+      (await lag.measure()).reduce((sum, partition) => sum + partition.events, 0);
+    assert.equal(await waiting(), 2, 'the poison record and the event that once failed');
     const first = await redrive();
     assert.equal(first.redriven.length, 1, JSON.stringify(first));
     assert.equal(first.failed.length, 1, 'the poison record still fails');
@@ -606,6 +620,9 @@ describe('projections', () => {
     const again = await redrive();
     assert.deepEqual(again.redriven, first.redriven);
     assert.deepEqual(await conversationDoc(aggregateId), doc);
+    // One still fails, so the group does not move past them: both still wait.
+    assert.equal(await waiting(), 2);
+    lag.stop();
   });
 
   it('refuses control characters at the API; events a store refuses go to the dead letters and the events after them are applied in every store', async () => {

@@ -130,6 +130,17 @@ export function startLagMonitor(options: LagMonitorOptions): LagMonitor {
   /** Label sets written last time, so a group no longer watched (an old generation) goes away. */
   let written = new Map<string, { group: string; topic: string; partition: string }>();
 
+  /** Removes the gauges of what was measured last time and is no longer watched. */
+  const forgetUnwatched = (seen: ReadonlyMap<string, { group: string }>) => {
+    for (const [key, l] of written) {
+      if (seen.has(key)) continue;
+      eventsGauge.remove(l);
+      secondsGauge.remove(l);
+      if (![...seen.values()].some((s) => s.group === l.group))
+        measuredAt.remove({ group: l.group });
+    }
+  };
+
   const measureOnce = async (): Promise<PartitionLag[]> => {
     const targets = options.targets();
     const now = Date.now();
@@ -150,7 +161,7 @@ export function startLagMonitor(options: LagMonitorOptions): LagMonitor {
     };
     const result: PartitionLag[] = [];
     const seen = new Map<string, { group: string; topic: string; partition: string }>();
-    for (const target of targets) {
+    const measureTarget = async (target: LagTarget) => {
       const committed = await options.admin.fetchOffsets({
         groupId: target.group,
         topics: [...target.topics],
@@ -174,16 +185,22 @@ export function startLagMonitor(options: LagMonitorOptions): LagMonitor {
         }
       }
       measuredAt.set({ group: target.group }, now / 1000);
+    };
+    // One group the brokers cannot answer for (a topic not created yet) leaves the others measured;
+    // its own measurement goes stale, and the first error is thrown once all were tried.
+    const errors: unknown[] = [];
+    for (const target of targets) {
+      try {
+        await measureTarget(target);
+      } catch (error) {
+        errors.push(error);
+        for (const [key, l] of written) if (l.group === target.group) seen.set(key, l);
+      }
     }
-    for (const [key, l] of written) {
-      if (seen.has(key)) continue;
-      eventsGauge.remove(l);
-      secondsGauge.remove(l);
-      if (![...seen.values()].some((s) => s.group === l.group))
-        measuredAt.remove({ group: l.group });
-    }
+    forgetUnwatched(seen);
     written = seen;
     latest = result;
+    if (errors.length > 0) throw errors[0];
     return result;
   };
   const measure = () => {

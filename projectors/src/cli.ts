@@ -19,7 +19,7 @@ import { PROJECTION_NAMES, projectionNamed } from './projections/index.ts';
 import { type RebuildProgress, RebuildRunningError, rebuild } from './rebuild.ts';
 import { currentGeneration } from './runtime/generations.ts';
 import { projectionMetrics } from './runtime/metrics.ts';
-import { groupOf, namespaceOf, pointerKey } from './runtime/projection.ts';
+import { groupOf, namespaceOf, pointerKey, redriveGroupOf } from './runtime/projection.ts';
 
 const USAGE = `usage: npm run projector -- rebuild <projection>
        npm run projector -- dlq list|redrive <projection>
@@ -152,7 +152,7 @@ try {
       projection,
       generation: { projection: key, number, namespace },
       topic: dlqTopic,
-      groupId: `${groupOf(projection)}.redrive`,
+      groupId: redriveGroupOf(projection),
     });
     for (const offset of redriven)
       process.stdout.write(`${JSON.stringify({ redriven: offset })}\n`);

@@ -15,7 +15,13 @@ import { prefixedTopicNames, type topicNames } from '@parley/schemas/topics/cata
 import type { Config } from './config.ts';
 import { projectionNamed } from './projections/index.ts';
 import { type ProjectionMetrics, projectionMetrics } from './runtime/metrics.ts';
-import { namespaceOf, type Projection, type Stores } from './runtime/projection.ts';
+import {
+  groupOf,
+  namespaceOf,
+  type Projection,
+  redriveGroupOf,
+  type Stores,
+} from './runtime/projection.ts';
 import { type Supervisor, startSupervisor } from './runtime/supervisor.ts';
 
 export interface ProjectorDependencies extends Dependencies {
@@ -83,10 +89,11 @@ export async function createDependencies({
     const p = projectionNamed(n);
     return p ? [p] : ([] as Projection[]);
   });
+  const names = prefixedTopicNames(config.TOPIC_PREFIX);
   const supervisor = await startSupervisor({
     ...projectorContext(connected, {
       producer,
-      names: prefixedTopicNames(config.TOPIC_PREFIX),
+      names,
       log,
       metrics: projectionMetrics(metrics),
     }),
@@ -95,10 +102,18 @@ export async function createDependencies({
     pollMs: config.PROJECTOR_GENERATION_POLL_MS,
     registry: metrics,
   });
-  // Measured from the brokers, so a projection whose consumer died shows a lag that grows.
+  // Measured from the brokers, so a projection whose consumer died shows a lag that grows. The
+  // redrive groups' lag on the dead-letter topics is the dead letters waiting.
+  const redrives = projections.map((p) => ({
+    group: redriveGroupOf(p),
+    topics: [names.deadLetters(groupOf(p))],
+  }));
   const lag = startLagMonitor({
     admin: connected.kafka.admin,
-    targets: () => supervisor.groups().map(({ group, topics }) => ({ group, topics })),
+    targets: () => [
+      ...supervisor.groups().map(({ group, topics }) => ({ group, topics })),
+      ...redrives,
+    ],
     metrics,
     log,
     intervalMs: config.CONSUMER_LAG_INTERVAL_MS,

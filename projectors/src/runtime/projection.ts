@@ -80,3 +80,8 @@ export interface GuardedProjection extends Common {
 export type Projection = PostgresProjection | GuardedProjection;
 
 export const groupOf = (projection: { name: string }) => `projector.${projection.name}`;
+/**
+ * The group that redrives a projection's dead letters (`npm run projector -- dlq redrive`): it
+ * commits past them once they all apply, so its lag on the dead-letter topic is how many wait.
+ */
+export const redriveGroupOf = (projection: { name: string }) => `${groupOf(projection)}.redrive`;
