@@ -3,30 +3,12 @@
  * its events in order; `next(match)` resolves with the first event after the last one handed out
  * that matches (skipping the others).
  */
+import { parseEventStream } from '@parley/platform/testing/event-stream';
 
 export interface SseEvent {
   id?: string;
   event: string;
   data: Record<string, unknown> & { replyId?: string; replyTo?: string; reason?: string };
-}
-
-/** The complete events in `buffer`, and what is left (an event not finished yet). */
-function parseEvents(buffer: string): { events: SseEvent[]; rest: string } {
-  const blocks = buffer.split('\n\n');
-  const rest = blocks.pop() ?? '';
-  const events: SseEvent[] = [];
-  for (const block of blocks) {
-    const fields = new Map<string, string>();
-    for (const line of block.split('\n')) {
-      const match = /^(id|event|data): (.*)$/.exec(line);
-      if (match?.[1] && match[2] !== undefined) fields.set(match[1], match[2]);
-    }
-    const event = fields.get('event');
-    if (event) {
-      events.push({ id: fields.get('id'), event, data: JSON.parse(fields.get('data') ?? '{}') });
-    }
-  }
-  return { events, rest };
 }
 
 export async function openSse(url: string, token: string) {
@@ -48,8 +30,9 @@ export async function openSse(url: string, token: string) {
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
-          const parsed = parseEvents(buffer + decoder.decode(value, { stream: true }));
-          events.push(...parsed.events);
+          const parsed = parseEventStream(buffer + decoder.decode(value, { stream: true }));
+          // Every event the query API sends has a name and JSON data.
+          events.push(...(parsed.events as SseEvent[]));
           buffer = parsed.rest;
           wake?.();
         }

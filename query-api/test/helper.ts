@@ -2,10 +2,12 @@
  * Builds the query API in process (Fastify inject, or listening on a free port for event
  * streams), configured from the environment plus `env`, and closes it after.
  */
+
 import assert from 'node:assert/strict';
 import { loadConfig } from '@parley/platform/config';
 import { createMetricsRegistry, type Registry } from '@parley/platform/metrics';
 import { recordAnswers } from '@parley/platform/testing/contract';
+import { parseEventStream, type StreamEvent } from '@parley/platform/testing/event-stream';
 import { quietLogger } from '@parley/platform/testing/fixtures';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
@@ -52,30 +54,6 @@ export async function counterValue(
   return values
     .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
     .reduce((sum, v) => sum + v.value, 0);
-}
-
-export interface StreamEvent {
-  id?: string;
-  event?: string;
-  data?: { text?: string } & Record<string, unknown>;
-}
-
-/** The events in a chunk of an event stream, and what is left of it (an unfinished event). */
-export function parseEventStream(buffer: string): { events: StreamEvent[]; rest: string } {
-  const events: StreamEvent[] = [];
-  const blocks = buffer.split('\n\n');
-  const rest = blocks.pop() ?? '';
-  for (const block of blocks) {
-    const fields = new Map<string, string>();
-    for (const line of block.split('\n')) {
-      const match = /^(id|event|data): (.*)$/.exec(line);
-      if (match?.[1] && match[2] !== undefined) fields.set(match[1], match[2]);
-    }
-    const event = fields.get('event');
-    if (!event) continue;
-    events.push({ id: fields.get('id'), event, data: JSON.parse(fields.get('data') ?? '{}') });
-  }
-  return { events, rest };
 }
 
 /** Opens an event stream with fetch; `next(n)` resolves once n events have arrived. */
@@ -126,3 +104,5 @@ export async function openEventStream(url: string, headers: Record<string, strin
     close: () => controller.abort(),
   };
 }
+
+export type { StreamEvent };
