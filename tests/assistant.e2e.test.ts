@@ -16,7 +16,6 @@ import { createMetricsRegistry } from '@parley/platform/metrics';
 import { quietLogger } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
-import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import { ENTRIES, processorFixture } from '../command-api/test/processor-fixture.ts';
 import { settings as projectorSettings } from '../projectors/src/config.ts';
 import { connectStores, projectorContext } from '../projectors/src/dependencies.ts';
@@ -70,13 +69,7 @@ async function start(name: Service, env: Record<string, string> = {}) {
 
 before(async () => {
   fixture = await processorFixture(3);
-  await fixture.admin.createTopics({
-    waitForLeaders: true,
-    topics: DEAD_LETTER_GROUPS.map((g) => ({
-      topic: fixture.names.deadLetters(g),
-      numPartitions: 1,
-    })),
-  });
+  await fixture.createDeadLetterTopics();
   read = connectStores(
     loadConfig(projectorSettings, {
       source: { ...process.env, PII_MASTER_KEY: keyEnv.PII_MASTER_KEY ?? '' },
@@ -101,9 +94,6 @@ after(async () => {
   for (const service of services.values()) await service.kill9();
   await producer?.disconnect().catch(() => {});
   for (const r of read?.resources ?? []) await r.close().catch(() => {});
-  await fixture.admin
-    .deleteTopics({ topics: DEAD_LETTER_GROUPS.map((g) => fixture.names.deadLetters(g)) })
-    .catch(() => {});
   await fixture.cleanup();
 });
 

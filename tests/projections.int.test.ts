@@ -15,7 +15,6 @@ import { createProducer, type Producer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
 import { quietLogger, stackConfig } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
-import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { settings as projectorSettings } from '../projectors/src/config.ts';
 import { readDeadLetters, redriveDeadLetters } from '../projectors/src/dead-letter-tool.ts';
@@ -62,13 +61,7 @@ const PASSWORD = 'correct horse battery staple';
 
 before(async () => {
   fixture = await processorFixture();
-  await fixture.admin.createTopics({
-    waitForLeaders: true,
-    topics: DEAD_LETTER_GROUPS.map((g) => ({
-      topic: fixture.names.deadLetters(g),
-      numPartitions: 1,
-    })),
-  });
+  await fixture.createDeadLetterTopics();
   await fixture.start();
   api = await fixture.commandApi({
     ...keyEnv,
@@ -96,9 +89,6 @@ after(async () => {
   await producer?.disconnect();
   await api.close();
   for (const r of read.resources) await r.close().catch(() => {});
-  await fixture.admin
-    .deleteTopics({ topics: DEAD_LETTER_GROUPS.map((g) => fixture.names.deadLetters(g)) })
-    .catch(() => {});
   await fixture.cleanup();
 });
 

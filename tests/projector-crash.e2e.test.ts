@@ -14,7 +14,6 @@ import { quietLogger } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv } from '@parley/platform/testing/tokens';
 import type { RecordName } from '@parley/schemas/generated/records';
-import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import { IDENTITY_MIGRATIONS, IDENTITY_SCHEMA } from '../command-api/src/identity/store-schema.ts';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { settings } from '../projectors/src/config.ts';
@@ -38,13 +37,7 @@ const entry = new URL('../projectors/src/server.ts', import.meta.url).pathname;
 
 before(async () => {
   fixture = await processorFixture(3);
-  await fixture.admin.createTopics({
-    waitForLeaders: true,
-    topics: DEAD_LETTER_GROUPS.map((g) => ({
-      topic: fixture.names.deadLetters(g),
-      numPartitions: 1,
-    })),
-  });
+  await fixture.createDeadLetterTopics();
   namespace = namespaceOf(fixture.topicPrefix);
   read = connectStores(
     loadConfig(settings, { source: { ...process.env, PII_MASTER_KEY: masterKey } }),
@@ -60,9 +53,6 @@ after(async () => {
   await projector?.kill9();
   await producer.disconnect();
   for (const r of read.resources) await r.close().catch(() => {});
-  await fixture.admin
-    .deleteTopics({ topics: DEAD_LETTER_GROUPS.map((g) => fixture.names.deadLetters(g)) })
-    .catch(() => {});
   await fixture.cleanup();
 });
 

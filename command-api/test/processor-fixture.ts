@@ -21,7 +21,7 @@ import { registerSchemas } from '@parley/schemas/avro/register';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import type { CommandMetadata } from '@parley/schemas/generated/records';
 import { AvroSerde } from '@parley/schemas/serde/serde';
-import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
+import { DEAD_LETTER_GROUPS, prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { settings } from '../src/config.ts';
@@ -190,6 +190,15 @@ export async function processorFixture(partitions = 3) {
     },
     async events(topic: string, aggregateId: string) {
       return (await fixture.allEvents(topic)).filter((e) => e.aggregateId === aggregateId);
+    },
+    /** The dead-letter topics of every projector group, deleted with the rest at cleanup. */
+    async createDeadLetterTopics() {
+      const deadLetters = DEAD_LETTER_GROUPS.map((g) => names.deadLetters(g));
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: deadLetters.map((topic) => ({ topic, numPartitions: 1 })),
+      });
+      topics.push(...deadLetters);
     },
     async cleanup() {
       await processor?.stop();

@@ -17,7 +17,6 @@ import {
   redisReady,
 } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
-import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import type { FastifyInstance } from 'fastify';
 import { processorFixture } from '../../command-api/test/processor-fixture.ts';
 import { settings as projectorSettings } from '../../projectors/src/config.ts';
@@ -47,13 +46,7 @@ const queryEnv = () => ({
 
 before(async () => {
   fixture = await processorFixture();
-  await fixture.admin.createTopics({
-    waitForLeaders: true,
-    topics: DEAD_LETTER_GROUPS.map((g) => ({
-      topic: fixture.names.deadLetters(g),
-      numPartitions: 1,
-    })),
-  });
+  await fixture.createDeadLetterTopics();
   await fixture.start();
   commands = await fixture.commandApi({
     ...keyEnv,
@@ -104,9 +97,6 @@ after(async () => {
     .catch(() => {});
   for (const r of stores.resources) await r.close().catch(() => {});
   await commands?.close();
-  await fixture.admin
-    .deleteTopics({ topics: DEAD_LETTER_GROUPS.map((g) => fixture.names.deadLetters(g)) })
-    .catch(() => {});
   await fixture.cleanup();
 });
 
