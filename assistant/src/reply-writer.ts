@@ -23,22 +23,30 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[2], '{"id":"' .. id .. '","event":' .. ARGV[2] .. '}')
 return id`;
 
-export class ReplyWriter {
-  constructor(
-    private readonly redis: Redis,
-    private readonly namespace: string,
-  ) {}
+/** The script as a command of the connection: ioredis sends its hash (EVALSHA), the text once. */
+type WithAppend = Redis & {
+  appendReplyEvent(...args: string[]): Promise<string>;
+};
 
-  async append(conversationId: string, event: ReplyEvent): Promise<string> {
-    return (await this.redis.eval(
-      APPEND,
-      2,
+export class ReplyWriter {
+  private readonly redis: WithAppend;
+
+  constructor(
+    redis: Redis,
+    private readonly namespace: string,
+  ) {
+    redis.defineCommand('appendReplyEvent', { numberOfKeys: 2, lua: APPEND });
+    this.redis = redis as WithAppend;
+  }
+
+  append(conversationId: string, event: ReplyEvent): Promise<string> {
+    return this.redis.appendReplyEvent(
       replyStreamKey(this.namespace, conversationId),
       replyChannel(this.namespace, conversationId),
       String(REPLY_STREAM_MAX_ENTRIES),
       encodeReplyEvent(event),
       String(REPLY_STREAM_TTL_SECONDS),
-    )) as string;
+    );
   }
 
   /** The deltas of one reply, gathered: `push` each, `flush` at the end; after `before`. */
