@@ -97,6 +97,16 @@ ensure_promtool() {
   rm -rf "$tmp"
 }
 
+# Chromium, for the ops page's browser test (tests/ops-page.e2e.test.ts): Debian's package.
+ensure_chromium() {
+  if ! command -v chromium >/dev/null; then
+    step "installing Chromium (Debian's package) for the ops page's browser test"
+    apt_install chromium
+  fi
+  CHROMIUM_PATH="$(command -v chromium)"
+  export CHROMIUM_PATH
+}
+
 # The local token key pair (gitignored, under .data/keys), and where services read its public half.
 ensure_dev_keys() {
   node --import tsx "$REPO_DIR/scripts/dev-keys.ts"

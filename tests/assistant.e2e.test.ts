@@ -17,7 +17,7 @@ import { quietLogger } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import { ENTRIES, processorFixture } from '../command-api/test/processor-fixture.ts';
-import { settings as projectorSettings } from '../projectors/src/config.ts';
+import { storeSettings as projectorSettings } from '../projectors/src/config.ts';
 import { connectStores, projectorContext } from '../projectors/src/dependencies.ts';
 import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { rebuild } from '../projectors/src/rebuild.ts';

@@ -29,7 +29,7 @@ import { accessTokenSettings } from '../command-api/src/auth/access-tokens.ts';
 import { quotaSettings } from '../command-api/src/chat/quotas.ts';
 import { settings as commandApiSettings } from '../command-api/src/config.ts';
 import { IDENTITY_MIGRATIONS, IDENTITY_SCHEMA } from '../command-api/src/identity/store-schema.ts';
-import { settings as projectorSettings } from '../projectors/src/config.ts';
+import { settings as projectorSettings, storeSettings } from '../projectors/src/config.ts';
 import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { ensureReadSchema } from '../projectors/src/runtime/generations.ts';
 import type { Stores } from '../projectors/src/runtime/projection.ts';
@@ -182,6 +182,7 @@ const SHARED_SETTINGS: Record<string, Spec> = {
   consumerLagSettings,
   revocationSettings,
   quotaSettings,
+  storeSettings,
 };
 
 interface ParsedSpec {

@@ -16,7 +16,7 @@ import { createMetricsRegistry } from '@parley/platform/metrics';
 import { quietLogger, stackConfig } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
-import { settings as projectorSettings } from '../projectors/src/config.ts';
+import { storeSettings as projectorSettings } from '../projectors/src/config.ts';
 import { readDeadLetters, redriveDeadLetters } from '../projectors/src/dead-letter-tool.ts';
 import { connectStores, projectorContext } from '../projectors/src/dependencies.ts';
 import {

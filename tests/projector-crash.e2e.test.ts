@@ -16,7 +16,7 @@ import { createSigningKey, serviceKeyEnv } from '@parley/platform/testing/tokens
 import type { RecordName } from '@parley/schemas/generated/records';
 import { IDENTITY_MIGRATIONS, IDENTITY_SCHEMA } from '../command-api/src/identity/store-schema.ts';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
-import { settings } from '../projectors/src/config.ts';
+import { storeSettings as settings } from '../projectors/src/config.ts';
 import { connectStores, projectorContext } from '../projectors/src/dependencies.ts';
 import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { rebuild } from '../projectors/src/rebuild.ts';
@@ -27,7 +27,8 @@ import { groupIdOf } from '../projectors/src/runtime/runner.ts';
 
 const EVENTS = Number(process.env.PARLEY_PROJECTOR_CRASH_EVENTS ?? 20_000);
 const KILLS = 3;
-const masterKey = serviceKeyEnv(createSigningKey()).PII_MASTER_KEY ?? '';
+const keyEnv = serviceKeyEnv(createSigningKey());
+const masterKey = keyEnv.PII_MASTER_KEY ?? '';
 let fixture: Awaited<ReturnType<typeof processorFixture>>;
 let read: ReturnType<typeof connectStores>;
 let producer: Producer;
@@ -159,6 +160,7 @@ async function startProjector() {
     {
       TOPIC_PREFIX: fixture.topicPrefix,
       PII_MASTER_KEY: masterKey,
+      JWT_PUBLIC_KEYS: keyEnv.JWT_PUBLIC_KEYS ?? '',
       LOG_LEVEL: 'warn',
       PROJECTOR_GENERATION_POLL_MS: '500',
       PROJECTIONS: PROJECTIONS.map((p) => p.name).join(','),

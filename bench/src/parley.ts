@@ -259,7 +259,11 @@ export async function startParley(context: BenchContext, options: ParleyOptions)
     );
     const projectors = await start(
       'projectors/src/server.ts',
-      { PROJECTIONS: options.projections.join(','), PII_MASTER_KEY: keyEnv.PII_MASTER_KEY ?? '' },
+      {
+        PROJECTIONS: options.projections.join(','),
+        PII_MASTER_KEY: keyEnv.PII_MASTER_KEY ?? '',
+        JWT_PUBLIC_KEYS: keyEnv.JWT_PUBLIC_KEYS ?? '',
+      },
       'projectors',
     );
     const startQueryApi = () =>

@@ -26,6 +26,8 @@ export interface PartitionLag {
   readonly group: string;
   readonly topic: string;
   readonly partition: number;
+  /** The partition's head (last stable offset) when measured. */
+  readonly head: number;
   /** Records at the head not yet consumed (committed offset to last stable offset). */
   readonly events: number;
   /** How long ago the head was where the group's committed offset is now (0 when caught up). */
@@ -90,6 +92,7 @@ export function partitionLag(
 export interface LagMonitorOptions {
   admin: Admin;
   targets: () => readonly LagTarget[];
+  /** Where the gauges go; a registry nobody scrapes for a loop that only serves `latest()`. */
   metrics: Registry;
   log: Logger;
   intervalMs: number;
@@ -177,7 +180,13 @@ export function startLagMonitor(options: LagMonitorOptions): LagMonitor {
             now,
             (offset) => history.timeOf(key, offset),
           );
-          result.push({ group: target.group, topic, partition: head.partition, ...lag });
+          result.push({
+            group: target.group,
+            topic,
+            partition: head.partition,
+            head: head.high,
+            ...lag,
+          });
           const l = { group: target.group, topic, partition: String(head.partition) };
           seen.set(`${target.group}|${key}`, l);
           eventsGauge.set(l, lag.events);

@@ -5,6 +5,7 @@
  */
 import {
   type Admin,
+  AssignerProtocol,
   CompressionTypes,
   Kafka,
   type KafkaConfig,
@@ -105,4 +106,14 @@ export function connectKafka(
     check: kafkaHealthCheck(admin),
     resource: { name: 'kafka-admin', close: () => admin.disconnect() },
   };
+}
+
+/** The topics a consumer group member subscribes to, from its metadata (describeGroups). */
+export function subscribedTopics(memberMetadata: Buffer): string[] {
+  try {
+    return AssignerProtocol.MemberMetadata.decode(memberMetadata)?.topics ?? [];
+  } catch {
+    // Not a consumer's metadata (another protocol): no topics.
+    return [];
+  }
 }

@@ -1,13 +1,16 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { parsePublicKeys, registerAuth } from '@parley/platform/auth';
 import { createHttpServer } from '@parley/platform/http';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import type { ProjectorDependencies } from './dependencies.ts';
+import { opsRoutes } from './ops/routes.ts';
 
 export const SERVICE = 'projectors';
 
-export function buildApp({
+export async function buildApp({
   config,
   log,
   metrics,
@@ -17,14 +20,29 @@ export function buildApp({
   log: Logger;
   metrics: Registry;
   deps: ProjectorDependencies;
-}): FastifyInstance {
+}): Promise<FastifyInstance> {
   const app = createHttpServer({
     service: SERVICE,
     log,
     metrics,
     checks: deps.checks,
     bodyLimit: config.HTTP_BODY_LIMIT,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  await registerAuth(app, {
+    publicKeys: parsePublicKeys(config.JWT_PUBLIC_KEYS),
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
+    revoked: deps.revoked,
   });
-  app.get('/', async () => ({ service: SERVICE, environment: config.environment }));
+  app.get('/', async () => ({ service: SERVICE, environment: config.environment, ops: '/ops' }));
+  await app.register(opsRoutes, {
+    watch: deps.ops,
+    kafka: deps.kafka,
+    serde: deps.serde,
+    stores: deps.stores,
+    names: deps.names,
+    namespace: deps.namespace,
+  });
   return app;
 }

@@ -12,7 +12,7 @@ import { createProducer } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import { createMetricsRegistry } from '@parley/platform/metrics';
 import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
-import { settings } from './config.ts';
+import { storeSettings } from './config.ts';
 import { readDeadLetters, redriveDeadLetters } from './dead-letter-tool.ts';
 import { connectStores, projectorContext } from './dependencies.ts';
 import { PROJECTION_NAMES, projectionNamed } from './projections/index.ts';
@@ -62,9 +62,9 @@ if (command === 'rebuild' && rest.length === 1 && projection) {
 }
 if (!projection) fail('no projection');
 
-let config: ReturnType<typeof loadConfig<typeof settings>>;
+let config: ReturnType<typeof loadConfig<typeof storeSettings>>;
 try {
-  config = loadConfig(settings);
+  config = loadConfig(storeSettings);
 } catch (error) {
   if (error instanceof ConfigError) fail(error.message, 78);
   throw error;

@@ -127,3 +127,72 @@ export async function redriveDeadLetters(options: {
   }
   return result;
 }
+
+/** A dead letter as people read it: where it came from, why it failed, whether it still waits. */
+export interface DeadLetterSummary {
+  /** `partition:offset` on the dead-letter topic. */
+  position: string;
+  error: string;
+  reason: string;
+  source: string;
+  at: string;
+  key: string | null;
+  valueBytes: number;
+  /** Not yet applied by a redrive (at or past the redrive group's committed offset). */
+  waiting: boolean;
+}
+
+/** Every dead letter of a topic, each marked waiting or already redriven. */
+export async function summarizeDeadLetters(options: {
+  kafka: Kafka;
+  topic: string;
+  redriveGroup: string;
+}): Promise<{ summaries: DeadLetterSummary[]; entries: DeadLetterEntry[] }> {
+  const admin = options.kafka.admin();
+  await admin.connect();
+  let committed: Awaited<ReturnType<typeof admin.fetchOffsets>>;
+  try {
+    committed = await admin.fetchOffsets({
+      groupId: options.redriveGroup,
+      topics: [options.topic],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  const redrivenUpTo = new Map(
+    (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+  );
+  const { entries, close } = await readDeadLetters(options.kafka, options.topic);
+  await close();
+  const summaries = entries.map(({ message: _message, offset, ...entry }) => {
+    const [partition = 0, at = 0] = offset.split(':').map(Number);
+    return { ...entry, position: offset, waiting: at >= (redrivenUpTo.get(partition) ?? -1) };
+  });
+  return { summaries, entries };
+}
+
+/** One dead letter in full: its headers and its record decoded (or why it cannot be). */
+export async function describeDeadLetter(serde: AvroSerde, entry: DeadLetterEntry) {
+  const headers = Object.fromEntries(
+    Object.entries(entry.message.headers ?? {}).map(([k, v]) => [k, v?.toString() ?? '']),
+  );
+  try {
+    const decoded = await serde.decode(entry.message.value ?? Buffer.alloc(0));
+    return {
+      headers,
+      type: decoded.type,
+      // Longs as numbers-or-strings and bytes as base64, so any record is plain JSON.
+      value: JSON.parse(
+        JSON.stringify(decoded.value, (_k, v: unknown) =>
+          typeof v === 'bigint' ? v.toString() : v,
+        ),
+      ) as unknown,
+    };
+  } catch (error) {
+    return {
+      headers,
+      decodeError: error instanceof Error ? error.message : String(error),
+      valueHex: entry.message.value?.subarray(0, 4096).toString('hex') ?? null,
+    };
+  }
+}

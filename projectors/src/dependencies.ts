@@ -6,19 +6,25 @@ import { connectMongo } from '@parley/platform/mongo';
 import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platform/personal-data';
 import { connectPostgres } from '@parley/platform/postgres';
 import { connectRedis } from '@parley/platform/redis';
+import { RevokedUsers } from '@parley/platform/revocations';
 import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
+import { parseServiceUrls } from '@parley/platform/service';
 import { consumersCheck } from '@parley/platform/supervised-consumer';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
 import { prefixedTopicNames, type topicNames } from '@parley/schemas/topics/catalogue';
-import type { Config } from './config.ts';
+import type { Config, StoreConfig } from './config.ts';
+import { type OpsWatch, startOpsWatch } from './ops/ops-watch.ts';
 import { projectionNamed } from './projections/index.ts';
+import { inactiveUsersSince, usersProjection } from './projections/users.ts';
+import { currentGeneration } from './runtime/generations.ts';
 import { type ProjectionMetrics, projectionMetrics } from './runtime/metrics.ts';
 import {
   groupOf,
   namespaceOf,
   type Projection,
+  pointerKey,
   redriveGroupOf,
   type Stores,
 } from './runtime/projection.ts';
@@ -30,10 +36,14 @@ export interface ProjectorDependencies extends Dependencies {
   serde: AvroSerde;
   supervisor: Supervisor;
   lag: LagMonitor;
+  names: typeof topicNames;
+  namespace: string;
+  ops: OpsWatch;
+  revoked: RevokedUsers;
 }
 
 /** The stores, clients and serde a projector (or the projector CLI) works with. */
-export function connectStores(config: Config, log: Logger, name: string) {
+export function connectStores(config: StoreConfig, log: Logger, name: string) {
   const kafka = connectKafka(config, name, log);
   const registry = connectSchemaRegistry(config);
   const postgres = connectPostgres(config, name);
@@ -90,6 +100,7 @@ export async function createDependencies({
     return p ? [p] : ([] as Projection[]);
   });
   const names = prefixedTopicNames(config.TOPIC_PREFIX);
+  const namespace = namespaceOf(config.TOPIC_PREFIX);
   const supervisor = await startSupervisor({
     ...projectorContext(connected, {
       producer,
@@ -98,7 +109,7 @@ export async function createDependencies({
       metrics: projectionMetrics(metrics),
     }),
     projections,
-    namespace: namespaceOf(config.TOPIC_PREFIX),
+    namespace,
     pollMs: config.PROJECTOR_GENERATION_POLL_MS,
     registry: metrics,
   });
@@ -118,14 +129,50 @@ export async function createDependencies({
     log,
     intervalMs: config.CONSUMER_LAG_INTERVAL_MS,
   });
+  const checks = [...connected.checks, consumersCheck('projections', () => supervisor.statuses())];
+  const ops = startOpsWatch({
+    admin: connected.kafka.admin,
+    pool: connected.stores.pool,
+    projections,
+    names,
+    namespace,
+    fleet: {
+      probes: parseServiceUrls(config.OPS_PROBES),
+      self: { name: 'projectors', checks, metrics },
+      timeoutMs: 2_000,
+    },
+    intervalMs: config.OPS_POLL_MS,
+    log,
+  });
+  // The ops API's tokens: those of accounts deactivated or erased are refused within seconds.
+  const usersKey = pointerKey(namespace, usersProjection);
+  const revoked = new RevokedUsers({
+    source: async (windowSeconds) => {
+      const number = await currentGeneration(connected.stores.pool, usersKey);
+      if (number === undefined) return [];
+      const generation = { projection: usersKey, number, namespace };
+      return inactiveUsersSince(connected.stores.pool, generation, windowSeconds);
+    },
+    windowSeconds: config.JWT_MAX_LIFETIME_SECONDS,
+    pollMs: config.REVOCATION_POLL_MS,
+    log,
+    metrics,
+  });
+  void revoked.start();
   return {
     kafka: connected.kafka.kafka,
     stores: connected.stores,
     serde: connected.serde,
     supervisor,
     lag,
-    checks: [...connected.checks, consumersCheck('projections', () => supervisor.statuses())],
+    names,
+    namespace,
+    ops,
+    revoked,
+    checks,
     resources: [
+      { name: 'ops', close: async () => ops.stop() },
+      { name: 'revoked-users', close: async () => revoked.stop() },
       { name: 'consumer-lag', close: async () => lag.stop() },
       { name: 'projections', close: () => supervisor.stop() },
       { name: 'dead-letter-producer', close: () => producer.disconnect() },

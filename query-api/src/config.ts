@@ -4,13 +4,13 @@ import { mongoSettings } from '@parley/platform/mongo';
 import { postgresSettings } from '@parley/platform/postgres';
 import { redisSettings } from '@parley/platform/redis';
 import { revocationSettings } from '@parley/platform/revocations';
-import { serviceSettings } from '@parley/platform/service';
+import { LOCAL_SERVICE_URLS, serviceSettings } from '@parley/platform/service';
 import { topicSettings } from '@parley/schemas/topics/catalogue';
 
 /** The other services where `npm start` runs them. */
-const LOCAL_SERVICES =
-  'command-api=http://127.0.0.1:3000,command-processor=http://127.0.0.1:3003,' +
-  'projectors=http://127.0.0.1:3002,assistant=http://127.0.0.1:3004';
+const LOCAL_SERVICES = LOCAL_SERVICE_URLS.split(',')
+  .filter((entry) => !entry.startsWith('query-api='))
+  .join(',');
 
 export const settings = {
   ...serviceSettings(3001),

@@ -159,3 +159,17 @@ export const usersProjection: PostgresProjection = {
     );
   },
 };
+
+/** Users whose account stopped being active within the window: their tokens are refused. */
+export async function inactiveUsersSince(
+  pool: Stores['pool'],
+  g: Generation,
+  windowSeconds: number,
+): Promise<string[]> {
+  const { rows } = await pool.query<{ user_id: string }>(
+    `select user_id from ${table(g)}
+     where status <> 'active' and updated_at > now() - make_interval(secs => $1)`,
+    [windowSeconds],
+  );
+  return rows.map((r) => r.user_id);
+}

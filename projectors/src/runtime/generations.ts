@@ -126,3 +126,22 @@ export async function dropCheckpoints(db: Queryable, projection: string, generat
     generation,
   ]);
 }
+
+/** Builds of these projections that are not the current generation: rebuilds running or dead. */
+export async function unswitchedBuilds(
+  db: Queryable,
+  projections: readonly string[],
+): Promise<Array<{ projection: string; generation: number; startedAt: Date }>> {
+  const { rows } = await db.query<{ projection: string; generation: number; started_at: Date }>(
+    `select b.projection, b.generation, b.started_at from read.builds b
+     left join read.generations g on g.projection = b.projection
+     where b.projection = any($1) and b.generation is distinct from g.generation
+     order by b.projection, b.generation`,
+    [projections],
+  );
+  return rows.map((r) => ({
+    projection: r.projection,
+    generation: r.generation,
+    startedAt: r.started_at,
+  }));
+}

@@ -5,6 +5,7 @@
  */
 import { checkReadiness, type HealthCheck } from '@parley/platform/health';
 import type { Logger } from '@parley/platform/logger';
+import { parseServiceUrls } from '@parley/platform/service';
 import {
   type ProductStatus,
   productStatus,
@@ -16,8 +17,7 @@ import {
 /** `name=url,name=url`: the readiness endpoint of each service, by name. */
 export function parseProbes(text: string): Map<StatusService, URL> {
   const probes = new Map<StatusService, URL>();
-  for (const entry of text.split(',').filter(Boolean)) {
-    const [name = '', url = ''] = entry.split('=');
+  for (const [name, url] of parseServiceUrls(text)) {
     if (!(STATUS_SERVICES as readonly string[]).includes(name) || name === 'query-api') {
       throw new Error(`STATUS_PROBES: unknown service '${name}'`);
     }
