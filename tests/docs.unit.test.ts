@@ -661,6 +661,7 @@ describe('UPPER_CASE names quoted anywhere in the docs', () => {
 const APIS: readonly { service: string; port: number }[] = [
   { service: 'command-api', port: 3000 },
   { service: 'query-api', port: 3001 },
+  { service: 'projectors', port: 3002 },
 ];
 
 interface BuiltApi {
