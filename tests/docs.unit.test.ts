@@ -22,6 +22,7 @@ import { redisSettings } from '@parley/platform/redis';
 import { revocationSettings } from '@parley/platform/revocations';
 import { schemaRegistrySettings } from '@parley/platform/schema-registry';
 import { serviceSettings } from '@parley/platform/service';
+import { tracingSettings } from '@parley/platform/tracing';
 import { topicCatalogue, topicSettings } from '@parley/schemas/topics/catalogue';
 import type { FastifyInstance } from 'fastify';
 import { settings as assistantSettings } from '../assistant/src/config.ts';
@@ -183,6 +184,7 @@ const SHARED_SETTINGS: Record<string, Spec> = {
   revocationSettings,
   quotaSettings,
   storeSettings,
+  tracingSettings,
 };
 
 interface ParsedSpec {

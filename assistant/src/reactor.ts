@@ -23,6 +23,13 @@ import type { EncryptedText, PersonalDataCipher } from '@parley/platform/persona
 import type { Redis } from '@parley/platform/redis';
 import { stopChannel, stopKey } from '@parley/platform/reply-stream';
 import type { SendBatcher } from '@parley/platform/send-batcher';
+import {
+  type Context,
+  contextFrom,
+  inSpan,
+  ROOT_CONTEXT,
+  SpanKind,
+} from '@parley/platform/tracing';
 import { countTokens } from '@parley/platform/usage-quotas';
 import type { ChatEventMap, CommandMetadata, RecordMap } from '@parley/schemas/generated/records';
 import { commandRecord } from '@parley/schemas/serde/command-record';
@@ -292,12 +299,14 @@ export async function startReactor(options: ReactorOptions) {
     const deltas = writer.deltas(ask.conversationId, replyId, started);
     metrics.inFlight.inc();
     try {
-      return await options.caller.streamReply({
-        system: prompt.system,
-        messages: prompt.messages,
-        stop: stop.signal,
-        onDelta: deltas.push,
-      });
+      return await inSpan('model stream', { kind: SpanKind.CLIENT }, () =>
+        options.caller.streamReply({
+          system: prompt.system,
+          messages: prompt.messages,
+          stop: stop.signal,
+          onDelta: deltas.push,
+        }),
+      );
     } finally {
       await deltas.flush().catch(() => undefined);
       inFlight.delete(ask.messageId);
@@ -436,7 +445,7 @@ export async function startReactor(options: ReactorOptions) {
   };
 
   /** One event in its conversation's order; tried again (with backoff) until it is done. */
-  const enqueue = (event: ChatEvent, done: () => void) => {
+  const enqueue = (event: ChatEvent, done: () => void, traced?: Context) => {
     const id = event.value.metadata.aggregateId;
     working += 1;
     const previous = queues.get(id) ?? Promise.resolve();
@@ -445,7 +454,12 @@ export async function startReactor(options: ReactorOptions) {
       limiter.run(async () => {
         for (let attempt = 0; !shuttingDown; attempt++) {
           try {
-            await handle(event);
+            // With tracing on, the event's trace goes on through the model call and the reply.
+            await (traced
+              ? inSpan(`assistant ${event.type}`, { parent: traced, kind: SpanKind.CONSUMER }, () =>
+                  handle(event),
+                )
+              : handle(event));
             handled = true;
             return;
           } catch (error) {
@@ -502,10 +516,17 @@ export async function startReactor(options: ReactorOptions) {
         }
         const offset = Number(message.offset);
         tracked.add(offset);
-        enqueue(event, () => {
-          tracked.done(offset);
-          scheduleCommit();
-        });
+        const traced = message.headers?.traceparent
+          ? contextFrom(message.headers, ROOT_CONTEXT)
+          : undefined;
+        enqueue(
+          event,
+          () => {
+            tracked.done(offset);
+            scheduleCommit();
+          },
+          traced,
+        );
       }
       tracked.seen(Number(batch.lastOffset()));
       // Fetching goes on from here; what is committed follows the work (commit above).

@@ -16,6 +16,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError, PROBLEM_CONTENT_TYPE, problem, titleFor } from './errors.ts';
@@ -26,6 +27,16 @@ import { genericProblems } from './problem-responses.ts';
 import { sharedCountRateLimitStore } from './rate-limit-store.ts';
 import { securityHeaders } from './security-headers.ts';
 import { addTextKeyword, parseJsonBody, withTextRules } from './text-input.ts';
+import {
+  context,
+  contextFrom,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  tracer,
+} from './tracing.ts';
 
 export interface HttpServerOptions {
   service: string;
@@ -41,6 +52,8 @@ export interface HttpServerOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Probes, scrapes and documents: no trace. */
+const UNTRACED = /^\/(health|metrics|docs)(\/|$)/;
 
 /** What the errors Fastify raises before routing mean, said without echoing the request. */
 const FRAMEWORK_ERRORS: Record<string, string> = {
@@ -140,9 +153,24 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
 
   const security = securityHeaders();
-  app.addHook('onRequest', (_request, reply, done) => {
+  // One server span per request (not for probes and scrapes), child of the caller's traceparent;
+  // the rest of the request runs in its context, so the records it writes carry it.
+  const spans = new WeakMap<FastifyRequest, Span>();
+  app.addHook('onRequest', (request, reply, done) => {
     reply.headers(security);
-    done();
+    const route = request.routeOptions.url;
+    if (route === undefined || UNTRACED.test(route)) return done();
+    const parent = contextFrom(request.headers, ROOT_CONTEXT);
+    const span = tracer().startSpan(
+      `${request.method} ${route}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.request.method': request.method, 'http.route': route },
+      },
+      parent,
+    );
+    spans.set(request, span);
+    context.with(trace.setSpan(parent, span), done);
   });
   const allowed = new Set(options.corsOrigins ?? []);
   void app.register(cors, {
@@ -206,6 +234,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
+    const span = spans.get(request);
+    if (span) {
+      span.setAttribute('http.response.status_code', status);
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    }
     duration.observe(
       { method: request.method, route, status: String(status) },
       reply.elapsedTime / 1000,

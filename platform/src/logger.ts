@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import { activeTraceIds } from './tracing.ts';
 
 export type { Logger } from 'pino';
 
@@ -52,6 +53,8 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // The trace and span a line belongs to, when tracing is on (platform/src/tracing.ts).
+      mixin: () => activeTraceIds() ?? {},
     },
     options.destination,
   );

@@ -55,10 +55,24 @@ export async function runService<S extends ServiceSpec, D extends Dependencies>(
     level: base.LOG_LEVEL,
     environment: config.environment,
   });
+  // Before any client exists, so every span has somewhere to go; the SDK only when asked for.
+  const tracing = base.OTEL_EXPORTER_OTLP_ENDPOINT
+    ? (await import('./tracing-sdk.ts')).startTracing({
+        service: definition.service,
+        endpoint: base.OTEL_EXPORTER_OTLP_ENDPOINT,
+      })
+    : undefined;
   const metrics = createMetricsRegistry(definition.service);
   const deps = await definition.createDependencies({ config, log, metrics });
   const app = await definition.buildApp({ config, log, metrics, deps });
-  exitOnSignals([{ name: 'http', close: () => app.close() }, ...deps.resources], log);
+  exitOnSignals(
+    [
+      { name: 'http', close: () => app.close() },
+      ...deps.resources,
+      ...(tracing ? [{ name: 'tracing', close: () => tracing.shutdown() }] : []),
+    ],
+    log,
+  );
   await app.listen({ host: base.HTTP_HOST, port: base.HTTP_PORT });
   return app;
 }

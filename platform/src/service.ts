@@ -1,6 +1,7 @@
 /** Settings every service process has, whatever else it needs. */
 import { env } from './config.ts';
 import { LOG_LEVELS } from './logger.ts';
+import { tracingSettings } from './tracing.ts';
 
 /** Every service's base URL where `npm start` runs it (the defaults of status and ops probes). */
 export const LOCAL_SERVICE_URLS =
@@ -31,5 +32,6 @@ export function serviceSettings(defaultPort: number) {
     HTTP_PORT: env.port({ default: defaultPort }),
     /** Largest request body accepted, in bytes. */
     HTTP_BODY_LIMIT: env.int(1024, 10 * 1024 * 1024, { default: 64 * 1024 }),
+    ...tracingSettings,
   };
 }

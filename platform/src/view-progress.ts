@@ -5,6 +5,8 @@
  * `parley:<namespace>views:progress` (namespace from TOPIC_PREFIX, empty in production) naming
  * the generation it wrote and every view the batch moved, with the version the view now has:
  *   {"generation":3,"views":[["conversation","<uuid>",7],["me","<uuid>",2]]}
+ * With tracing on, an entry has a fourth element: the `traceparent` of the event that moved the
+ * view, so the push to the client continues that event's trace.
  * A reader that waits for a version (read-your-writes) registers first, then reads the view, and
  * reads it again only when a message says the view reached what it waits for: no polling. The
  * message is a hint, never the data: the view in Redis stays the truth, so a lost or repeated
@@ -16,16 +18,18 @@ export type ViewKind = (typeof VIEW_KINDS)[number];
 
 export interface ViewProgress {
   readonly generation: number;
-  readonly views: ReadonlyArray<readonly [kind: ViewKind, id: string, version: number]>;
+  readonly views: ReadonlyArray<
+    readonly [kind: ViewKind, id: string, version: number, traceparent?: string]
+  >;
 }
 
 export const viewProgressChannel = (namespace: string) => `parley:${namespace}views:progress`;
 
 export const encodeViewProgress = (progress: ViewProgress): string => JSON.stringify(progress);
 
-const isEntry = (value: unknown): value is [ViewKind, string, number] =>
+const isEntry = (value: unknown): value is [ViewKind, string, number, string?] =>
   Array.isArray(value) &&
-  value.length === 3 &&
+  (value.length === 3 || (value.length === 4 && typeof value[3] === 'string')) &&
   (VIEW_KINDS as readonly unknown[]).includes(value[0]) &&
   typeof value[1] === 'string' &&
   Number.isInteger(value[2]);

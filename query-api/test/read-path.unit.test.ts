@@ -294,6 +294,20 @@ describe('the progress contract', () => {
     assert.equal(decodeViewProgress('nope'), undefined);
     assert.equal(decodeViewProgress('{"generation":1,"views":[["other","x",1]]}'), undefined);
   });
+
+  it('carries the trace of the event that moved a view, as a fourth element when there is one', () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const progress = {
+      generation: 2,
+      views: [['conversation', 'c1', 7, traceparent] as const, ['me', 'u1', 3] as const],
+    };
+    assert.deepEqual(decodeViewProgress(encodeViewProgress(progress)), progress);
+    assert.equal(
+      decodeViewProgress('{"generation":1,"views":[["me","u1",1,7]]}'),
+      undefined,
+      'a fourth element that is not a string',
+    );
+  });
 });
 
 describe('SSE framing', () => {

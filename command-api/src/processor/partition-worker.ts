@@ -12,6 +12,17 @@ import {
   type Producer,
 } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
+import {
+  type Context,
+  context,
+  contextFrom,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  tracer,
+} from '@parley/platform/tracing';
 import type { CommandMetadata, EventMetadata } from '@parley/schemas/generated/records';
 import { SerdeError } from '@parley/schemas/serde/errors';
 import { readHeaders, writeHeaders } from '@parley/schemas/serde/headers';
@@ -152,10 +163,12 @@ export class PartitionWorker {
       published,
     );
 
+    // One span per command, child of the trace its record carries; its events carry this span.
+    const spans = commandSpans(messages, this.context.commandTopic);
     const transaction = await producer.transaction();
     let decision: AnyDecision;
     try {
-      const positions = await this.appendEvents(transaction, decided);
+      const positions = await this.appendEvents(transaction, decided, spans);
       decision = withPositions(decided, positions);
       if (decision.aggregates.size > 0) {
         await transaction.send({
@@ -187,8 +200,10 @@ export class PartitionWorker {
       await transaction.commit();
     } catch (error) {
       await transaction.abort().catch(() => {});
+      spans.end(error);
       throw error;
     }
+    spans.end();
     for (const [id, aggregate] of decision.aggregates) this.aggregates.set(id, aggregate);
     return [...invalid, ...decision.outcomes];
   }
@@ -196,6 +211,7 @@ export class PartitionWorker {
   private async appendEvents(
     transaction: Awaited<ReturnType<Producer['transaction']>>,
     decision: AnyDecision,
+    spans: CommandSpans,
   ): Promise<Map<string, string>> {
     const positions = new Map<string, string>();
     if (decision.events.length === 0) return positions;
@@ -210,14 +226,17 @@ export class PartitionWorker {
           key: aggregateId,
           value: payload,
           partition: this.partition,
-          headers: writeHeaders({
-            id: metadata.eventId,
-            type: String(event.type),
-            correlationId: metadata.correlationId,
-            causationId: commandId,
-            actor: metadata.actor,
-            schemaId,
-          }),
+          headers: writeHeaders(
+            {
+              id: metadata.eventId,
+              type: String(event.type),
+              correlationId: metadata.correlationId,
+              causationId: commandId,
+              actor: metadata.actor,
+              schemaId,
+            },
+            spans.contextOf(commandId),
+          ),
         };
       }),
     );
@@ -285,4 +304,44 @@ function safeHeaders(message: KafkaMessage) {
   } catch {
     return undefined;
   }
+}
+
+interface CommandSpans {
+  /** The context of a command's span (the active one for a command without a record here). */
+  contextOf(commandId: string): Context;
+  /** Ends every span, failed when the transaction was not committed. */
+  end(error?: unknown): void;
+}
+
+/** A span per command record, each child of the trace context in the record's headers. */
+function commandSpans(messages: readonly KafkaMessage[], topic: string): CommandSpans {
+  const byCommand = new Map<string, { span: Span; context: Context }>();
+  for (const message of messages) {
+    const headers = safeHeaders(message);
+    if (!headers) continue;
+    const parent = contextFrom(message.headers, ROOT_CONTEXT);
+    const span = tracer().startSpan(
+      `process ${headers.type}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.destination.name': topic,
+          'messaging.kafka.offset': Number(message.offset),
+          'parley.command_id': headers.id,
+        },
+      },
+      parent,
+    );
+    byCommand.set(headers.id, { span, context: trace.setSpan(parent, span) });
+  }
+  return {
+    contextOf: (commandId) => byCommand.get(commandId)?.context ?? context.active(),
+    end: (error) => {
+      for (const { span } of byCommand.values()) {
+        if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      }
+    },
+  };
 }

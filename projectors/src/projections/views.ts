@@ -19,8 +19,10 @@ import {
   type ReplyOf,
   type Versioned,
 } from '@parley/platform/read-models';
+import { traceHeaders } from '@parley/platform/tracing';
 import {
   encodeViewProgress,
+  type ViewKind,
   type ViewProgress,
   viewProgressChannel,
 } from '@parley/platform/view-progress';
@@ -383,7 +385,7 @@ export const viewsProjection: GuardedProjection = {
     if (failed?.[0]) throw failed[0];
     const erased = userEvents.filter((e) => e.type === 'UserErased');
     if (erased.length > 0) await eraseConversations(stores, keys, erased);
-    await publishProgress(stores, g, [...mes, ...convs], before, keys);
+    await publishProgress(stores, g, [...mes, ...convs], before, keys, events);
   },
 };
 
@@ -416,15 +418,26 @@ async function publishProgress(
   written: Array<[string, Versioned<unknown>]>,
   before: ReadonlyMap<string, number>,
   keys: ReturnType<typeof viewKeys>,
+  events: readonly ProjectedEvent[],
 ) {
+  // The trace of the last event that moved each view (tracing on), for the push that follows.
+  const traces = new Map<string, string>();
+  for (const event of events) {
+    const traceparent = event.trace && traceHeaders(event.trace).traceparent;
+    if (traceparent) traces.set(event.value.metadata.aggregateId, traceparent);
+  }
+  const entry = (kind: ViewKind, id: string, version: number): ViewProgress['views'][number] => {
+    const traceparent = traces.get(id);
+    return traceparent ? [kind, id, version, traceparent] : [kind, id, version];
+  };
   const views: Array<ViewProgress['views'][number]> = [];
   const me = keys.me('');
   const conversation = keys.conversation('');
   for (const [key, view] of written) {
     if (before.get(key) === view.version) continue;
-    if (key.startsWith(me)) views.push(['me', key.slice(me.length), view.version]);
+    if (key.startsWith(me)) views.push(entry('me', key.slice(me.length), view.version));
     else if (key.startsWith(conversation)) {
-      views.push(['conversation', key.slice(conversation.length), view.version]);
+      views.push(entry('conversation', key.slice(conversation.length), view.version));
     }
   }
   if (views.length === 0) return;

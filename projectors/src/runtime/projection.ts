@@ -3,10 +3,12 @@
  * fill and drop one generation of its read model. The runtime (runner.ts) does the rest:
  * consuming, decoding, checkpoints, retries, dead letters, metrics, shutdown and rebuilds.
  */
+
 import type { MongoClient } from '@parley/platform/mongo';
 import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import type { Pool, PoolClient } from '@parley/platform/postgres';
 import type { Redis } from '@parley/platform/redis';
+import type { Context } from '@parley/platform/tracing';
 import type { EventMetadata } from '@parley/schemas/generated/records';
 import type { topicNames } from '@parley/schemas/topics/catalogue';
 
@@ -17,6 +19,8 @@ export interface ProjectedEvent {
   readonly offset: string;
   readonly type: string;
   readonly value: { metadata: EventMetadata } & Record<string, unknown>;
+  /** The event's span in this projection, when its record carried a trace (tracing on). */
+  readonly trace?: Context;
 }
 
 export interface Stores {

@@ -7,9 +7,20 @@
  * MongoDB and Redis projections are version-guarded. Kafka offsets are committed too (for lag
  * dashboards and as the restart point of guarded projections).
  */
+
 import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
 import { inTransaction } from '@parley/platform/postgres';
+import {
+  type Context,
+  contextFrom,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  tracer,
+} from '@parley/platform/tracing';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import type { topicNames } from '@parley/schemas/topics/catalogue';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
@@ -74,7 +85,12 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
    * registry out of reach for a schema not cached yet) fails the whole decode, which is retried:
    * no retry wrapper per record on the hot path.
    */
-  const decodeOnce = async (topic: string, partition: number, messages: KafkaMessage[]) => {
+  const decodeOnce = async (
+    topic: string,
+    partition: number,
+    messages: KafkaMessage[],
+    spans: Span[],
+  ) => {
     const events: ProjectedEvent[] = [];
     const poison: DeadLetter[] = [];
     for (const message of messages) {
@@ -86,6 +102,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
           offset: message.offset,
           type: decoded.type,
           value: decoded.value as unknown as ProjectedEvent['value'],
+          ...eventSpan(projection.name, decoded.type, message, spans),
         });
       } catch (error) {
         if (isTransient(error)) throw error;
@@ -94,8 +111,11 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     }
     return { events, poison };
   };
-  const decode = (topic: string, partition: number, messages: KafkaMessage[]) =>
-    transientRetry.execute(() => decodeOnce(topic, partition, messages));
+  const decode = (topic: string, partition: number, messages: KafkaMessage[], spans: Span[]) =>
+    transientRetry.execute(() => {
+      spans.length = 0;
+      return decodeOnce(topic, partition, messages, spans);
+    });
 
   /** Postgres: the batch and its checkpoint in one transaction; what the checkpoint saw is skipped. */
   const applyPostgres = async (
@@ -195,7 +215,8 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
       const started = performance.now();
       const { topic, partition } = batch;
-      const { events, poison } = await decode(topic, partition, batch.messages);
+      const spans: Span[] = [];
+      const { events, poison } = await decode(topic, partition, batch.messages, spans);
       if (poison.length > 0) {
         await deadLetters.write(poison);
         metrics.deadLetters.inc({ projection: projection.name, topic }, poison.length);
@@ -206,10 +227,19 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
       try {
         count = await applyBatch(topic, partition, events, nextOffset);
       } catch (error) {
-        if (isTransient(error)) throw error;
+        if (isTransient(error)) {
+          endSpans(spans, error);
+          throw error;
+        }
         log.warn({ err: error, topic, partition }, 'batch failed; applying one by one');
-        count = await applyOneByOne(topic, partition, events, batch.messages);
+        count = await applyOneByOne(topic, partition, events, batch.messages).catch(
+          (failed: unknown) => {
+            endSpans(spans, failed);
+            throw failed;
+          },
+        );
       }
+      endSpans(spans);
       applied += count;
       options.onBatch?.(count, started);
       positions.set(`${topic}:${partition}`, nextOffset);
@@ -255,4 +285,38 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     },
     stop: () => consumer.disconnect(),
   };
+}
+
+/**
+ * The span of an event in this projection, child of the trace its record carries: started when
+ * the batch is decoded, ended once it is applied. Records without a trace (tracing off) get none.
+ */
+function eventSpan(
+  projection: string,
+  type: string,
+  message: KafkaMessage,
+  spans: Span[],
+): { trace?: Context } {
+  if (!message.headers?.traceparent) return {};
+  const parent = contextFrom(message.headers, ROOT_CONTEXT);
+  const span = tracer().startSpan(
+    `project ${projection} ${type}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'parley.projection': projection,
+        'messaging.kafka.offset': Number(message.offset),
+      },
+    },
+    parent,
+  );
+  spans.push(span);
+  return { trace: trace.setSpan(parent, span) };
+}
+
+function endSpans(spans: readonly Span[], error?: unknown): void {
+  for (const span of spans) {
+    if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  }
 }

@@ -12,11 +12,13 @@
  * Never polled; with Redis down there is nothing to push from, so the stream is refused with 503
  * and Retry-After.
  */
+
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '@parley/platform/errors';
 import { problems } from '@parley/platform/problem-responses';
 import type { ConversationView, MessageDoc } from '@parley/platform/read-models';
 import { STREAM_ENTRY_ID, TERMINAL_REPLY_EVENTS } from '@parley/platform/reply-stream';
+import { contextFrom, ROOT_CONTEXT, type Span, SpanKind, tracer } from '@parley/platform/tracing';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit } from '../http/access.ts';
@@ -206,14 +208,19 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
         if (rest) send(rest.map(apiMessageOfView));
         else if (lastId) await catchUp(lastId, data);
       };
+      // Pushes that follow a traced event (tracing on): each span ends once a sync has sent it.
+      let pushes: Span[] = [];
       const schedule = () => {
         if (syncing) {
           again = true;
           return;
         }
+        const sending = pushes;
+        pushes = [];
         syncing = sync()
           .catch((error: unknown) => request.log.warn({ err: error }, 'event stream sync failed'))
           .finally(() => {
+            for (const span of sending) span.end();
             syncing = undefined;
             if (again && !closed) {
               again = false;
@@ -222,7 +229,26 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
           });
       };
 
-      const unlisten = reads.hub.listen(generations.views, 'conversation', id, schedule);
+      const unlisten = reads.hub.listen(
+        generations.views,
+        'conversation',
+        id,
+        (version, traceparent) => {
+          if (traceparent) {
+            pushes.push(
+              tracer().startSpan(
+                'push conversation events',
+                {
+                  kind: SpanKind.PRODUCER,
+                  attributes: { 'parley.conversation_id': id, 'parley.version': version ?? -1 },
+                },
+                contextFrom({ traceparent }, ROOT_CONTEXT),
+              ),
+            );
+          }
+          schedule();
+        },
+      );
       const unlistenReplies = await reads.replies.listen(id, (entry) => {
         if (!entry) {
           void catchUpReplies(true).catch(() => undefined);

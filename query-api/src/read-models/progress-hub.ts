@@ -13,8 +13,11 @@ import {
 } from '@parley/platform/view-progress';
 import type { Watch } from './wait-for-version.ts';
 
-/** Called with the version a view reached, or undefined after a resync. */
-export type ProgressListener = (version: number | undefined) => void;
+/**
+ * Called with the version a view reached (and the trace of the event that moved it, when tracing
+ * is on), or undefined after a resync.
+ */
+export type ProgressListener = (version: number | undefined, traceparent?: string) => void;
 
 const REMEMBERED_VIEWS = 50_000;
 
@@ -110,11 +113,11 @@ export class ProgressHub {
   private dispatch(message: string): void {
     const progress = decodeViewProgress(message);
     if (!progress) return;
-    for (const [kind, id, version] of progress.views) {
+    for (const [kind, id, version, traceparent] of progress.views) {
       const key = keyOf(progress.generation, kind, id);
       this.remember(key, version);
       const set = this.listeners.get(key);
-      if (set) for (const listener of [...set]) listener(version);
+      if (set) for (const listener of [...set]) listener(version, traceparent);
     }
   }
 

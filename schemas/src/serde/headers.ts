@@ -3,6 +3,7 @@
  * value. Values are UTF-8 strings.
  */
 import type { IHeaders } from '@parley/platform/kafka';
+import { type Context, context, traceHeaders } from '@parley/platform/tracing';
 import { SerdeError } from './errors.ts';
 
 export const HEADERS = {
@@ -29,8 +30,13 @@ export interface RecordHeaders {
   schemaId: number;
 }
 
-export function writeHeaders(headers: RecordHeaders): IHeaders {
+/**
+ * A record's headers; with tracing on, also the W3C `traceparent` of the span it belongs to (the
+ * active one unless given), so its consumer continues the same trace.
+ */
+export function writeHeaders(headers: RecordHeaders, trace: Context = context.active()): IHeaders {
   return {
+    ...traceHeaders(trace),
     [HEADERS.id]: headers.id,
     [HEADERS.type]: headers.type,
     [HEADERS.correlationId]: headers.correlationId,
