@@ -19,7 +19,12 @@ import { storeSettings as settings } from '../projectors/src/config.ts';
 import { connectStores } from '../projectors/src/dependencies.ts';
 import { collections } from '../projectors/src/projections/conversations.ts';
 import { DeadLetterWriter } from '../projectors/src/runtime/dead-letters.ts';
-import { currentGeneration } from '../projectors/src/runtime/generations.ts';
+import {
+  currentGeneration,
+  ensureReadSchema,
+  forgetBuild,
+  recordBuild,
+} from '../projectors/src/runtime/generations.ts';
 import { groupOf, namespaceOf, pointerKey } from '../projectors/src/runtime/projection.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -162,6 +167,11 @@ it('shows lag a test creates and a dead letter, redrives it from the page, and i
     },
   ]);
 
+  // A rebuild that started and has no consumer (it died, or has not joined yet).
+  const buildKey = pointerKey(namespace, { name: 'conversations' });
+  await ensureReadSchema(read.stores.pool);
+  await recordBuild(read.stores.pool, buildKey, 99);
+
   const context = await browser.newContext({ bypassCSP: true });
   const page = await context.newPage();
   const failures: string[] = [];
@@ -182,6 +192,20 @@ it('shows lag a test creates and a dead letter, redrives it from the page, and i
   assert.match(groups, /projector\.conversations\.g1/, 'the live projection group too');
   await waitForText(page, '#dead-letters', /conversations1/, 'one dead letter waiting');
   await waitForText(page, '#services', /projectorsready/, 'this service ready');
+  await waitForText(
+    page,
+    '#rebuilds',
+    /conversations99.*no \(stopped or not started\)/,
+    'the rebuild',
+  );
+  const metrics = await fetch(`${projectors.url}/metrics`).then((r) => r.text());
+  assert.match(
+    metrics,
+    /projection_rebuild_progress_ratio\{projection="conversations",generation="99"[^}]*\} 0/,
+    'its progress exported by the service',
+  );
+  await forgetBuild(read.stores.pool, buildKey, 99);
+  await waitForText(page, '#rebuilds', /No rebuild in progress/, 'the rebuild gone');
   // Lag in seconds grows while nobody consumes.
   await waitForText(
     page,

@@ -16,6 +16,7 @@ import { AvroSerde } from '@parley/schemas/serde/serde';
 import { prefixedTopicNames, type topicNames } from '@parley/schemas/topics/catalogue';
 import type { Config, StoreConfig } from './config.ts';
 import { type OpsWatch, startOpsWatch } from './ops/ops-watch.ts';
+import type { RebuildView } from './ops/overview.ts';
 import { projectionNamed } from './projections/index.ts';
 import { inactiveUsersSince, usersProjection } from './projections/users.ts';
 import { currentGeneration } from './runtime/generations.ts';
@@ -101,12 +102,13 @@ export async function createDependencies({
   });
   const names = prefixedTopicNames(config.TOPIC_PREFIX);
   const namespace = namespaceOf(config.TOPIC_PREFIX);
+  const measures = projectionMetrics(metrics);
   const supervisor = await startSupervisor({
     ...projectorContext(connected, {
       producer,
       names,
       log,
-      metrics: projectionMetrics(metrics),
+      metrics: measures,
     }),
     projections,
     namespace,
@@ -143,6 +145,9 @@ export async function createDependencies({
     },
     intervalMs: config.OPS_POLL_MS,
     log,
+    // A rebuild runs in its own short-lived CLI process nobody scrapes: its progress is exported
+    // here, measured from its consumer group, while it is in progress.
+    onRebuilds: exportRebuildProgress(measures),
   });
   // The ops API's tokens: those of accounts deactivated or erased are refused within seconds.
   const usersKey = pointerKey(namespace, usersProjection);
@@ -178,5 +183,21 @@ export async function createDependencies({
       { name: 'dead-letter-producer', close: () => producer.disconnect() },
       ...connected.resources,
     ],
+  };
+}
+
+/** Sets `projection_rebuild_progress_ratio` for the rebuilds in progress, dropping finished ones. */
+function exportRebuildProgress(measures: ProjectionMetrics) {
+  let shown = new Map<string, { projection: string; generation: string }>();
+  return (rebuilds: readonly RebuildView[]) => {
+    const now = new Map(
+      rebuilds.map((r) => {
+        const labels = { projection: r.projection, generation: String(r.generation) };
+        measures.rebuildProgress.set(labels, r.progress);
+        return [`${labels.projection}:${labels.generation}` as string, labels] as const;
+      }),
+    );
+    for (const [key, labels] of shown) if (!now.has(key)) measures.rebuildProgress.remove(labels);
+    shown = now;
   };
 }

@@ -16,6 +16,7 @@ import {
   deadLettersWaiting,
   groupViews,
   type Overview,
+  type RebuildView,
   rebuildsInProgress,
 } from './overview.ts';
 
@@ -28,6 +29,8 @@ export interface OpsWatchOptions {
   fleet: FleetOptions;
   intervalMs: number;
   log: Logger;
+  /** Told the rebuilds in progress after each refresh (the service exports their progress). */
+  onRebuilds?: (rebuilds: readonly RebuildView[]) => void;
 }
 
 export interface OpsWatch {
@@ -99,6 +102,7 @@ export function startOpsWatch(options: OpsWatchOptions): OpsWatch {
       deadLetters: deadLettersWaiting(redrives, lag),
       rebuilds: building ? rebuildsInProgress(building, lag, states) : latest.rebuilds,
     };
+    options.onRebuilds?.(latest.rebuilds);
     return latest;
   };
   let running: Promise<Overview> | undefined;
