@@ -6,7 +6,7 @@
 /// <reference types="@fastify/jwt" preserve="true" />
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { env } from './config.ts';
+import { type ConfigOf, env } from './config.ts';
 import { defineError } from './errors.ts';
 
 export const authSettings = {
@@ -87,6 +87,20 @@ export interface AuthOptions {
   maxLifetimeSeconds: number;
   /** Users whose tokens are refused although valid (deactivated or erased accounts). */
   revoked?: { has(userId: string): boolean };
+}
+
+/** The token checks from a service's auth settings (and its revoked users, if it has them). */
+export function authOptions(
+  config: ConfigOf<typeof authSettings>,
+  revoked?: AuthOptions['revoked'],
+): AuthOptions {
+  return {
+    publicKeys: parsePublicKeys(config.JWT_PUBLIC_KEYS),
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
+    ...(revoked ? { revoked } : {}),
+  };
 }
 
 export async function registerAuth(app: FastifyInstance, options: AuthOptions): Promise<void> {

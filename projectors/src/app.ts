@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { parsePublicKeys, registerAuth } from '@parley/platform/auth';
+import { authOptions, registerAuth } from '@parley/platform/auth';
 import { createHttpServer } from '@parley/platform/http';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
@@ -28,13 +28,7 @@ export async function buildApp({
     checks: deps.checks,
     bodyLimit: config.HTTP_BODY_LIMIT,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  await registerAuth(app, {
-    publicKeys: parsePublicKeys(config.JWT_PUBLIC_KEYS),
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
-    revoked: deps.revoked,
-  });
+  await registerAuth(app, authOptions(config, deps.revoked));
   app.get('/', async () => ({ service: SERVICE, environment: config.environment, ops: '/ops' }));
   await app.register(opsRoutes, {
     watch: deps.ops,

@@ -129,18 +129,12 @@ export async function redriveDeadLetters(options: {
 }
 
 /** A dead letter as people read it: where it came from, why it failed, whether it still waits. */
-export interface DeadLetterSummary {
+export type DeadLetterSummary = Omit<DeadLetterEntry, 'message' | 'offset'> & {
   /** `partition:offset` on the dead-letter topic. */
   position: string;
-  error: string;
-  reason: string;
-  source: string;
-  at: string;
-  key: string | null;
-  valueBytes: number;
   /** Not yet applied by a redrive (at or past the redrive group's committed offset). */
   waiting: boolean;
-}
+};
 
 /** Every dead letter of a topic, each marked waiting or already redriven. */
 export async function summarizeDeadLetters(options: {

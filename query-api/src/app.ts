@@ -8,7 +8,7 @@ import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { parsePublicKeys, registerAuth } from '@parley/platform/auth';
+import { authOptions, registerAuth } from '@parley/platform/auth';
 import { createHttpServer } from '@parley/platform/http';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
@@ -64,13 +64,7 @@ export async function buildApp({
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await registerAuth(app, {
-    publicKeys: parsePublicKeys(config.JWT_PUBLIC_KEYS),
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
-    revoked: deps.revoked,
-  });
+  await registerAuth(app, authOptions(config, deps.revoked));
 
   app.get('/', { schema: { hide: true } }, async () => ({
     service: SERVICE,
