@@ -33,6 +33,6 @@ npx --no-install tsc -p tsconfig.json
 step "production build (each workspace's dist, as deployed)"
 npx --no-install tsc -b platform/tsconfig.build.json schemas/tsconfig.build.json \
   command-api/tsconfig.build.json projectors/tsconfig.build.json query-api/tsconfig.build.json \
-  assistant/tsconfig.build.json
+  assistant/tsconfig.build.json replay/tsconfig.build.json
 step "unit and integration tests"
 node scripts/run-tests.mjs all

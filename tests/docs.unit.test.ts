@@ -35,6 +35,7 @@ import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { ensureReadSchema } from '../projectors/src/runtime/generations.ts';
 import type { Stores } from '../projectors/src/runtime/projection.ts';
 import { settings as queryApiSettings } from '../query-api/src/config.ts';
+import { settings as replaySettings } from '../replay/src/config.ts';
 import { registeredMetricNames } from './metric-names.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -277,6 +278,12 @@ const CONSUMERS: Record<string, Consumer> = {
     complete: true,
   },
   bootstrap: { names: bootstrapSpec.names, parsed: bootstrapSpec, service: false, complete: true },
+  replay: {
+    names: Object.keys(replaySettings),
+    spec: replaySettings,
+    service: false,
+    complete: true,
+  },
   'schemas:check': {
     names: parseSettings('schemas/src/compat/cli.ts', compatArgument).names,
     service: false,
@@ -303,6 +310,7 @@ const SERVICE_SOURCES = [
   'projectors',
   'query-api',
   'assistant',
+  'replay',
 ].flatMap((workspace) => [...walk(`${workspace}/src`)].filter((f) => /\.(ts|mts|mjs)$/.test(f)));
 
 /** Variables read directly rather than through a settings object (e.g. PARLEY_ENV). */

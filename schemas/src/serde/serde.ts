@@ -34,6 +34,8 @@ export type Decoded = AnyRecord & { schemaId: number };
 interface Reader {
   record: RecordSchema;
   resolver: avro.Resolver | undefined;
+  /** The schema the record was written with. */
+  writer: avro.Type;
 }
 
 export class AvroSerde {
@@ -77,12 +79,20 @@ export class AvroSerde {
     return { payload: frame(schemaId, record.type.toBuffer(value)), schemaId, record };
   }
 
-  async decode(payload: Buffer): Promise<Decoded> {
+  /**
+   * The record, resolved into the current schema of its type; or, `asWritten`, exactly as its
+   * writer's schema has it (fields since added are absent, removed ones present).
+   */
+  async decode(payload: Buffer, { asWritten = false } = {}): Promise<Decoded> {
     const { schemaId, body } = unframe(payload);
-    const { record, resolver } = await this.readerFor(schemaId);
+    const { record, resolver, writer } = await this.readerFor(schemaId);
     let value: unknown;
     try {
-      value = resolver ? record.type.fromBuffer(body, resolver) : record.type.fromBuffer(body);
+      value = asWritten
+        ? writer.fromBuffer(body)
+        : resolver
+          ? record.type.fromBuffer(body, resolver)
+          : record.type.fromBuffer(body);
     } catch (error) {
       const message = (error as Error).message;
       if (/truncated/i.test(message)) throw new TruncatedPayloadError(message, error);
@@ -114,9 +124,9 @@ export class AvroSerde {
     const writerName = writer.name ?? '(unnamed)';
     const record = this.schemas.byFullName(writerName);
     if (!record) throw new UnknownRecordTypeError(writerName);
-    if (writer.equals(record.type)) return { record, resolver: undefined };
+    if (writer.equals(record.type)) return { record, resolver: undefined, writer };
     try {
-      return { record, resolver: record.type.createResolver(writer) };
+      return { record, resolver: record.type.createResolver(writer), writer };
     } catch (error) {
       throw new SerdeError(
         'INCOMPATIBLE_WRITER_SCHEMA',

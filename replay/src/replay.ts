@@ -1,0 +1,302 @@
+/**
+ * The replay itself, as a library function (the CLI is one caller): reads a topic read_committed
+ * between two positions per partition, decodes each record through the registry, removes
+ * personal data, filters, and writes what matches to a sink. Partitions are read one after the
+ * other in order, so the same replay gives the same output byte for byte; `follow` reads them all
+ * at once and goes on until stopped. Nothing is committed: the consumer group is a throwaway one,
+ * deleted at the end.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Admin, Kafka, KafkaMessage } from '@parley/platform/kafka';
+import type { SchemaSet } from '@parley/schemas/avro/schema-set';
+import { SerdeError } from '@parley/schemas/serde/errors';
+import type { AvroSerde } from '@parley/schemas/serde/serde';
+import { CONTEXTS, type topicNames } from '@parley/schemas/topics/catalogue';
+import { compileFilter, fieldAt } from './filter.ts';
+import { type Position, type ReplayOptions, UsageError } from './options.ts';
+import { redactor } from './redact.ts';
+import type { ReplayedRecord, Sink } from './sinks.ts';
+
+export interface ReplayDependencies {
+  kafka: Kafka;
+  admin: Admin;
+  serde: AvroSerde;
+  schemas: SchemaSet;
+  names: typeof topicNames;
+}
+
+export interface ReplayProgress {
+  read: number;
+  written: number;
+  /** Records between the start and the end (unknown when following). */
+  total: number | undefined;
+  recordsPerSecond: number;
+  etaSeconds: number | undefined;
+}
+
+export interface ReplaySummary {
+  topic: string;
+  read: number;
+  matched: number;
+  written: number;
+  skipped: number;
+  byType: Record<string, number>;
+}
+
+export interface ReplayHooks {
+  onProgress?: (progress: ReplayProgress) => void;
+  /** An unreadable record (reported whether it is skipped or stops the run). */
+  onUnreadable?: (position: string, error: Error) => void;
+  /** Aborting ends a replay (a followed one) cleanly, with its summary. */
+  signal?: AbortSignal;
+}
+
+/** A record that could not be decoded, with `--on-error stop`. */
+export class UnreadableRecordError extends Error {
+  constructor(
+    readonly position: string,
+    cause: unknown,
+  ) {
+    super(`the record at ${position} cannot be read: ${(cause as Error).message}`, { cause });
+    this.name = 'UnreadableRecordError';
+  }
+}
+
+/** A context's name (its events topic) or a topic of the catalogue that holds Avro records. */
+export function resolveTopic(target: string, names: typeof topicNames): string {
+  const context = CONTEXTS.find((c) => c.name === target);
+  if (context) return names.events(context);
+  const topics = CONTEXTS.flatMap((c) => [names.events(c), names.commands(c)]);
+  if (topics.includes(target)) return target;
+  throw new UsageError(
+    `unknown topic or context '${target}'; one of: ${[...CONTEXTS.map((c) => c.name), ...topics].join(', ')}`,
+  );
+}
+
+interface PartitionRange {
+  partition: number;
+  start: number;
+  /** Excluded; Infinity when following. */
+  end: number;
+}
+
+async function offsetsAt(admin: Admin, topic: string, at: number) {
+  const found = await admin.fetchTopicOffsetsByTimestamp(topic, at);
+  return new Map(found.map((o) => [o.partition, Number(o.offset)]));
+}
+
+/** Each partition's range from the options, against the topic's offsets now. */
+export async function partitionRanges(
+  admin: Admin,
+  topic: string,
+  options: Pick<ReplayOptions, 'from' | 'to' | 'partitions' | 'follow'>,
+): Promise<PartitionRange[]> {
+  const heads = await admin.fetchTopicOffsets(topic);
+  const known = new Set(heads.map((h) => h.partition));
+  for (const p of options.partitions ?? []) {
+    if (!known.has(p)) throw new UsageError(`--partitions: ${topic} has no partition ${p}`);
+  }
+  for (const position of [options.from, options.to]) {
+    if (position.kind !== 'offsets') continue;
+    for (const p of position.offsets.keys()) {
+      if (!known.has(p)) throw new UsageError(`${topic} has no partition ${p}`);
+    }
+  }
+  const byTime = async (position: Position) =>
+    position.kind === 'time' ? await offsetsAt(admin, topic, position.at) : undefined;
+  const [fromTimes, toTimes] = await Promise.all([byTime(options.from), byTime(options.to)]);
+  const selected = heads
+    .filter((h) => !options.partitions || options.partitions.includes(h.partition))
+    .sort((a, b) => a.partition - b.partition);
+  return selected.map(({ partition, low, high }) => {
+    const [lo, hi] = [Number(low), Number(high)];
+    const at = (position: Position, times: Map<number, number> | undefined, edge: number) => {
+      if (position.kind === 'offsets') return position.offsets.get(partition) ?? edge;
+      const found = times?.get(partition);
+      return found === undefined || found < 0 ? (position.kind === 'time' ? hi : edge) : found;
+    };
+    const start = Math.max(lo, at(options.from, fromTimes, lo));
+    const end = options.follow
+      ? Number.POSITIVE_INFINITY
+      : Math.min(hi, at(options.to, toTimes, hi));
+    return { partition, start, end: Math.max(start, end) };
+  });
+}
+
+const USER_FIELDS = ['ownerId', 'authorId', 'userId'];
+
+/** Whether a record is about or by a user: owner, author, actor, or the user's own events. */
+function concernsUser(record: ReplayedRecord, user: string, identity: boolean): boolean {
+  const value = record.value as Record<string, unknown>;
+  if (USER_FIELDS.some((f) => value?.[f] === user)) return true;
+  if (fieldAt(record, ['value', 'metadata', 'actor']) === `user:${user}`) return true;
+  return identity && fieldAt(record, ['value', 'metadata', 'aggregateId']) === user;
+}
+
+function headersOf(message: KafkaMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(message.headers ?? {})) {
+    const first = Array.isArray(raw) ? raw[0] : raw;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}
+
+export async function replay(
+  options: ReplayOptions,
+  deps: ReplayDependencies,
+  sink: Sink,
+  hooks: ReplayHooks = {},
+): Promise<ReplaySummary> {
+  const topic = resolveTopic(options.target, deps.names);
+  const ranges = await partitionRanges(deps.admin, topic, options);
+  const redact = redactor(deps.schemas);
+  const where = options.where === undefined ? undefined : compileFilter(options.where);
+  const types = new Set(options.types);
+  const identity = new Set(
+    deps.schemas.records.filter((r) => r.context === 'identity').map((r) => r.name),
+  );
+  const summary: ReplaySummary = { topic, read: 0, matched: 0, written: 0, skipped: 0, byType: {} };
+  const total = options.follow ? undefined : ranges.reduce((n, r) => n + (r.end - r.start), 0);
+  const reached = new Map(ranges.map((r) => [r.partition, r.start]));
+  const pending = ranges.filter((r) => r.end > r.start).map((r) => r.partition);
+  const enough = () => options.count !== undefined && summary.written >= options.count;
+  if ((pending.length === 0 && !options.follow) || enough()) return summary;
+
+  const started = performance.now();
+  const progress = () => {
+    const seconds = Math.max(0.001, (performance.now() - started) / 1000);
+    const rate = summary.read / seconds;
+    hooks.onProgress?.({
+      read: summary.read,
+      written: summary.written,
+      total,
+      recordsPerSecond: Math.round(rate),
+      etaSeconds:
+        total !== undefined && rate > 0 ? Math.round((total - summary.read) / rate) : undefined,
+    });
+  };
+
+  const matches = (record: ReplayedRecord) =>
+    (!options.aggregate ||
+      fieldAt(record, ['value', 'metadata', 'aggregateId']) === options.aggregate) &&
+    (!options.user || concernsUser(record, options.user, identity.has(record.type))) &&
+    (!where || where(record));
+
+  /** Decodes, redacts and filters one record; writes it when it matches. */
+  const handle = async (partition: number, message: KafkaMessage) => {
+    summary.read++;
+    const position = `${topic}:${partition}:${message.offset}`;
+    let decoded: Awaited<ReturnType<AvroSerde['decode']>>;
+    try {
+      decoded = await deps.serde.decode(message.value ?? Buffer.alloc(0), {
+        asWritten: options.asWritten,
+      });
+    } catch (error) {
+      // The registry out of reach is not the record's fault: the run stops.
+      if (!(error instanceof SerdeError) || !error.poison) throw error;
+      summary.skipped++;
+      hooks.onUnreadable?.(position, error);
+      if (options.onError === 'stop') throw new UnreadableRecordError(position, error);
+      return;
+    }
+    if (types.size > 0 && !types.has(decoded.type)) return;
+    const record: ReplayedRecord = {
+      topic,
+      partition,
+      offset: message.offset,
+      timestamp: new Date(Number(message.timestamp)).toISOString(),
+      headers: headersOf(message),
+      type: decoded.type,
+      value: redact(decoded.type, decoded.value),
+    };
+    if (!matches(record)) return;
+    summary.matched++;
+    summary.byType[record.type] = (summary.byType[record.type] ?? 0) + 1;
+    await sink.write(record);
+    summary.written++;
+  };
+
+  const groupId = `parley-replay-${randomUUID()}`;
+  const consumer = deps.kafka.consumer({
+    groupId,
+    readUncommitted: false,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytes: 8 * 1024 * 1024,
+  });
+  let finish: (error?: unknown) => void = () => {};
+  const finished = new Promise<void>((resolve, reject) => {
+    finish = (error) => (error === undefined ? resolve() : reject(error));
+  });
+  const byPartition = new Map(ranges.map((r) => [r.partition, r]));
+  const all = ranges.map((r) => r.partition);
+  /** Reading one partition at a time (not following): the one being read. */
+  let current = options.follow ? undefined : pending[0];
+  const pauseAllBut = (keep: readonly number[]) => {
+    const others = all.filter((p) => !keep.includes(p));
+    if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
+    if (keep.length > 0) consumer.resume([{ topic, partitions: [...keep] }]);
+  };
+  /** Notes how far a partition was read (markers included); moves on when it reached its end. */
+  const advance = (partition: number, next: number) => {
+    // Only the partition being read counts: a batch of another was left unread.
+    const range = byPartition.get(partition);
+    if (options.follow || !range || partition !== current) return;
+    reached.set(partition, Math.max(reached.get(partition) ?? 0, next));
+    if ((reached.get(partition) ?? 0) < range.end) return;
+    pending.shift();
+    current = pending[0];
+    if (current === undefined) finish();
+    else pauseAllBut([current]);
+  };
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.topic === topic) advance(payload.partition, Number(payload.lastOffset) + 1);
+  });
+  const onAbort = () => finish();
+  hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  const ticker = setInterval(progress, 1000);
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const partition = batch.partition;
+        const range = byPartition.get(partition);
+        if (!isRunning() || isStale()) return;
+        // Not asked for, or fetched before its turn: left unresolved (fetched again in its turn).
+        if (!range || (!options.follow && partition !== current)) {
+          consumer.pause([{ topic, partitions: [partition] }]);
+          return;
+        }
+        try {
+          for (const message of batch.messages) {
+            const offset = Number(message.offset);
+            if (offset < range.start) continue;
+            if (offset >= range.end || enough()) break;
+            await handle(partition, message);
+            resolveOffset(message.offset);
+          }
+        } catch (error) {
+          finish(error);
+          return;
+        }
+        if (enough()) return finish();
+        await heartbeat();
+      },
+    });
+    for (const r of ranges)
+      consumer.seek({ topic, partition: r.partition, offset: String(r.start) });
+    pauseAllBut(options.follow ? all : current === undefined ? [] : [current]);
+    await finished;
+  } finally {
+    clearInterval(ticker);
+    hooks.signal?.removeEventListener('abort', onAbort);
+    await consumer.disconnect().catch(() => {});
+    await deps.admin.deleteGroups([groupId]).catch(() => {});
+    await sink.close();
+    progress();
+  }
+  return summary;
+}

@@ -1,0 +1,184 @@
+/**
+ * Where replayed records go: NDJSON (one record per line), CSV of chosen fields, or Parquet that
+ * DuckDB and pandas read. Each writes as it goes (Parquet a row group every ROW_GROUP records),
+ * so a replay of any length holds a bounded number of records in memory.
+ */
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { fileWriter, ParquetWriter } from 'hyparquet-writer';
+import { fieldAt } from './filter.ts';
+import type { Format } from './options.ts';
+
+/** One record as it is written out. */
+export interface ReplayedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  /** The record's timestamp (ISO 8601, UTC). */
+  timestamp: string;
+  headers: Record<string, string>;
+  type: string;
+  value: unknown;
+}
+
+export interface Sink {
+  write(record: ReplayedRecord): Promise<void>;
+  close(): Promise<void>;
+}
+
+const ROW_GROUP = 10_000;
+
+/** Longs as strings, byte arrays as base64: any record as plain JSON. */
+export function jsonOf(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer') {
+      return Buffer.from((v as { data: number[] }).data).toString('base64');
+    }
+    return v;
+  });
+}
+
+/** A CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break. */
+export function csvCell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  const text =
+    typeof value === 'string' ? value : typeof value === 'object' ? jsonOf(value) : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** Lines go out in chunks of about 64 KB (one write per line costs more than decoding), or each
+ * at once when `live` (a followed topic: a reader waits for every line). */
+function textSink(
+  out: Writable,
+  line: (r: ReplayedRecord) => string,
+  { first = '', live = false }: { first?: string; live?: boolean },
+): Sink {
+  let pending = first;
+  const flush = async () => {
+    if (pending === '') return;
+    const chunk = pending;
+    pending = '';
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+  };
+  return {
+    async write(record) {
+      pending += line(record);
+      if (live || pending.length >= 65_536) await flush();
+    },
+    async close() {
+      await flush();
+      if (out !== process.stdout) await new Promise<void>((resolve) => out.end(resolve));
+    },
+  };
+}
+
+type Cell = string | number | bigint | Date | null;
+interface Column {
+  name: string;
+  type: 'STRING' | 'JSON' | 'INT32' | 'INT64' | 'TIMESTAMP';
+  of: (r: ReplayedRecord) => Cell;
+}
+
+/** Parquet columns: the envelope and the value as JSON, or the fields asked for as text. */
+function parquetColumns(fields: readonly string[] | undefined): Column[] {
+  if (fields) {
+    return fields.map((f) => ({
+      name: f,
+      type: 'STRING' as const,
+      of: (r: ReplayedRecord) => {
+        const v = fieldAt(r, f.split('.'));
+        return v === undefined || v === null ? null : typeof v === 'string' ? v : jsonOf(v);
+      },
+    }));
+  }
+  return [
+    { name: 'topic', type: 'STRING' as const, of: (r: ReplayedRecord) => r.topic },
+    { name: 'partition', type: 'INT32' as const, of: (r: ReplayedRecord) => r.partition },
+    { name: 'offset', type: 'INT64' as const, of: (r: ReplayedRecord) => BigInt(r.offset) },
+    {
+      name: 'timestamp',
+      type: 'TIMESTAMP' as const,
+      of: (r: ReplayedRecord) => new Date(r.timestamp),
+    },
+    { name: 'type', type: 'STRING' as const, of: (r: ReplayedRecord) => r.type },
+    {
+      name: 'aggregate_id',
+      type: 'STRING' as const,
+      of: (r: ReplayedRecord) => {
+        const id = fieldAt(r, ['value', 'metadata', 'aggregateId']);
+        return typeof id === 'string' ? id : null;
+      },
+    },
+    { name: 'value', type: 'JSON' as const, of: (r: ReplayedRecord) => jsonOf(r.value) },
+  ];
+}
+
+function parquetSink(file: string, fields: readonly string[] | undefined): Sink {
+  const columns = parquetColumns(fields);
+  const schema = [
+    { name: 'root', num_children: columns.length },
+    ...columns.map((c) => ({
+      name: c.name,
+      repetition_type: 'OPTIONAL' as const,
+      ...(c.type === 'STRING'
+        ? { type: 'BYTE_ARRAY' as const, converted_type: 'UTF8' as const }
+        : c.type === 'JSON'
+          ? { type: 'BYTE_ARRAY' as const, converted_type: 'JSON' as const }
+          : c.type === 'TIMESTAMP'
+            ? { type: 'INT64' as const, converted_type: 'TIMESTAMP_MILLIS' as const }
+            : { type: c.type }),
+    })),
+  ];
+  const writer = new ParquetWriter({
+    writer: fileWriter(file),
+    schema,
+    createdBy: 'parley replay',
+  });
+  let rows: ReplayedRecord[] = [];
+  const flush = async () => {
+    if (rows.length === 0) return;
+    const batch = rows;
+    rows = [];
+    await writer.write({
+      columnData: columns.map((c) => ({
+        name: c.name,
+        data: batch.map((r) => c.of(r)),
+        type: c.type,
+      })),
+      rowGroupSize: ROW_GROUP,
+    });
+  };
+  return {
+    async write(record) {
+      rows.push(record);
+      if (rows.length >= ROW_GROUP) await flush();
+    },
+    async close() {
+      await flush();
+      writer.finish();
+    },
+  };
+}
+
+export function openSink(
+  format: Format,
+  options: { out?: string; fields?: readonly string[]; follow?: boolean },
+): Sink {
+  const live = options.follow ?? false;
+  if (format === 'parquet') {
+    if (!options.out) throw new Error('parquet needs a file');
+    return parquetSink(options.out, options.fields);
+  }
+  const out: Writable = options.out ? createWriteStream(options.out) : process.stdout;
+  if (format === 'csv') {
+    const fields = options.fields ?? [];
+    const paths = fields.map((f) => f.split('.'));
+    return textSink(out, (r) => `${paths.map((p) => csvCell(fieldAt(r, p))).join(',')}\r\n`, {
+      first: `${fields.map(csvCell).join(',')}\r\n`,
+      live,
+    });
+  }
+  return textSink(out, (r) => `${jsonOf(r)}\n`, { live });
+}
