@@ -11,6 +11,7 @@ import { freshnessBench } from './benchmarks/freshness.ts';
 import { kafkaBaseline } from './benchmarks/kafka-baseline.ts';
 import { projectionsBench } from './benchmarks/projections.ts';
 import { queriesBench } from './benchmarks/queries.ts';
+import { replayBench } from './benchmarks/replay.ts';
 import { benchContext } from './context.ts';
 
 const BENCHMARKS: Record<string, (context: ReturnType<typeof benchContext>) => Promise<string>> = {
@@ -20,6 +21,7 @@ const BENCHMARKS: Record<string, (context: ReturnType<typeof benchContext>) => P
   queries: queriesBench,
   freshness: freshnessBench,
   assistant: assistantBench,
+  replay: replayBench,
 };
 const USAGE = `usage: npm run bench -- <${Object.keys(BENCHMARKS).join('|')}> [--events N] [--seconds S]`;
 

@@ -84,7 +84,11 @@ try {
       signal: stop.signal,
     },
   );
-  process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${JSON.stringify({ summary })}\n`);
+  // With the process's peak resident memory: a replay streams, whatever the topic's size.
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  process.stderr.write(
+    `${process.stderr.isTTY ? '\n' : ''}${JSON.stringify({ summary: { ...summary, peakRssBytes } })}\n`,
+  );
 } catch (error) {
   if (error instanceof UsageError) {
     process.stderr.write(`replay: ${error.message}\n`);

@@ -8,27 +8,36 @@ import type { SchemaSet } from '@parley/schemas/avro/schema-set';
 
 export type Redactor = (type: string, value: unknown) => unknown;
 
+/**
+ * A copy of each record with its personal fields null: only the objects on the way to a personal
+ * field are copied (a replay writes millions of records; a deep clone of each costs more than its
+ * decoding). The value given is left as it was.
+ */
 export function redactor(schemas: SchemaSet): Redactor {
   const paths = new Map(
     schemas.records.map((r) => [r.name, r.pii.map((p) => p.path.split('.'))] as const),
   );
   return (type, value) => {
     const fields = paths.get(type);
-    if (!fields || fields.length === 0) return value;
-    const copy = structuredClone(value) as Record<string, unknown>;
-    for (const path of fields) nullAt(copy, path);
+    if (!fields || fields.length === 0 || value === null || typeof value !== 'object') {
+      return value;
+    }
+    let copy = { ...(value as Record<string, unknown>) };
+    for (const path of fields) copy = nullAt(copy, path);
     return copy;
   };
 }
 
-function nullAt(record: Record<string, unknown>, path: readonly string[]): void {
-  let here: unknown = record;
-  for (const key of path.slice(0, -1)) {
-    if (here === null || typeof here !== 'object') return;
-    here = (here as Record<string, unknown>)[key];
+/** `record` (already a copy) with the field at `path` null, copying the objects below it. */
+function nullAt(record: Record<string, unknown>, path: readonly string[]): Record<string, unknown> {
+  const [key, ...rest] = path;
+  if (key === undefined || !(key in record)) return record;
+  if (rest.length === 0) {
+    record[key] = null;
+    return record;
   }
-  const last = path.at(-1);
-  if (last !== undefined && here !== null && typeof here === 'object' && last in here) {
-    (here as Record<string, unknown>)[last] = null;
-  }
+  const inner = record[key];
+  if (inner === null || typeof inner !== 'object') return record;
+  record[key] = nullAt({ ...(inner as Record<string, unknown>) }, rest);
+  return record;
 }

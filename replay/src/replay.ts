@@ -41,6 +41,8 @@ export interface ReplaySummary {
   written: number;
   skipped: number;
   byType: Record<string, number>;
+  /** From the first record read to the end. */
+  seconds: number;
 }
 
 export interface ReplayHooks {
@@ -156,16 +158,25 @@ export async function replay(
   const identity = new Set(
     deps.schemas.records.filter((r) => r.context === 'identity').map((r) => r.name),
   );
-  const summary: ReplaySummary = { topic, read: 0, matched: 0, written: 0, skipped: 0, byType: {} };
+  const summary: ReplaySummary = {
+    topic,
+    read: 0,
+    matched: 0,
+    written: 0,
+    skipped: 0,
+    byType: {},
+    seconds: 0,
+  };
   const total = options.follow ? undefined : ranges.reduce((n, r) => n + (r.end - r.start), 0);
   const reached = new Map(ranges.map((r) => [r.partition, r.start]));
   const pending = ranges.filter((r) => r.end > r.start).map((r) => r.partition);
   const enough = () => options.count !== undefined && summary.written >= options.count;
   if ((pending.length === 0 && !options.follow) || enough()) return summary;
 
-  const started = performance.now();
+  /** Rates count from the first record, not from joining the group. */
+  let started = 0;
   const progress = () => {
-    const seconds = Math.max(0.001, (performance.now() - started) / 1000);
+    const seconds = started === 0 ? 0.001 : Math.max(0.001, (performance.now() - started) / 1000);
     const rate = summary.read / seconds;
     hooks.onProgress?.({
       read: summary.read,
@@ -185,6 +196,7 @@ export async function replay(
 
   /** Decodes, redacts and filters one record; writes it when it matches. */
   const handle = async (partition: number, message: KafkaMessage) => {
+    if (started === 0) started = performance.now();
     summary.read++;
     const position = `${topic}:${partition}:${message.offset}`;
     let decoded: Awaited<ReturnType<AvroSerde['decode']>>;
@@ -221,8 +233,9 @@ export async function replay(
   const consumer = deps.kafka.consumer({
     groupId,
     readUncommitted: false,
-    maxBytesPerPartition: 4 * 1024 * 1024,
-    maxBytes: 8 * 1024 * 1024,
+    // One partition at a time: large fetches keep the wait per record small.
+    maxBytesPerPartition: 16 * 1024 * 1024,
+    maxBytes: 32 * 1024 * 1024,
   });
   let finish: (error?: unknown) => void = () => {};
   const finished = new Promise<void>((resolve, reject) => {
@@ -298,5 +311,6 @@ export async function replay(
     await sink.close();
     progress();
   }
+  if (started > 0) summary.seconds = Math.round((performance.now() - started) / 10) / 100;
   return summary;
 }

@@ -44,7 +44,7 @@ const identity = CONTEXTS.find((c) => c.name === 'identity');
 const chat = CONTEXTS.find((c) => c.name === 'chat');
 
 /** Writes the mix in chunks (never all in memory), each aggregate's versions contiguous. */
-async function writeMix(
+export async function writeMix(
   kafka: Kafka,
   serde: AvroSerde,
   cipher: PersonalDataCipher,
@@ -165,7 +165,12 @@ async function writeMix(
 }
 
 /** Baseline: read the topics from offset zero and Avro-decode every record, no store. */
-async function consumeAndDecode(kafka: Kafka, serde: AvroSerde, topics: string[], total: number) {
+export async function consumeAndDecode(
+  kafka: Kafka,
+  serde: AvroSerde,
+  topics: string[],
+  total: number,
+) {
   const consumer = kafka.consumer({
     groupId: `bench-baseline-${randomUUID()}`,
     maxBytes: 32 * 2 ** 20,
