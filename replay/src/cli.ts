@@ -37,9 +37,14 @@ function showProgress(p: ReplayProgress) {
   );
 }
 
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 let options: ReplayOptions;
 try {
-  options = parseReplayArgs(process.argv.slice(2));
+  options = parseReplayArgs(args);
 } catch (error) {
   if (error instanceof UsageError) exit(`${error.message}\n${USAGE}`, 64);
   throw error;

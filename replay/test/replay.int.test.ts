@@ -314,7 +314,7 @@ print(json.dumps({"row": [str(x) for x in r], "cols": cols}))`,
   it('follows new records until a signal, then ends with its summary', async () => {
     const child: ChildProcess = spawn(
       process.execPath,
-      ['--conditions=parley-source', '--import', 'tsx', cli, 'chat', '--follow', '--from', '0:11'],
+      ['--conditions=parley-source', '--import', 'tsx', cli, 'chat', '--follow', '--from', '0:10'],
       { env: env() },
     );
     let stdout = '';
