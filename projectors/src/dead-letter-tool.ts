@@ -1,6 +1,7 @@
 /** Reading and redriving a projection's dead letters (`projector.<name>.dlq`). */
 import type { Kafka, KafkaMessage } from '@parley/platform/kafka';
 import { inTransaction } from '@parley/platform/postgres';
+import { redactor } from '@parley/schemas/avro/redact';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import { DLQ_HEADERS } from './runtime/dead-letters.ts';
 import type { Generation, ProjectedEvent, Projection, Stores } from './runtime/projection.ts';
@@ -17,6 +18,8 @@ export interface DeadLetterEntry {
 }
 
 const header = (m: KafkaMessage, name: string) => m.headers?.[name]?.toString() ?? '';
+
+const READ_TIMEOUT_MS = 30_000;
 
 /** Every dead letter from the start of the topic (or from a group's position). */
 export async function readDeadLetters(
@@ -36,17 +39,30 @@ export async function readDeadLetters(
   const start = new Map(
     (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
   );
+  // From the group's position, or from the oldest record kept (retention deletes old ones).
   const remaining = new Map(
-    offsets.map((o) => [o.partition, Number(o.high) - Math.max(0, start.get(o.partition) ?? 0)]),
+    offsets.map((o) => [
+      o.partition,
+      Number(o.high) - Math.max(Number(o.low), start.get(o.partition) ?? 0),
+    ]),
   );
   const entries: DeadLetterEntry[] = [];
   const consumer = kafka.consumer({ groupId });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const positions: Array<{ topic: string; partition: number; offset: string }> = [];
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     const done = () => [...remaining.values()].every((n) => n <= 0);
     if (done()) return resolve();
+    // Never wait forever (a record gone meanwhile, a broker that stopped answering).
+    const timer = setTimeout(() => {
+      void consumer.disconnect();
+      reject(new Error(`reading ${topic} took more than ${READ_TIMEOUT_MS / 1000} s`));
+    }, READ_TIMEOUT_MS);
+    const finished = () => {
+      clearTimeout(timer);
+      resolve();
+    };
     void consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
@@ -62,7 +78,7 @@ export async function readDeadLetters(
         });
         positions.push({ topic, partition, offset: String(Number(message.offset) + 1) });
         remaining.set(partition, (remaining.get(partition) ?? 0) - 1);
-        if (done()) resolve();
+        if (done()) finished();
       },
     });
   });
@@ -156,8 +172,16 @@ export async function summarizeDeadLetters(options: {
   const redrivenUpTo = new Map(
     (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
   );
-  const { entries, close } = await readDeadLetters(options.kafka, options.topic);
+  const reader = `dlq-reader-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const { entries, close } = await readDeadLetters(options.kafka, options.topic, reader);
   await close();
+  // The throwaway reader's group goes too (it committed nothing; an empty group would linger).
+  const cleanup = options.kafka.admin();
+  await cleanup
+    .connect()
+    .then(() => cleanup.deleteGroups([reader]))
+    .catch(() => {})
+    .finally(() => cleanup.disconnect());
   const summaries = entries.map(({ message: _message, offset, ...entry }) => {
     const [partition = 0, at = 0] = offset.split(':').map(Number);
     return { ...entry, position: offset, waiting: at >= (redrivenUpTo.get(partition) ?? -1) };
@@ -175,9 +199,10 @@ export async function describeDeadLetter(serde: AvroSerde, entry: DeadLetterEntr
     return {
       headers,
       type: decoded.type,
+      // Personal fields null, as in an analyst's replay: an erased person stays erased here too.
       // Longs as numbers-or-strings and bytes as base64, so any record is plain JSON.
       value: JSON.parse(
-        JSON.stringify(decoded.value, (_k, v: unknown) =>
+        JSON.stringify(redactor(serde.schemas)(decoded.type, decoded.value), (_k, v: unknown) =>
           typeof v === 'bigint' ? v.toString() : v,
         ),
       ) as unknown,

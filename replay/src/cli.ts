@@ -79,7 +79,7 @@ try {
       schemas,
       names: prefixedTopicNames(config.TOPIC_PREFIX),
     },
-    openSink(options.format, options),
+    () => openSink(options.format, options),
     {
       onProgress: showProgress,
       onUnreadable: (position, error) =>
@@ -94,6 +94,8 @@ try {
   process.stderr.write(
     `${process.stderr.isTTY ? '\n' : ''}${JSON.stringify({ summary: { ...summary, peakRssBytes } })}\n`,
   );
+  // A bounded replay stopped by Ctrl-C wrote only part of what was asked: not a success.
+  if (summary.interrupted && !options.follow) code = 130;
 } catch (error) {
   if (error instanceof UsageError) {
     process.stderr.write(`replay: ${error.message}\n`);
@@ -101,6 +103,9 @@ try {
   } else if (error instanceof UnreadableRecordError) {
     process.stderr.write(`replay: ${error.message}\n`);
     code = 65;
+  } else if ((error as { code?: unknown }).code === 'EPIPE') {
+    // The reader went away (`| head`): nothing more to write, not a failure.
+    code = 0;
   } else {
     process.stderr.write(`replay: ${(error as Error).message}\n`);
     code = 1;

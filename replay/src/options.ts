@@ -3,6 +3,7 @@
  * a bad option is a usage error (exit 64) with a message that names it.
  */
 import { parseArgs } from 'node:util';
+import { FilterSyntaxError, parseFilter } from './filter.ts';
 
 export const FORMATS = ['ndjson', 'csv', 'parquet'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -125,6 +126,16 @@ function outputOptions(v: Values) {
   return { format, ...(fields ? { fields } : {}), ...(v.out ? { out: v.out } : {}) };
 }
 
+/** A `--where` that does not parse is a usage error, found before anything connects. */
+function checkWhere(where: string) {
+  try {
+    parseFilter(where);
+  } catch (error) {
+    if (error instanceof FilterSyntaxError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 function filterOptions(v: Values) {
   for (const [flag, id] of [
     ['--aggregate', v.aggregate],
@@ -137,6 +148,7 @@ function filterOptions(v: Values) {
   for (const t of v.type ?? []) {
     if (!/^[A-Z][A-Za-z0-9]*$/.test(t)) throw new UsageError(`--type: '${t}' is not a record type`);
   }
+  if (v.where !== undefined) checkWhere(v.where);
   const onError = v['on-error'] ?? 'skip';
   if (onError !== 'skip' && onError !== 'stop') {
     throw new UsageError(`--on-error: expected skip or stop, got '${onError}'`);

@@ -8,13 +8,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from '@parley/platform/kafka';
+import { redactor } from '@parley/schemas/avro/redact';
 import type { SchemaSet } from '@parley/schemas/avro/schema-set';
 import { SerdeError } from '@parley/schemas/serde/errors';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import { CONTEXTS, type topicNames } from '@parley/schemas/topics/catalogue';
 import { compileFilter, fieldAt } from './filter.ts';
 import { type Position, type ReplayOptions, UsageError } from './options.ts';
-import { redactor } from './redact.ts';
 import type { ReplayedRecord, Sink } from './sinks.ts';
 
 export interface ReplayDependencies {
@@ -43,6 +43,8 @@ export interface ReplaySummary {
   byType: Record<string, number>;
   /** From the first record read to the end. */
   seconds: number;
+  /** Stopped by a signal before its end (a followed replay always is). */
+  interrupted: boolean;
 }
 
 export interface ReplayHooks {
@@ -144,14 +146,35 @@ function headersOf(message: KafkaMessage): Record<string, string> {
   return out;
 }
 
+/**
+ * Replays what the options say into the sink `open` makes, once the topic and the positions are
+ * known to be good (so a mistake never truncates an existing output file), closing it on every
+ * path.
+ */
 export async function replay(
   options: ReplayOptions,
   deps: ReplayDependencies,
-  sink: Sink,
+  open: () => Sink,
   hooks: ReplayHooks = {},
 ): Promise<ReplaySummary> {
   const topic = resolveTopic(options.target, deps.names);
   const ranges = await partitionRanges(deps.admin, topic, options);
+  const sink = open();
+  try {
+    return await replayInto(options, deps, sink, hooks, topic, ranges);
+  } finally {
+    await sink.close();
+  }
+}
+
+async function replayInto(
+  options: ReplayOptions,
+  deps: ReplayDependencies,
+  sink: Sink,
+  hooks: ReplayHooks,
+  topic: string,
+  ranges: readonly PartitionRange[],
+): Promise<ReplaySummary> {
   const redact = redactor(deps.schemas);
   const where = options.where === undefined ? undefined : compileFilter(options.where);
   const types = new Set(options.types);
@@ -166,8 +189,10 @@ export async function replay(
     skipped: 0,
     byType: {},
     seconds: 0,
+    interrupted: false,
   };
   const total = options.follow ? undefined : ranges.reduce((n, r) => n + (r.end - r.start), 0);
+  /** Per partition: the next offset to read (past markers too); where a rejoin starts again. */
   const reached = new Map(ranges.map((r) => [r.partition, r.start]));
   const pending = ranges.filter((r) => r.end > r.start).map((r) => r.partition);
   const enough = () => options.count !== undefined && summary.written >= options.count;
@@ -265,7 +290,51 @@ export async function replay(
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.topic === topic) advance(payload.partition, Number(payload.lastOffset) + 1);
   });
-  const onAbort = () => finish();
+  /** Nothing is committed: after any (re)join, each partition goes back to where it was. */
+  const position = () => {
+    for (const r of ranges) {
+      consumer.seek({ topic, partition: r.partition, offset: String(reached.get(r.partition)) });
+    }
+    pauseAllBut(options.follow ? all : current === undefined ? [] : [current]);
+  };
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    try {
+      position();
+    } catch (error) {
+      finish(error);
+    }
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) finish(payload.error);
+  });
+  /** A batch's records up to the range's end, each once (a refetch after a rejoin skips). */
+  const readBatch = async (
+    partition: number,
+    range: PartitionRange,
+    messages: readonly KafkaMessage[],
+    resolveOffset: (offset: string) => void,
+    heartbeat: () => Promise<void>,
+  ) => {
+    let sinceHeartbeat = 0;
+    for (const message of messages) {
+      const offset = Number(message.offset);
+      if (offset >= range.end || enough()) break;
+      if (offset >= (reached.get(partition) ?? range.start)) {
+        await handle(partition, message);
+        reached.set(partition, offset + 1);
+      }
+      resolveOffset(message.offset);
+      // A slow reader of the output (a pager) must not cost the group its membership.
+      if (++sinceHeartbeat >= 500) {
+        sinceHeartbeat = 0;
+        await heartbeat();
+      }
+    }
+  };
+  const onAbort = () => {
+    summary.interrupted = true;
+    finish();
+  };
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
   const ticker = setInterval(progress, 1000);
   try {
@@ -284,13 +353,7 @@ export async function replay(
           return;
         }
         try {
-          for (const message of batch.messages) {
-            const offset = Number(message.offset);
-            if (offset < range.start) continue;
-            if (offset >= range.end || enough()) break;
-            await handle(partition, message);
-            resolveOffset(message.offset);
-          }
+          await readBatch(partition, range, batch.messages, resolveOffset, heartbeat);
         } catch (error) {
           finish(error);
           return;
@@ -299,16 +362,13 @@ export async function replay(
         await heartbeat();
       },
     });
-    for (const r of ranges)
-      consumer.seek({ topic, partition: r.partition, offset: String(r.start) });
-    pauseAllBut(options.follow ? all : current === undefined ? [] : [current]);
+    position();
     await finished;
   } finally {
     clearInterval(ticker);
     hooks.signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect().catch(() => {});
     await deps.admin.deleteGroups([groupId]).catch(() => {});
-    await sink.close();
     progress();
   }
   if (started > 0) summary.seconds = Math.round((performance.now() - started) / 10) / 100;

@@ -76,11 +76,23 @@ function textSink(
   { first = '', live = false }: { first?: string; live?: boolean },
 ): Sink {
   let pending = first;
+  // A file that cannot be written or a reader that went away (EPIPE): the next write throws it.
+  let failed: Error | undefined;
+  out.on('error', (error: Error) => {
+    failed ??= error;
+  });
   const flush = async () => {
+    if (failed) throw failed;
     if (pending === '') return;
     const chunk = pending;
     pending = '';
-    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+    if (!out.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        out.once('drain', resolve);
+        out.once('error', () => resolve());
+      });
+    }
+    if (failed) throw failed;
   };
   return {
     async write(record) {
@@ -89,7 +101,11 @@ function textSink(
     },
     async close() {
       await flush();
-      if (out !== process.stdout) await new Promise<void>((resolve) => out.end(resolve));
+      if (out !== process.stdout) {
+        await new Promise<void>((resolve, reject) =>
+          out.end(() => (failed ? reject(failed) : resolve())),
+        );
+      }
     },
   };
 }

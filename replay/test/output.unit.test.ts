@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { redactor } from '@parley/schemas/avro/redact';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
-import { redactor } from '../src/redact.ts';
 import { csvCell, jsonOf } from '../src/sinks.ts';
 
 describe('what a replay writes', () => {

@@ -183,7 +183,7 @@ async function run(...args: string[]) {
       schemas: fixture.serde.schemas,
       names: fixture.names,
     },
-    sink,
+    () => sink,
   );
   return { records: sink.records, summary };
 }

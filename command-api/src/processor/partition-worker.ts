@@ -165,7 +165,10 @@ export class PartitionWorker {
 
     // One span per command, child of the trace its record carries; its events carry this span.
     const spans = commandSpans(messages, this.context.commandTopic);
-    const transaction = await producer.transaction();
+    const transaction = await producer.transaction().catch((error: unknown) => {
+      spans.end(error);
+      throw error;
+    });
     let decision: AnyDecision;
     try {
       const positions = await this.appendEvents(transaction, decided, spans);

@@ -102,7 +102,11 @@ export function startOpsWatch(options: OpsWatchOptions): OpsWatch {
       deadLetters: deadLettersWaiting(redrives, lag),
       rebuilds: building ? rebuildsInProgress(building, lag, states) : latest.rebuilds,
     };
-    options.onRebuilds?.(latest.rebuilds);
+    try {
+      options.onRebuilds?.(latest.rebuilds);
+    } catch (error) {
+      options.log.warn({ err: error }, 'ops: rebuild progress not exported');
+    }
     return latest;
   };
   let running: Promise<Overview> | undefined;
@@ -112,8 +116,13 @@ export function startOpsWatch(options: OpsWatchOptions): OpsWatch {
     });
     return running;
   };
-  const timer = setInterval(() => void once(), options.intervalMs);
+  // A refresh that fails keeps the last overview and says so; it never takes the process down.
+  const tick = () =>
+    once().catch((error: unknown) =>
+      options.log.warn({ err: error }, 'ops: overview not refreshed'),
+    );
+  const timer = setInterval(tick, options.intervalMs);
   timer.unref();
-  void once();
+  void tick();
   return { latest: () => latest, refresh: once, stop: () => clearInterval(timer) };
 }

@@ -113,7 +113,8 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
   };
   const decode = (topic: string, partition: number, messages: KafkaMessage[], spans: Span[]) =>
     transientRetry.execute(() => {
-      spans.length = 0;
+      // A retried decode starts its spans again: those of the failed attempt end here.
+      endSpans(spans.splice(0), new Error('decode retried'));
       return decodeOnce(topic, partition, messages, spans);
     });
 

@@ -259,6 +259,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
       const close = () => {
         if (closed) return;
         closed = true;
+        for (const span of pushes) span.end();
+        pushes = [];
         clearInterval(heartbeat);
         unlisten();
         unlistenReplies();

@@ -1,10 +1,11 @@
 /**
- * Analysts never get personal data: every field the schemas mark `pii` (encrypted: emails and
+ * Personal data left out of what people read from the log (analysts' replays, the ops page's
+ * dead letters): every field the schemas mark `pii` (encrypted: emails and
  * names; content: titles, messages, replies) comes out as null, whatever it holds (sealed or, in
  * old events, clear). There is no option to decrypt: a replay never holds a key. Erased people
  * stay erased because nothing of theirs is shown in the first place.
  */
-import type { SchemaSet } from '@parley/schemas/avro/schema-set';
+import type { SchemaSet } from './schema-set.ts';
 
 export type Redactor = (type: string, value: unknown) => unknown;
 
