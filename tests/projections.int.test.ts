@@ -6,14 +6,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '@parley/platform/config';
 import { startLagMonitor } from '@parley/platform/consumer-lag';
 import { createProducer, type Producer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
-import { quietLogger, stackConfig } from '@parley/platform/testing/fixtures';
+import { quietLogger, stackConfig, testPython } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { storeSettings as projectorSettings } from '../projectors/src/config.ts';
@@ -273,13 +271,7 @@ async function assertLogHasNoClearText(...groups: ReadonlyArray<readonly string[
     for (const text of texts)
       assert.ok(!payload.includes(text), `a record holds "${text}" in clear`);
   }
-  const python = join(
-    process.env.PARLEY_CACHE_DIR ??
-      join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'parley'),
-    'venv',
-    'bin',
-    'python',
-  );
+  const python = testPython();
   const decoder = new URL('../schemas/test/fastavro-decode.py', import.meta.url).pathname;
   const result = spawnSync(python, [decoder, stackConfig().SCHEMA_REGISTRY_URL], {
     input: `${payloads.map((p) => JSON.stringify({ payload: p.toString('base64') })).join('\n')}\n`,

@@ -2,14 +2,16 @@
 // follow mode ended by a signal, Parquet read back by DuckDB, no personal data in any format
 // (also for an erased user), the same replay twice byte for byte, unreadable records skipped or
 // stopping the run, and bad input refused.
+
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createProducer, type Producer } from '@parley/platform/kafka';
+import { testPython } from '@parley/platform/testing/fixtures';
 import type { RecordName } from '@parley/schemas/generated/records';
 import { writeHeaders } from '@parley/schemas/serde/headers';
 import { processorFixture } from '../../command-api/test/processor-fixture.ts';
@@ -18,13 +20,7 @@ import { type ReplaySummary, replay } from '../src/replay.ts';
 import type { ReplayedRecord, Sink } from '../src/sinks.ts';
 
 const cli = new URL('../src/cli.ts', import.meta.url).pathname;
-const python = join(
-  process.env.PARLEY_CACHE_DIR ??
-    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'parley'),
-  'venv',
-  'bin',
-  'python',
-);
+const python = testPython();
 const HOUR = 3_600_000;
 const T0 = Date.now() - 10 * HOUR;
 const SECRET = 'my-secret-words';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createProducer } from '@parley/platform/kafka';
@@ -13,7 +13,7 @@ import {
   deleteSubject,
   schemaRegistryOptions,
 } from '@parley/platform/schema-registry';
-import { stackConfig, testKafka, uniqueName } from '@parley/platform/testing/fixtures';
+import { stackConfig, testKafka, testPython, uniqueName } from '@parley/platform/testing/fixtures';
 import { registerSchemas } from '../src/avro/register.ts';
 import { loadSchemaSet, type SchemaSet } from '../src/avro/schema-set.ts';
 import {
@@ -194,10 +194,7 @@ describe('AvroSerde', () => {
   });
 
   it('writes standard bytes: Python fastavro decodes them through the registry', async () => {
-    const cacheDir =
-      process.env.PARLEY_CACHE_DIR ??
-      join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'parley');
-    const python = join(cacheDir, 'venv', 'bin', 'python');
+    const python = testPython();
     const samples = ['UserRegistered', 'AssistantReplyRecorded', 'StartConversation'].map(
       (name) => {
         const type = set.byName(name)?.type;

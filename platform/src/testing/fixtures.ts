@@ -2,9 +2,12 @@
  * Fixtures for integration tests against the real local stack. Each test makes its own topics,
  * groups, subjects, tables or keys with a random suffix and removes them afterwards.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../config.ts';
 import { createKafka, kafkaSettings } from '../kafka.ts';
 import { createLogger } from '../logger.ts';
@@ -93,4 +96,12 @@ export function redisReady(client: {
 }): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve) => client.once('ready', () => resolve()));
+}
+
+/** The tests' Python (fastavro, duckdb), in the venv `npm test` keeps under ~/.cache/parley. */
+export function testPython(): string {
+  const cache =
+    process.env.PARLEY_CACHE_DIR ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'parley');
+  return join(cache, 'venv', 'bin', 'python');
 }
