@@ -16,7 +16,7 @@ import { createMetricsRegistry } from '@parley/platform/metrics';
 import { quietLogger } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
-import { ENTRIES, processorFixture } from '../command-api/test/processor-fixture.ts';
+import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { storeSettings as projectorSettings } from '../projectors/src/config.ts';
 import { connectStores, projectorContext } from '../projectors/src/dependencies.ts';
 import { PROJECTIONS } from '../projectors/src/projections/index.ts';
@@ -25,15 +25,11 @@ import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
 import { namespaceOf } from '../projectors/src/runtime/projection.ts';
 import { openEventStream, type StreamEvent } from '../query-api/test/helper.ts';
 import { promtoolPath } from './promtool.ts';
+import { SERVICE_ENTRIES } from './service-entries.ts';
 
 const key = createSigningKey();
 const keyEnv = serviceKeyEnv(key);
-const entries = {
-  ...ENTRIES,
-  projectors: new URL('../projectors/src/server.ts', import.meta.url).pathname,
-  'query-api': new URL('../query-api/src/server.ts', import.meta.url).pathname,
-  assistant: new URL('../assistant/src/server.ts', import.meta.url).pathname,
-};
+const entries = SERVICE_ENTRIES;
 type Service = keyof typeof entries;
 /** The offline model's pace here: about 60 words at 25 a second, a reply takes 2 to 3 seconds. */
 const PACE = { ASSISTANT_OFFLINE_TOKENS_PER_SECOND: '25', ASSISTANT_OFFLINE_FIRST_TOKEN_MS: '200' };

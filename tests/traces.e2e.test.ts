@@ -12,17 +12,13 @@ import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
-import { ENTRIES, processorFixture } from '../command-api/test/processor-fixture.ts';
+import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { openEventStream } from '../query-api/test/helper.ts';
+import { SERVICE_ENTRIES } from './service-entries.ts';
 
 const key = createSigningKey();
 const keyEnv = serviceKeyEnv(key);
-const entries = {
-  ...ENTRIES,
-  projectors: new URL('../projectors/src/server.ts', import.meta.url).pathname,
-  'query-api': new URL('../query-api/src/server.ts', import.meta.url).pathname,
-  assistant: new URL('../assistant/src/server.ts', import.meta.url).pathname,
-};
+const entries = SERVICE_ENTRIES;
 type Service = keyof typeof entries;
 
 interface ReceivedSpan {
