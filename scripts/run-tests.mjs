@@ -3,10 +3,11 @@
 // tsx, workspace sources through the `parley-source` export condition.
 //   node scripts/run-tests.mjs unit|int|e2e|all [--only <substring>]
 // Prints node's spec report, then one plain closing line: "N passed, N failed, N skipped".
+// With PARLEY_COVERAGE_LCOV=<file>, also writes an LCOV coverage report there (for Sonar in CI).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -55,6 +56,17 @@ if (files.length === 0) {
 
 const tapDir = mkdtempSync(join(tmpdir(), 'parley-tests-'));
 const tapFile = join(tapDir, 'report.tap');
+const lcovFile = process.env.PARLEY_COVERAGE_LCOV
+  ? resolve(process.env.PARLEY_COVERAGE_LCOV)
+  : undefined;
+if (lcovFile) mkdirSync(dirname(lcovFile), { recursive: true });
+const coverage = lcovFile
+  ? [
+      '--experimental-test-coverage',
+      '--test-reporter=lcov',
+      `--test-reporter-destination=${lcovFile}`,
+    ]
+  : [];
 const child = spawn(
   process.execPath,
   [
@@ -69,6 +81,7 @@ const child = spawn(
     '--test-reporter-destination=stdout',
     '--test-reporter=tap',
     `--test-reporter-destination=${tapFile}`,
+    ...coverage,
     ...files,
   ],
   {

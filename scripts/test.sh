@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_node_modules
 ensure_python_tools
 ensure_promtool
+ensure_delivery_tools
 ensure_chromium
 ensure_dev_keys
 

@@ -3,17 +3,14 @@
 // names that can be checked to the code itself, without any running service. The topic catalogue
 // has its own check in schemas/test/docs.unit.test.ts.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { authSettings } from '@parley/platform/auth';
-import { type Field, loadConfig, type Spec } from '@parley/platform/config';
+import type { Field, Spec } from '@parley/platform/config';
 import { consumerLagSettings } from '@parley/platform/consumer-lag';
 import { kafkaSettings } from '@parley/platform/kafka';
-import { createLogger } from '@parley/platform/logger';
-import { createMetricsRegistry } from '@parley/platform/metrics';
 import { migrate } from '@parley/platform/migrate';
 import { mongoSettings } from '@parley/platform/mongo';
 import { personalDataSettings } from '@parley/platform/personal-data';
@@ -36,6 +33,7 @@ import { ensureReadSchema } from '../projectors/src/runtime/generations.ts';
 import type { Stores } from '../projectors/src/runtime/projection.ts';
 import { settings as queryApiSettings } from '../query-api/src/config.ts';
 import { settings as replaySettings } from '../replay/src/config.ts';
+import { type BuiltApi, buildApi } from './api-routes.ts';
 import { registeredMetricNames } from './metric-names.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -247,8 +245,8 @@ interface Consumer {
   readonly complete: boolean;
 }
 
-const processorSpec = parseSettings('command-api/src/processor/main.ts', 'settings');
-const bootstrapSpec = parseSettings('schemas/src/bootstrap/cli.ts', 'bootstrapSettings');
+const processorSpec = parseSettings('command-api/src/processor/config.ts', 'processorSettings');
+const bootstrapSpec = parseSettings('schemas/src/bootstrap/settings.ts', 'bootstrapSettings');
 const compatArgument = /loadConfig\((\w+)\)/.exec(read('schemas/src/compat/cli.ts'))?.[1] ?? '?';
 
 const CONSUMERS: Record<string, Consumer> = {
@@ -475,11 +473,11 @@ describe('docs/configuration.md and the settings in code', () => {
     // entrypoint's) must at least be documented. query-api is left out while it is incomplete.
     const consumed = new Set([
       'command-api/src/config.ts:settings',
-      'command-api/src/processor/main.ts:settings',
+      'command-api/src/processor/config.ts:processorSettings',
       'projectors/src/config.ts:settings',
       'query-api/src/config.ts:settings',
       'assistant/src/config.ts:settings',
-      'schemas/src/bootstrap/cli.ts:bootstrapSettings',
+      'schemas/src/bootstrap/settings.ts:bootstrapSettings',
     ]);
     const skip = (file: string) =>
       file.startsWith('query-api/') && !CONSUMERS['query-api']?.complete;
@@ -677,63 +675,6 @@ const APIS: readonly { service: string; port: number }[] = [
   { service: 'query-api', port: 3001 },
   { service: 'projectors', port: 3002 },
 ];
-
-interface BuiltApi {
-  readonly service: string;
-  readonly port: number;
-  readonly app: FastifyInstance;
-  /** Every route, method and path as Fastify has them (`/v1/users/:id`). */
-  readonly routes: { method: string; path: string }[];
-}
-
-/** Routes from Fastify's own route tree (printRoutes without common prefixes). */
-function routesOf(app: FastifyInstance): { method: string; path: string }[] {
-  const stack: string[] = [];
-  const routes: { method: string; path: string }[] = [];
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const m = /^((?:[│ ] {3})*)[├└]── (.+?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!m) continue;
-    const depth = (m[1] ?? '').length / 4;
-    stack.length = depth;
-    stack.push(m[2] ?? '');
-    for (const method of (m[3] ?? '').split(', ').filter(Boolean)) {
-      routes.push({ method, path: stack.join('') });
-    }
-  }
-  return routes;
-}
-
-interface AppModule {
-  buildApp: (context: {
-    config: unknown;
-    log: unknown;
-    metrics: unknown;
-    deps: unknown;
-  }) => FastifyInstance | Promise<FastifyInstance>;
-}
-
-async function buildApi(service: string, port: number): Promise<BuiltApi> {
-  const { buildApp } = (await import(`../${service}/src/app.ts`)) as AppModule;
-  const { settings } = (await import(`../${service}/src/config.ts`)) as { settings: Spec };
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const config = loadConfig(settings, {
-    source: {
-      PARLEY_ENV: 'test',
-      JWT_PUBLIC_KEYS: JSON.stringify({ docs: publicKey.export({ type: 'spki', format: 'pem' }) }),
-      JWT_SIGNING_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-      PII_MASTER_KEY: randomBytes(32).toString('base64'),
-    },
-  });
-  const app = await buildApp({
-    config,
-    log: createLogger({ service, level: 'silent', environment: 'test' }),
-    metrics: createMetricsRegistry(service),
-    // Route handlers use their dependencies only when called; none is called here.
-    deps: { checks: [], resources: [] },
-  });
-  await app.ready();
-  return { service, port, app, routes: routesOf(app) };
-}
 
 const asFastifyPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
 const asDocPath = (path: string) => path.replace(/:(\w+)/g, '{$1}');
@@ -1491,33 +1432,25 @@ describe('Services, the ADR index and delivery', () => {
     }
   });
 
-  it('delivery.md and charts/README.md agree with what charts/ and the tree hold', () => {
+  it('delivery.md and charts/README.md agree with what charts/, .github and the tree hold', () => {
     const delivery = read('docs/delivery.md');
     const charts = read('charts/README.md');
-    const chartFiles = [...walk('charts')];
-    const hasChart = chartFiles.some((f) => f.endsWith('Chart.yaml'));
-    const dockerfiles = [...walk('.')].filter((f) => /^Dockerfile/.test(f.split('/').pop() ?? ''));
-    assert.equal(
-      delivery.includes('`charts/` holds only a README'),
-      chartFiles.length === 1 && chartFiles[0] === 'charts/README.md',
-      'delivery.md on what charts/ holds',
-    );
-    assert.equal(
-      /\bno chart\b/i.test(charts),
-      !hasChart,
-      'charts/README.md says whether a chart exists',
-    );
-    assert.equal(
-      /\bno Dockerfile\b/i.test(charts),
-      dockerfiles.length === 0,
-      `charts/README.md says whether a Dockerfile exists (${dockerfiles.join(', ')})`,
-    );
-    // Whatever charts/README.md says of the issue behind the work, delivery.md says too.
-    const issueClaims = (text: string) =>
-      [...text.matchAll(/no issue yet|tracked as its own issue|issue \d+/gi)].map((m) => m[0]);
-    for (const claim of issueClaims(charts)) {
-      assert.ok(issueClaims(delivery).includes(claim), `charts/README.md: '${claim}'`);
+    // Every file of the chart and every workflow is named in the docs that describe them.
+    for (const file of [...walk('charts/parley')].filter((f) => !f.endsWith('.tpl'))) {
+      const name = file.replace('charts/parley/', '');
+      assert.ok(charts.includes(name), `charts/README.md names ${name}`);
     }
+    for (const file of [...walk('.github')]) {
+      assert.ok(delivery.includes(file.replace('.github/workflows/', '')), `delivery.md: ${file}`);
+    }
+    // And every repository path they quote exists.
+    for (const text of [delivery, charts]) {
+      for (const m of text.matchAll(/`((?:charts|\.github|scripts|tests|infra)\/[\w./-]+)`/g)) {
+        assert.ok(existsSync(join(ROOT, m[1] ?? '')), `${m[1]} exists`);
+      }
+    }
+    assert.ok(existsSync(join(ROOT, 'Dockerfile')) && delivery.includes('`Dockerfile`'));
+    assert.ok(!/\bplanned\b/i.test(charts), 'charts/README.md describes what is built');
   });
 });
 

@@ -607,11 +607,20 @@ describe('query API', () => {
   });
 
   it('answers 503 with Retry-After only on the routes that need a database that is down', async () => {
+    // Redis connects in the background (no offline queue): until it is up, every view read goes
+    // to the databases, so a read with one of them down would answer 503 for want of Redis.
+    const onlyFailing = (api: QueryApi, store: string) =>
+      until(async () => {
+        const ready = await api.app.inject({ method: 'GET', url: '/health/ready' });
+        const failing = (ready.json() as { failing: string[] }).failing;
+        return failing.length === 1 && failing[0] === store;
+      }, `readiness failing on ${store} alone`);
     const noPostgres = await startQueryApi({
       ...queryEnv(),
       POSTGRES_URL: `postgres://parley@127.0.0.1:${await freePort()}/parley`,
     });
     try {
+      await onlyFailing(noPostgres, 'postgres');
       const usage = await get('/v1/usage', ann.accessToken, {}, noPostgres.app);
       assert.equal(usage.statusCode, 503, usage.body);
       assert.equal(usage.json().code, 'POSTGRES_UNAVAILABLE');
@@ -626,8 +635,6 @@ describe('query API', () => {
       assert.equal(detail.statusCode, 200, detail.body);
       const me = await get('/v1/me', ann.accessToken, {}, noPostgres.app);
       assert.equal(me.statusCode, 200, me.body);
-      const ready = await noPostgres.app.inject({ method: 'GET', url: '/health/ready' });
-      assert.deepEqual(ready.json().failing, ['postgres']);
     } finally {
       await noPostgres.close();
     }
@@ -636,6 +643,7 @@ describe('query API', () => {
       MONGO_URL: `mongodb://127.0.0.1:${await freePort()}/parley`,
     });
     try {
+      await onlyFailing(noMongo, 'mongodb');
       const detail = await get(`/v1/conversations/${annChat.id}`, ann.accessToken, {}, noMongo.app);
       assert.equal(detail.statusCode, 200, 'the view answers');
       const messages = await get(

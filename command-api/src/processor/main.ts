@@ -2,34 +2,21 @@
  * The command processor's own process (and deployable): the consumer group that decides
  * commands, plus an HTTP port for /health/live, /health/ready and /metrics.
  */
-import { env } from '@parley/platform/config';
-import { consumerLagSettings, startLagMonitor } from '@parley/platform/consumer-lag';
+import { startLagMonitor } from '@parley/platform/consumer-lag';
 import { createHttpServer } from '@parley/platform/http';
-import { connectKafka, kafkaSettings } from '@parley/platform/kafka';
-import { connectRedis, redisSettings } from '@parley/platform/redis';
+import { connectKafka } from '@parley/platform/kafka';
+import { connectRedis } from '@parley/platform/redis';
 import { runService } from '@parley/platform/run-service';
-import { connectSchemaRegistry, schemaRegistrySettings } from '@parley/platform/schema-registry';
-import { serviceSettings } from '@parley/platform/service';
+import { connectSchemaRegistry } from '@parley/platform/schema-registry';
 import { consumersCheck, superviseConsumer } from '@parley/platform/supervised-consumer';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
-import { prefixedTopicNames, topicSettings } from '@parley/schemas/topics/catalogue';
+import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
+import { processorSettings as settings } from './config.ts';
 import { processorContexts } from './contexts.ts';
 import { startCommandProcessor } from './processor.ts';
 
 const SERVICE = 'command-processor';
-
-const settings = {
-  ...serviceSettings(3003),
-  ...kafkaSettings,
-  ...schemaRegistrySettings,
-  ...redisSettings,
-  ...consumerLagSettings,
-  TOPIC_PREFIX: topicSettings.TOPIC_PREFIX,
-  PROCESSOR_GROUP_ID: env.string({ default: 'command-processor' }),
-  /** How soon a processor that died is noticed and its partitions move (broker minimum 6000). */
-  PROCESSOR_SESSION_TIMEOUT_MS: env.int(6_000, 300_000, { default: 30_000 }),
-};
 
 await runService({
   service: SERVICE,

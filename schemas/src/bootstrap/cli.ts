@@ -10,25 +10,16 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '@parley/platform/config';
-import { createKafka, kafkaSettings } from '@parley/platform/kafka';
+import { createKafka } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
-import {
-  createSchemaRegistry,
-  schemaRegistryOptions,
-  schemaRegistrySettings,
-} from '@parley/platform/schema-registry';
+import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
 import { registerSchemas } from '../avro/register.ts';
 import { loadSchemaSet } from '../avro/schema-set.ts';
-import { DEAD_LETTER_GROUPS, topicCatalogue, topicSettings } from '../topics/catalogue.ts';
+import { DEAD_LETTER_GROUPS, topicCatalogue } from '../topics/catalogue.ts';
 import { reconcileTopics } from '../topics/reconcile.ts';
+import { bootstrapSettings } from './settings.ts';
 
 const USAGE = 'usage: npm run bootstrap [-- --repair-config]';
-
-export const bootstrapSettings = {
-  ...kafkaSettings,
-  ...schemaRegistrySettings,
-  ...topicSettings,
-};
 
 function parse() {
   try {
