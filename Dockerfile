@@ -28,6 +28,8 @@ COPY projectors/ projectors/
 COPY query-api/ query-api/
 COPY assistant/ assistant/
 COPY replay/ replay/
+# For docker compose's development keys only; never copied into a runtime image.
+COPY scripts/dev-keys.ts scripts/
 RUN npm run build
 
 # Production dependencies of the deployed workspaces only (no dev tools, no benchmark client).

@@ -70,7 +70,7 @@ describe('alert rules (infra/prometheus/rules)', () => {
     );
   });
 
-  it('are loaded by the Prometheus config, which scrapes every service `npm start` runs', () => {
+  it('are loaded by the Prometheus config, which scrapes every service compose runs beside it', () => {
     const config = read('infra/prometheus/prometheus.yml');
     const dir = mkdtempSync(join(tmpdir(), 'parley-prometheus-'));
     try {
@@ -85,7 +85,7 @@ describe('alert rules (infra/prometheus/rules)', () => {
     const each = [...ports.matchAll(/\[([a-z-]+)\]=(\d+)/g)];
     assert.ok(each.length >= 5, 'scripts/lib.sh lists the services');
     for (const [, service, port] of each) {
-      assert.ok(config.includes(`host.docker.internal:${port}`), `${service} (${port}) is scraped`);
+      assert.ok(config.includes(`- ${service}:${port}`), `${service} (${port}) is scraped`);
     }
   });
 

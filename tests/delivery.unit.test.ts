@@ -424,6 +424,42 @@ describe('Dockerfile and workflows', () => {
     }
   });
 
+  it('has docker compose run every service from its image, on its port, configured to start', () => {
+    const compose = parse(readFileSync(join(REPO, 'infra/docker-compose.yml'), 'utf8'), {
+      merge: true,
+    });
+    const names = new Set(Object.keys(compose.services));
+    for (const [service, svc] of Object.entries(values('prod').services) as [
+      string,
+      { port: number },
+    ][]) {
+      const entry = compose.services[service];
+      assert.ok(entry, `compose runs ${service}`);
+      assert.equal(entry.build.target, service);
+      assert.deepEqual(entry.ports, [`127.0.0.1:${svc.port}:${svc.port}`]);
+      const source: Record<string, string> = Object.fromEntries(
+        Object.entries(entry.environment).map(([k, v]) => [k, String(v)]),
+      );
+      const spec = SETTINGS[service] as Spec;
+      for (const name of Object.keys(source)) {
+        const base = name.replace(/_FILE$/, '');
+        assert.ok(name === 'PARLEY_ENV' || base in spec, `${service} reads ${name}`);
+      }
+      // Every address names a service of the compose network, never the host's loopback.
+      for (const value of Object.values(source)) {
+        for (const m of value.matchAll(/\/\/(?:[^@/]*@)?([a-z-]+):\d+/g)) {
+          assert.ok(names.has(m[1] ?? ''), `${service}: ${m[1]} is a compose service`);
+        }
+      }
+      const keys = (entry.volumes ?? []).some((v: string) => v.startsWith('dev-keys:/keys'));
+      const readFile = (path: string) => {
+        if (!keys || !path.startsWith('/keys/')) throw new Error(`${path} is not mounted`);
+        return 'a-key';
+      };
+      assert.doesNotThrow(() => loadConfig(spec, { source, readFile }), service);
+    }
+  });
+
   it('passes actionlint on every workflow', () => {
     const workflows = readdirSync(join(REPO, '.github/workflows')).map(
       (f) => `.github/workflows/${f}`,
