@@ -19,7 +19,7 @@ COPY bench/package.json bench/
 
 # Compile every service (tsc -b, the same build `npm run build` and `npm test` run).
 FROM manifests AS build
-RUN npm ci --no-audit --no-fund --ignore-scripts
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.base.json tsconfig.json ./
 COPY platform/ platform/
 COPY schemas/ schemas/
@@ -34,10 +34,11 @@ RUN npm run build
 
 # Production dependencies of the deployed workspaces only (no dev tools, no benchmark client).
 FROM manifests AS production-dependencies
-RUN npm ci --no-audit --no-fund --ignore-scripts --omit=dev \
+# npm's cache is a build cache mount, so it stays out of the image.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --no-audit --no-fund --ignore-scripts --omit=dev \
       --workspace=@parley/platform --workspace=@parley/schemas --workspace=@parley/command-api \
-      --workspace=@parley/projectors --workspace=@parley/query-api --workspace=@parley/assistant \
-    && npm cache clean --force
+      --workspace=@parley/projectors --workspace=@parley/query-api --workspace=@parley/assistant
 
 FROM node:22.21.1-bookworm-slim AS runtime
 # PARLEY_ENV=prod: addresses and secrets have no defaults, so a missing one stops the process at
@@ -46,11 +47,10 @@ ENV NODE_ENV=production \
     PARLEY_ENV=prod \
     HTTP_HOST=0.0.0.0
 WORKDIR /app
-COPY --from=production-dependencies /app/node_modules node_modules/
-COPY --from=build /app/package.json ./
-COPY --from=build /app/platform/package.json platform/
+# The manifests with the production dependencies, also those npm nests under a workspace
+# (platform/node_modules holds the ajv it needs beside an older hoisted one).
+COPY --from=production-dependencies /app/ ./
 COPY --from=build /app/platform/dist platform/dist/
-COPY --from=build /app/schemas/package.json schemas/
 COPY --from=build /app/schemas/dist schemas/dist/
 COPY --from=build /app/schemas/avro schemas/avro/
 # 1000 is the base image's `node` user; numeric, so runAsNonRoot can verify it.
@@ -60,28 +60,24 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.HTTP_PORT}/health/live`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 FROM runtime AS command-api
-COPY --from=build /app/command-api/package.json command-api/
 COPY --from=build /app/command-api/dist command-api/dist/
 ENV HTTP_PORT=3000
 EXPOSE 3000
 CMD ["node", "command-api/dist/server.js"]
 
 FROM runtime AS command-processor
-COPY --from=build /app/command-api/package.json command-api/
 COPY --from=build /app/command-api/dist command-api/dist/
 ENV HTTP_PORT=3003
 EXPOSE 3003
 CMD ["node", "command-api/dist/processor/main.js"]
 
 FROM runtime AS query-api
-COPY --from=build /app/query-api/package.json query-api/
 COPY --from=build /app/query-api/dist query-api/dist/
 ENV HTTP_PORT=3001
 EXPOSE 3001
 CMD ["node", "query-api/dist/server.js"]
 
 FROM runtime AS projectors
-COPY --from=build /app/projectors/package.json projectors/
 COPY --from=build /app/projectors/dist projectors/dist/
 COPY --from=build /app/projectors/ops-page projectors/ops-page/
 ENV HTTP_PORT=3002
@@ -89,7 +85,6 @@ EXPOSE 3002
 CMD ["node", "--max-old-space-size=192", "projectors/dist/server.js"]
 
 FROM runtime AS assistant
-COPY --from=build /app/assistant/package.json assistant/
 COPY --from=build /app/assistant/dist assistant/dist/
 ENV HTTP_PORT=3004
 EXPOSE 3004
