@@ -211,8 +211,20 @@ describe('the images’ file trees (Dockerfile, without a container engine)', ()
     ]);
   });
 
-  it('starts every service from dist/ with production dependencies only, ready', () => {
+  it('starts every service from dist/ with production dependencies only, ready and healthy', () => {
     assert.equal(urls.size, TARGETS.length);
+    // The image's HEALTHCHECK command, as Docker runs it in each container.
+    const check = lineage(dockerfile, 'runtime')
+      .flatMap((s) => s.steps)
+      .find((s) => s.op === 'HEALTHCHECK');
+    const [command, ...args] = JSON.parse(/CMD (\[.*\])$/.exec(check?.args ?? '')?.[1] ?? '[]');
+    assert.equal(command, 'node');
+    for (const [target, url] of urls) {
+      const env = { ...process.env, HTTP_PORT: new URL(url).port };
+      assert.doesNotThrow(() => execFileSync(process.execPath, args, { env }), target);
+    }
+    const down = { ...process.env, HTTP_PORT: '1' };
+    assert.throws(() => execFileSync(process.execPath, args, { env: down, stdio: 'pipe' }));
   });
 
   it('answers a message: command API, processor, projectors, assistant and query API together', async () => {
