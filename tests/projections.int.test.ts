@@ -784,6 +784,54 @@ describe('projections', () => {
     assert.equal(await userRow(poisonUser), undefined);
   });
 
+  it('knows an erasure the log told another process, even where no key was ever erased', async () => {
+    // One process applies UserErased (the key store untouched, as when the erasure came only
+    // through the log), then dies; a fresh process applies an older conversation of that person.
+    const config = loadConfig(projectorSettings, {
+      source: { ...process.env, PII_MASTER_KEY: keyEnv.PII_MASTER_KEY ?? '' },
+    });
+    const fresh = connectStores(config, quietLogger(), 'projectors-test-fresh');
+    const g = { projection: 'conversations', number: 1, namespace: `${namespace}erasure_` };
+    const owner = randomUUID();
+    const conversation = randomUUID();
+    const metadata = (aggregateId: string, version: number) => ({
+      eventId: randomUUID(),
+      aggregateId,
+      aggregateVersion: version,
+      occurredAt: Date.now(),
+      correlationId: randomUUID(),
+      causationId: randomUUID(),
+      actor: 'system:test',
+      tenantId: null,
+    });
+    const event = (topic: string, type: string, value: Record<string, unknown>) => ({
+      topic,
+      partition: 0,
+      offset: '0',
+      type,
+      value: value as never,
+    });
+    try {
+      await conversationsProjection.prepare?.(read.stores, g);
+      await conversationsProjection.apply(read.stores, g, [
+        event(fixture.identity?.eventsTopic ?? '', 'UserErased', { metadata: metadata(owner, 2) }),
+      ]);
+      await conversationsProjection.apply(fresh.stores, g, [
+        event(fixture.chat?.eventsTopic ?? '', 'ConversationStarted', {
+          metadata: metadata(conversation, 1),
+          ownerId: owner,
+          title: 'Written before the erasure',
+        }),
+      ]);
+      const doc = await collections(read.stores, g).conversations.findOne({ _id: conversation });
+      assert.equal(doc?.status, 'erased');
+      assert.equal(doc?.title, undefined);
+    } finally {
+      await conversationsProjection.drop(read.stores, g).catch(() => {});
+      for (const r of fresh.resources) await r.close().catch(() => {});
+    }
+  });
+
   it('keeps nothing of a deleted conversation but a tombstone', async () => {
     const ann = await registered();
     const { aggregateId } = await post(

@@ -163,8 +163,21 @@ export class DataKeyStore {
     return new Set(userIds.filter((id) => this.erased.has(id)));
   }
 
-  /** What the log says (UserErased): these people are erased, whatever this process cached. */
-  noteErased(userIds: readonly string[]): void {
+  /**
+   * What the log says (UserErased): these people are erased, whatever this process cached, and
+   * the store says so too (their key tombstone, written if the erasure came only through the
+   * log), so a process that starts later, or another one, knows it before it writes anything
+   * of theirs it reads from older events.
+   */
+  async noteErased(userIds: readonly string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.pool.query(
+      `insert into identity.data_keys (key_id, user_id, wrapped, erased_at)
+       select gen_random_uuid(), u, null, now() from unnest($1::uuid[]) as u
+       on conflict (user_id) do update
+         set wrapped = null, erased_at = coalesce(identity.data_keys.erased_at, now())`,
+      [[...new Set(userIds)]],
+    );
     for (const userId of userIds) this.forget(userId);
   }
 
@@ -214,8 +227,8 @@ export class PersonalDataCipher {
   }
 
   /** The log said these people were erased (UserErased): none of their keys is used again. */
-  noteErased(userIds: readonly string[]): void {
-    this.keys.noteErased(userIds);
+  noteErased(userIds: readonly string[]): Promise<void> {
+    return this.keys.noteErased(userIds);
   }
 
   /** Which of these people were erased (their content must not be written anywhere). */

@@ -326,7 +326,7 @@ export const conversationsProjection: GuardedProjection = {
     if (events.some(isUserEvent)) {
       const erased = events.filter((e) => e.type === 'UserErased');
       const owners = erased.map((e) => e.value.metadata.aggregateId);
-      stores.cipher.noteErased(owners);
+      await stores.cipher.noteErased(owners);
       await eraseOwners({ conversations, messages }, owners, cacheKey);
       return;
     }
@@ -341,5 +341,13 @@ export const conversationsProjection: GuardedProjection = {
       throw error;
     }
     for (const doc of current.values()) written.remember(cacheKey(doc._id), doc);
+    // An erasure applied meanwhile (a user-events batch beside this one, or another process)
+    // may have looked before this batch wrote: erased again, what this batch wrote goes too.
+    // The erasure is recorded before it is applied, so one of the two always sees the other.
+    const live = [...new Set([...current.values()].map((d) => d.ownerId))].filter(
+      (owner) => !content.erased(owner),
+    );
+    const late = live.length > 0 ? await stores.cipher.erasedAmong(live) : new Set<string>();
+    if (late.size > 0) await eraseOwners({ conversations, messages }, [...late], cacheKey);
   },
 };

@@ -395,7 +395,7 @@ export const viewsProjection: GuardedProjection = {
  */
 async function eraseConversations(stores: Stores, keys: Keys, erased: readonly ProjectedEvent[]) {
   const owners = erased.map((e) => e.value.metadata.aggregateId);
-  stores.cipher.noteErased(owners);
+  await stores.cipher.noteErased(owners);
   for (const ownerId of owners) {
     const ids = await stores.redis.zrange(keys.list(ownerId), 0, -1);
     const pipeline = stores.redis.pipeline();
