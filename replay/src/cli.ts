@@ -8,14 +8,13 @@
 import { ConfigError, loadConfig } from '@parley/platform/config';
 import { connectKafka } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
-import { connectSchemaRegistry } from '@parley/platform/schema-registry';
+import { connectSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
 import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import { settings } from './config.ts';
 import { parseReplayArgs, type ReplayOptions, USAGE, UsageError } from './options.ts';
 import { type ReplayProgress, replay, UnreadableRecordError } from './replay.ts';
-import { openSink } from './sinks.ts';
 
 function exit(message: string, code: number): never {
   process.stderr.write(`replay: ${message}\n`);
@@ -79,7 +78,8 @@ try {
       schemas,
       names: prefixedTopicNames(config.TOPIC_PREFIX),
     },
-    () => openSink(options.format, options),
+    // The output the options name, written by a worker thread beside the consumer.
+    { worker: schemaRegistryOptions(config) },
     {
       onProgress: showProgress,
       onUnreadable: (position, error) =>

@@ -162,9 +162,10 @@ export function parseFilter(source: string): Node {
 
 /** A field of a record by path; `headers.<name>` takes the rest of the path as one header name. */
 export function fieldAt(record: unknown, path: readonly string[]): unknown {
-  if (path[0] === 'headers' && path.length > 1) {
+  if (path[0] === 'headers') {
+    // A record's headers may be a getter (parsed when first asked for), never an own field.
     const headers = (record as { headers?: Record<string, unknown> }).headers;
-    return headers?.[path.slice(1).join('.')];
+    return path.length === 1 ? headers : headers?.[path.slice(1).join('.')];
   }
   let here: unknown = record;
   for (const key of path) {

@@ -8,14 +8,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from '@parley/platform/kafka';
-import { redactor } from '@parley/schemas/avro/redact';
+import type { SchemaRegistryOptions } from '@parley/platform/schema-registry';
 import type { SchemaSet } from '@parley/schemas/avro/schema-set';
-import { SerdeError } from '@parley/schemas/serde/errors';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import { CONTEXTS, type topicNames } from '@parley/schemas/topics/catalogue';
-import { compileFilter, fieldAt } from './filter.ts';
 import { type Position, type ReplayOptions, UsageError } from './options.ts';
-import type { ReplayedRecord, Sink } from './sinks.ts';
+import { inThreadPipeline, type Pipeline, workerPipeline } from './pipeline.ts';
+import type { ReplayCounts } from './record-pipeline.ts';
+import type { Sink } from './sinks.ts';
+
+export { UnreadableRecordError } from './record-pipeline.ts';
 
 export interface ReplayDependencies {
   kafka: Kafka;
@@ -34,13 +36,8 @@ export interface ReplayProgress {
   etaSeconds: number | undefined;
 }
 
-export interface ReplaySummary {
+export interface ReplaySummary extends ReplayCounts {
   topic: string;
-  read: number;
-  matched: number;
-  written: number;
-  skipped: number;
-  byType: Record<string, number>;
   /** From the first record read to the end. */
   seconds: number;
   /** Stopped by a signal before its end (a followed replay always is). */
@@ -53,17 +50,6 @@ export interface ReplayHooks {
   onUnreadable?: (position: string, error: Error) => void;
   /** Aborting ends a replay (a followed one) cleanly, with its summary. */
   signal?: AbortSignal;
-}
-
-/** A record that could not be decoded, with `--on-error stop`. */
-export class UnreadableRecordError extends Error {
-  constructor(
-    readonly position: string,
-    cause: unknown,
-  ) {
-    super(`the record at ${position} cannot be read: ${(cause as Error).message}`, { cause });
-    this.name = 'UnreadableRecordError';
-  }
 }
 
 /** A context's name (its events topic) or a topic of the catalogue that holds Avro records. */
@@ -127,67 +113,54 @@ export async function partitionRanges(
   });
 }
 
-const USER_FIELDS = ['ownerId', 'authorId', 'userId'];
-
-/** Whether a record is about or by a user: owner, author, actor, or the user's own events. */
-function concernsUser(record: ReplayedRecord, user: string, identity: boolean): boolean {
-  const value = record.value as Record<string, unknown>;
-  if (USER_FIELDS.some((f) => value?.[f] === user)) return true;
-  if (fieldAt(record, ['value', 'metadata', 'actor']) === `user:${user}`) return true;
-  return identity && fieldAt(record, ['value', 'metadata', 'aggregateId']) === user;
-}
-
-function headersOf(message: KafkaMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(message.headers ?? {})) {
-    const first = Array.isArray(raw) ? raw[0] : raw;
-    if (first !== undefined) out[name] = first.toString();
-  }
-  return out;
-}
+/**
+ * Where the records go: a sink made in this thread (`sink`), or the file or stdout the options
+ * name, written by a worker thread with its own registry client (`worker`), so that fetching and
+ * writing use a core each.
+ */
+export type ReplayOutput = { sink: () => Sink } | { worker: SchemaRegistryOptions };
 
 /**
- * Replays what the options say into the sink `open` makes, once the topic and the positions are
- * known to be good (so a mistake never truncates an existing output file), closing it on every
- * path.
+ * Replays what the options say into the output, once the topic and the positions are known to be
+ * good (so a mistake never truncates an existing output file), closing it on every path.
  */
 export async function replay(
   options: ReplayOptions,
   deps: ReplayDependencies,
-  open: () => Sink,
+  output: ReplayOutput,
   hooks: ReplayHooks = {},
 ): Promise<ReplaySummary> {
   const topic = resolveTopic(options.target, deps.names);
   const ranges = await partitionRanges(deps.admin, topic, options);
-  const sink = open();
+  const pipeline =
+    'sink' in output
+      ? inThreadPipeline(topic, options, deps, output.sink(), hooks.onUnreadable)
+      : workerPipeline(topic, options, output.worker, hooks.onUnreadable);
+  let summary: ReplaySummary;
   try {
-    return await replayInto(options, deps, sink, hooks, topic, ranges);
-  } finally {
-    await sink.close();
+    summary = await replayInto(options, deps, pipeline, hooks, topic, ranges);
+  } catch (error) {
+    // What stopped the replay is the error to tell, not what closing the output then says.
+    await pipeline.close().catch(() => {});
+    throw error;
   }
+  return { ...summary, ...(await pipeline.close()) };
 }
+
+/** Records handed to the pipeline at a time. */
+const SLICE = 1000;
 
 async function replayInto(
   options: ReplayOptions,
   deps: ReplayDependencies,
-  sink: Sink,
+  pipeline: Pipeline,
   hooks: ReplayHooks,
   topic: string,
   ranges: readonly PartitionRange[],
 ): Promise<ReplaySummary> {
-  const redact = redactor(deps.schemas);
-  const where = options.where === undefined ? undefined : compileFilter(options.where);
-  const types = new Set(options.types);
-  const identity = new Set(
-    deps.schemas.records.filter((r) => r.context === 'identity').map((r) => r.name),
-  );
   const summary: ReplaySummary = {
     topic,
-    read: 0,
-    matched: 0,
-    written: 0,
-    skipped: 0,
-    byType: {},
+    ...pipeline.counts(),
     seconds: 0,
     interrupted: false,
   };
@@ -195,63 +168,22 @@ async function replayInto(
   /** Per partition: the next offset to read (past markers too); where a rejoin starts again. */
   const reached = new Map(ranges.map((r) => [r.partition, r.start]));
   const pending = ranges.filter((r) => r.end > r.start).map((r) => r.partition);
-  const enough = () => options.count !== undefined && summary.written >= options.count;
-  if ((pending.length === 0 && !options.follow) || enough()) return summary;
+  const enough = () => pipeline.enough();
+  if ((pending.length === 0 && !options.follow) || options.count === 0) return summary;
 
   /** Rates count from the first record, not from joining the group. */
   let started = 0;
   const progress = () => {
+    const { read, written } = pipeline.counts();
     const seconds = started === 0 ? 0.001 : Math.max(0.001, (performance.now() - started) / 1000);
-    const rate = summary.read / seconds;
+    const rate = read / seconds;
     hooks.onProgress?.({
-      read: summary.read,
-      written: summary.written,
+      read,
+      written,
       total,
       recordsPerSecond: Math.round(rate),
-      etaSeconds:
-        total !== undefined && rate > 0 ? Math.round((total - summary.read) / rate) : undefined,
+      etaSeconds: total !== undefined && rate > 0 ? Math.round((total - read) / rate) : undefined,
     });
-  };
-
-  const matches = (record: ReplayedRecord) =>
-    (!options.aggregate ||
-      fieldAt(record, ['value', 'metadata', 'aggregateId']) === options.aggregate) &&
-    (!options.user || concernsUser(record, options.user, identity.has(record.type))) &&
-    (!where || where(record));
-
-  /** Decodes, redacts and filters one record; writes it when it matches. */
-  const handle = async (partition: number, message: KafkaMessage) => {
-    if (started === 0) started = performance.now();
-    summary.read++;
-    const position = `${topic}:${partition}:${message.offset}`;
-    let decoded: Awaited<ReturnType<AvroSerde['decode']>>;
-    try {
-      decoded = await deps.serde.decode(message.value ?? Buffer.alloc(0), {
-        asWritten: options.asWritten,
-      });
-    } catch (error) {
-      // The registry out of reach is not the record's fault: the run stops.
-      if (!(error instanceof SerdeError) || !error.poison) throw error;
-      summary.skipped++;
-      hooks.onUnreadable?.(position, error);
-      if (options.onError === 'stop') throw new UnreadableRecordError(position, error);
-      return;
-    }
-    if (types.size > 0 && !types.has(decoded.type)) return;
-    const record: ReplayedRecord = {
-      topic,
-      partition,
-      offset: message.offset,
-      timestamp: new Date(Number(message.timestamp)).toISOString(),
-      headers: headersOf(message),
-      type: decoded.type,
-      value: redact(decoded.type, decoded.value),
-    };
-    if (!matches(record)) return;
-    summary.matched++;
-    summary.byType[record.type] = (summary.byType[record.type] ?? 0) + 1;
-    await sink.write(record);
-    summary.written++;
   };
 
   const groupId = `parley-replay-${randomUUID()}`;
@@ -260,7 +192,7 @@ async function replayInto(
     readUncommitted: false,
     // One partition at a time: large fetches keep the wait per record small.
     maxBytesPerPartition: 16 * 1024 * 1024,
-    maxBytes: 32 * 1024 * 1024,
+    maxBytes: 16 * 1024 * 1024,
   });
   let finish: (error?: unknown) => void = () => {};
   const finished = new Promise<void>((resolve, reject) => {
@@ -307,7 +239,11 @@ async function replayInto(
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (!payload.restart) finish(payload.error);
   });
-  /** A batch's records up to the range's end, each once (a refetch after a rejoin skips). */
+  /**
+   * A batch's records up to the range's end, each once (a refetch after a rejoin skips), handed
+   * over a slice at a time with a heartbeat between: a slow reader of the output (a pager) must
+   * not cost the group its membership.
+   */
   const readBatch = async (
     partition: number,
     range: PartitionRange,
@@ -315,20 +251,19 @@ async function replayInto(
     resolveOffset: (offset: string) => void,
     heartbeat: () => Promise<void>,
   ) => {
-    let sinceHeartbeat = 0;
-    for (const message of messages) {
-      const offset = Number(message.offset);
-      if (offset >= range.end || enough()) break;
-      if (offset >= (reached.get(partition) ?? range.start)) {
-        await handle(partition, message);
-        reached.set(partition, offset + 1);
-      }
-      resolveOffset(message.offset);
-      // A slow reader of the output (a pager) must not cost the group its membership.
-      if (++sinceHeartbeat >= 500) {
-        sinceHeartbeat = 0;
-        await heartbeat();
-      }
+    const from = reached.get(partition) ?? range.start;
+    const fresh = messages.filter((m) => {
+      const offset = Number(m.offset);
+      return offset >= from && offset < range.end;
+    });
+    for (let i = 0; i < fresh.length && !enough(); i += SLICE) {
+      if (started === 0) started = performance.now();
+      const slice = fresh.slice(i, i + SLICE);
+      await pipeline.push(partition, slice);
+      const last = slice[slice.length - 1] as KafkaMessage;
+      reached.set(partition, Number(last.offset) + 1);
+      resolveOffset(last.offset);
+      await heartbeat();
     }
   };
   const onAbort = () => {
@@ -336,6 +271,8 @@ async function replayInto(
     finish();
   };
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  // Also when no record follows the last one written (a followed topic gone quiet).
+  void pipeline.whenEnough.then(() => finish());
   const ticker = setInterval(progress, 1000);
   try {
     await consumer.connect();
@@ -372,5 +309,5 @@ async function replayInto(
     progress();
   }
   if (started > 0) summary.seconds = Math.round((performance.now() - started) / 10) / 100;
-  return summary;
+  return { ...summary, ...pipeline.counts() };
 }

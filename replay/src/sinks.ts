@@ -5,21 +5,11 @@
  */
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { isMainThread } from 'node:worker_threads';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
 import { fieldAt } from './filter.ts';
 import type { Format } from './options.ts';
-
-/** One record as it is written out. */
-export interface ReplayedRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  /** The record's timestamp (ISO 8601, UTC). */
-  timestamp: string;
-  headers: Record<string, string>;
-  type: string;
-  value: unknown;
-}
+import type { ReplayedRecord } from './replayed-record.ts';
 
 export interface Sink {
   write(record: ReplayedRecord): Promise<void>;
@@ -58,6 +48,21 @@ export function jsonOf(value: unknown): string {
     // A BigInt: the replacer below turns it into text.
   }
   return JSON.stringify(value, portable);
+}
+
+/** A record's value as JSON: JSON.stringify alone where its schema says no bytes can be in it. */
+export function valueJson(r: ReplayedRecord): string {
+  if (!r.plainJson) return jsonOf(r.value);
+  try {
+    return JSON.stringify(r.value);
+  } catch {
+    return jsonOf(r.value);
+  }
+}
+
+/** An NDJSON line: the record's fields in this order, the headers as the JSON text they came as. */
+export function ndjsonLine(r: ReplayedRecord): string {
+  return `{"topic":${JSON.stringify(r.topic)},"partition":${r.partition},"offset":${JSON.stringify(r.offset)},"timestamp":"${r.timestamp}","headers":${r.headersJson},"type":${JSON.stringify(r.type)},"value":${valueJson(r)}}\n`;
 }
 
 /** A CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break. */
@@ -147,7 +152,7 @@ function parquetColumns(fields: readonly string[] | undefined): Column[] {
         return typeof id === 'string' ? id : null;
       },
     },
-    { name: 'value', type: 'JSON' as const, of: (r: ReplayedRecord) => jsonOf(r.value) },
+    { name: 'value', type: 'JSON' as const, of: valueJson },
   ];
 }
 
@@ -161,7 +166,13 @@ function parquetSink(file: string, fields: readonly string[] | undefined): Sink 
       ...(c.type === 'STRING'
         ? { type: 'BYTE_ARRAY' as const, converted_type: 'UTF8' as const }
         : c.type === 'JSON'
-          ? { type: 'BYTE_ARRAY' as const, converted_type: 'JSON' as const }
+          ? // Text that is JSON: with the JSON converted type, hyparquet-writer would encode
+            // the text as a JSON string a second time (DuckDB then found no field in it).
+            {
+              type: 'BYTE_ARRAY' as const,
+              converted_type: 'UTF8' as const,
+              logical_type: { type: 'JSON' as const },
+            }
           : c.type === 'TIMESTAMP'
             ? { type: 'INT64' as const, converted_type: 'TIMESTAMP_MILLIS' as const }
             : { type: c.type }),
@@ -176,24 +187,31 @@ function parquetSink(file: string, fields: readonly string[] | undefined): Sink 
     codec: 'UNCOMPRESSED',
     createdBy: 'parley replay',
   });
-  let rows: ReplayedRecord[] = [];
+  // The cells, column by column, as records come: a decoded record is garbage at once, and only
+  // what the file holds waits for its row group (holding the records cost a third of the time in
+  // collecting them).
+  let cells: Cell[][] = columns.map(() => []);
+  let rows = 0;
   const flush = async () => {
-    if (rows.length === 0) return;
-    const batch = rows;
-    rows = [];
+    if (rows === 0) return;
+    const data = cells;
+    cells = columns.map(() => []);
+    rows = 0;
     await writer.write({
-      columnData: columns.map((c) => ({
+      columnData: columns.map((c, i) => ({
         name: c.name,
-        data: batch.map((r) => c.of(r)),
+        data: data[i] as Cell[],
         type: c.type,
+        // A dictionary of JSON documents is never smaller than the documents: not even tried.
+        ...(c.type === 'JSON' ? { encoding: 'PLAIN' as const } : {}),
       })),
       rowGroupSize: ROW_GROUP,
     });
   };
   return {
     async write(record) {
-      rows.push(record);
-      if (rows.length >= ROW_GROUP) await flush();
+      for (let i = 0; i < columns.length; i++) cells[i]?.push((columns[i] as Column).of(record));
+      if (++rows >= ROW_GROUP) await flush();
     },
     async close() {
       await flush();
@@ -211,7 +229,12 @@ export function openSink(
     if (!options.out) throw new Error('parquet needs a file');
     return parquetSink(options.out, options.fields);
   }
-  const out: Writable = options.out ? createWriteStream(options.out) : process.stdout;
+  const out: Writable = options.out
+    ? createWriteStream(options.out)
+    : isMainThread
+      ? process.stdout
+      : // A worker's process.stdout goes through the main thread; file descriptor 1 does not.
+        createWriteStream('/dev/stdout', { fd: 1, autoClose: false });
   if (format === 'csv') {
     const fields = options.fields ?? [];
     const paths = fields.map((f) => f.split('.'));
@@ -220,5 +243,5 @@ export function openSink(
       live,
     });
   }
-  return textSink(out, (r) => `${jsonOf(r)}\n`, { live });
+  return textSink(out, ndjsonLine, { live });
 }

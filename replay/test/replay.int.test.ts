@@ -17,7 +17,8 @@ import { writeHeaders } from '@parley/schemas/serde/headers';
 import { processorFixture } from '../../command-api/test/processor-fixture.ts';
 import { parseReplayArgs } from '../src/options.ts';
 import { type ReplaySummary, replay } from '../src/replay.ts';
-import type { ReplayedRecord, Sink } from '../src/sinks.ts';
+import type { ReplayedRecord } from '../src/replayed-record.ts';
+import type { Sink } from '../src/sinks.ts';
 
 const cli = new URL('../src/cli.ts', import.meta.url).pathname;
 const python = testPython();
@@ -179,7 +180,7 @@ async function run(...args: string[]) {
       schemas: fixture.serde.schemas,
       names: fixture.names,
     },
-    () => sink,
+    { sink: () => sink },
   );
   return { records: sink.records, summary };
 }
@@ -284,7 +285,7 @@ describe('replay', () => {
       [
         '-c',
         `import duckdb, json, sys
-q = 'select count(*), count(distinct type), min(partition), max("offset"), typeof(any_value("timestamp")) from read_parquet($1)'
+q = """select count(*), count(distinct type), min(partition), max("offset"), typeof(any_value("timestamp")), count(*) filter (where json_extract_string(value, '$.metadata.aggregateId') = aggregate_id) from read_parquet($1)"""
 r = duckdb.execute(q, [sys.argv[1]]).fetchone()
 cols = [c[0] for c in duckdb.execute("describe select * from read_parquet($1)", [sys.argv[1]]).fetchall()]
 print(json.dumps({"row": [str(x) for x in r], "cols": cols}))`,
@@ -305,6 +306,8 @@ print(json.dumps({"row": [str(x) for x in r], "cols": cols}))`,
     ]);
     assert.deepEqual(read.row.slice(0, 4), ['11', '2', '0', '9']);
     assert.match(read.row[4], /TIMESTAMP/);
+    // The value column is the JSON document itself, not a JSON string holding it.
+    assert.equal(read.row[5], '11', 'DuckDB reads fields inside the value');
   });
 
   it('follows new records until a signal, then ends with its summary', async () => {

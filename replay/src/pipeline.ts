@@ -1,0 +1,208 @@
+/**
+ * Between the Kafka consumer and the sink: the record pipeline (record-pipeline.ts) in the
+ * replay's own thread, or in a worker thread. In a worker, the consumer fetches the next batches
+ * while the last ones are decoded and written, so a replay uses two cores: decoding, redacting
+ * and serializing cost twice what fetching does (ADR 0027). Either way, records are written in
+ * the order they are handed over.
+ */
+import { Worker } from 'node:worker_threads';
+import type { KafkaMessage } from '@parley/platform/kafka';
+import type { SchemaRegistryOptions } from '@parley/platform/schema-registry';
+import type { SchemaSet } from '@parley/schemas/avro/schema-set';
+import type { AvroSerde } from '@parley/schemas/serde/serde';
+import type { ReplayOptions } from './options.ts';
+import { packBatch, type RawBatch, transferList } from './raw-batch.ts';
+import {
+  createRecordPipeline,
+  type ReplayCounts,
+  UnreadableRecordError,
+} from './record-pipeline.ts';
+import { rawRecordOf } from './replayed-record.ts';
+import type { Sink } from './sinks.ts';
+
+export interface Pipeline {
+  /** Hands a partition's fetched records over; resolves when more may be handed over. */
+  push(partition: number, messages: readonly KafkaMessage[]): Promise<void>;
+  /** The counts as last known (a worker's lag a batch or two behind). */
+  counts(): ReplayCounts;
+  /** `count` records were written: nothing more needs to be handed over. */
+  enough(): boolean;
+  /** Resolves when `count` records were written (never without a count). */
+  readonly whenEnough: Promise<void>;
+  /** Waits for what was handed over, closes the output, gives the final counts. */
+  close(): Promise<ReplayCounts>;
+}
+
+type Unreadable = (position: string, error: Error) => void;
+
+/** A promise and the function that resolves it (Promise.withResolvers is Node 22). */
+function signal(): [Promise<void>, () => void] {
+  let resolve: () => void = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return [promise, resolve];
+}
+
+export function inThreadPipeline(
+  topic: string,
+  options: ReplayOptions,
+  deps: { serde: AvroSerde; schemas: SchemaSet },
+  sink: Sink,
+  onUnreadable?: Unreadable,
+): Pipeline {
+  const pipeline = createRecordPipeline(topic, options, { ...deps, sink }, onUnreadable);
+  const [whenEnough, enoughNow] = signal();
+  return {
+    async push(partition, messages) {
+      await pipeline.handle(partition, messages.map(rawRecordOf));
+      if (pipeline.enough()) enoughNow();
+    },
+    counts: () => pipeline.counts,
+    enough: () => pipeline.enough(),
+    whenEnough,
+    close: async () => {
+      await sink.close();
+      return pipeline.counts;
+    },
+  };
+}
+
+/** What the worker is started with. */
+export interface WorkerSetup {
+  topic: string;
+  options: ReplayOptions;
+  registry: SchemaRegistryOptions;
+}
+export type ToWorker = { kind: 'batch'; batch: RawBatch } | { kind: 'close' };
+export type ToMain =
+  | { kind: 'handled'; counts: ReplayCounts; enough: boolean }
+  | { kind: 'closed'; counts: ReplayCounts }
+  | { kind: 'unreadable'; position: string; message: string }
+  | {
+      kind: 'failed';
+      message: string;
+      code: 'EPIPE' | undefined;
+      position: string | undefined;
+      cause: string | undefined;
+    };
+
+/**
+ * Slices (replay.ts hands over a thousand records at a time) not yet handled: enough to keep the
+ * worker busy while the consumer fetches the next batch, a few megabytes in memory.
+ */
+const IN_FLIGHT = 16;
+/** The worker's heap: it holds the slices in flight and a Parquet row group at a time. */
+const WORKER_HEAP_MB = 64;
+const WORKER_YOUNG_MB = 24;
+
+function errorOf(message: Extract<ToMain, { kind: 'failed' }>): Error {
+  if (message.position !== undefined) {
+    return new UnreadableRecordError(message.position, new Error(message.cause));
+  }
+  return Object.assign(new Error(message.message), message.code ? { code: message.code } : {});
+}
+
+/**
+ * The worker's entry beside this file: the built .js, or, run from source, the .ts through tsx
+ * (a worker does not inherit the `--import tsx` of its process).
+ */
+function workerEntry(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./pipeline-worker.js', import.meta.url);
+  const entry = new URL('./pipeline-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+
+/** The pipeline in a worker thread that writes the output the options name (a file or stdout). */
+export function workerPipeline(
+  topic: string,
+  options: ReplayOptions,
+  registry: SchemaRegistryOptions,
+  onUnreadable?: Unreadable,
+): Pipeline {
+  const setup: WorkerSetup = { topic, options, registry };
+  const worker = new Worker(workerEntry(), {
+    workerData: setup,
+    resourceLimits: {
+      maxOldGenerationSizeMb: WORKER_HEAP_MB,
+      maxYoungGenerationSizeMb: WORKER_YOUNG_MB,
+    },
+  });
+  let counts: ReplayCounts = { read: 0, matched: 0, written: 0, skipped: 0, byType: {} };
+  let enough = false;
+  const [whenEnough, enoughNow] = signal();
+  /** The first failure: later pushes throw it, and so does the close. */
+  let failure: Error | undefined;
+  /** The batches' answers awaited, in order. */
+  const waiting: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  let closing = false;
+  let closed: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  const whenClosed = new Promise<void>((resolve, reject) => {
+    closed = { resolve, reject };
+  });
+  whenClosed.catch(() => {});
+  /** A failed batch still lets the worker close the output; a dead worker cannot. */
+  const fail = (error: Error, { dead = false } = {}) => {
+    failure ??= error;
+    for (const w of waiting.splice(0)) w.reject(failure);
+    if (dead || closing) closed?.reject(error);
+  };
+  worker.on('message', (message: ToMain) => {
+    switch (message.kind) {
+      case 'unreadable':
+        onUnreadable?.(message.position, new Error(message.message));
+        return;
+      case 'failed':
+        return fail(errorOf(message));
+      case 'handled':
+        counts = message.counts;
+        enough = message.enough;
+        if (enough) enoughNow();
+        waiting.shift()?.resolve();
+        return;
+      case 'closed':
+        counts = message.counts;
+        closed?.resolve();
+    }
+  });
+  worker.on('error', (error) => fail(error, { dead: true }));
+  worker.on('exit', (code) =>
+    fail(new Error(`the replay's worker thread exited (${code})`), { dead: true }),
+  );
+  /** Answers to the batches handed over, oldest first (a rejection waits for its await). */
+  const inFlight: Promise<void>[] = [];
+  const answer = () => {
+    const handled = failure
+      ? Promise.reject(failure)
+      : new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
+    handled.catch(() => {});
+    return handled;
+  };
+
+  return {
+    async push(partition, messages) {
+      if (failure) throw failure;
+      const batch = packBatch(partition, messages);
+      worker.postMessage({ kind: 'batch', batch } satisfies ToWorker, transferList(batch));
+      inFlight.push(answer());
+      while (inFlight.length >= IN_FLIGHT) await inFlight.shift();
+    },
+    counts: () => counts,
+    enough: () => enough,
+    whenEnough,
+    async close() {
+      try {
+        await Promise.allSettled(inFlight.splice(0));
+        closing = true;
+        worker.postMessage({ kind: 'close' } satisfies ToWorker);
+        await whenClosed;
+        if (failure) throw failure;
+        return counts;
+      } finally {
+        await worker.terminate();
+      }
+    },
+  };
+}
