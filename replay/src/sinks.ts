@@ -60,9 +60,22 @@ export function valueJson(r: ReplayedRecord): string {
   }
 }
 
-/** An NDJSON line: the record's fields in this order, the headers as the JSON text they came as. */
-export function ndjsonLine(r: ReplayedRecord): string {
-  return `{"topic":${JSON.stringify(r.topic)},"partition":${r.partition},"offset":${JSON.stringify(r.offset)},"timestamp":"${r.timestamp}","headers":${r.headersJson},"type":${JSON.stringify(r.type)},"value":${valueJson(r)}}\n`;
+/**
+ * NDJSON lines: the record's fields in this order, the headers as the JSON text they came as. The
+ * topic's and the types' JSON are made once: a replay writes a few of each millions of times.
+ */
+export function ndjsonLines(): (r: ReplayedRecord) => string {
+  const quoted = new Map<string, string>();
+  const q = (text: string) => {
+    let json = quoted.get(text);
+    if (json === undefined) {
+      json = JSON.stringify(text);
+      quoted.set(text, json);
+    }
+    return json;
+  };
+  return (r) =>
+    `{"topic":${q(r.topic)},"partition":${r.partition},"offset":"${r.offset}","timestamp":"${r.timestamp}","headers":${r.headersJson},"type":${q(r.type)},"value":${valueJson(r)}}\n`;
 }
 
 /** A CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break. */
@@ -73,38 +86,61 @@ export function csvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** Lines go out in chunks of about 64 KB (one write per line costs more than decoding), or each
- * at once when `live` (a followed topic: a reader waits for every line). */
+/** Bytes written out at a time: one write per line costs more than decoding it. */
+const CHUNK = 256 * 1024;
+
+/**
+ * Lines go out in chunks, each line encoded into the chunk as it comes (building a string of
+ * lines and encoding it after cost a tenth of a replay); or each at once when `live` (a followed
+ * topic: a reader waits for every line).
+ */
 function textSink(
   out: Writable,
   line: (r: ReplayedRecord) => string,
   { first = '', live = false }: { first?: string; live?: boolean },
 ): Sink {
-  let pending = first;
+  let chunk = Buffer.allocUnsafe(CHUNK);
+  let used = 0;
   // A file that cannot be written or a reader that went away (EPIPE): the next write throws it.
   let failed: Error | undefined;
   out.on('error', (error: Error) => {
     failed ??= error;
   });
-  const flush = async () => {
-    if (failed) throw failed;
-    if (pending === '') return;
-    const chunk = pending;
-    pending = '';
-    if (!out.write(chunk)) {
+  const send = async (bytes: Buffer | string) => {
+    if (!out.write(bytes)) {
       await new Promise<void>((resolve) => {
         out.once('drain', resolve);
         out.once('error', () => resolve());
       });
     }
+  };
+  const flush = async () => {
+    if (failed) throw failed;
+    if (used === 0) return;
+    const full = chunk.subarray(0, used);
+    chunk = Buffer.allocUnsafe(CHUNK);
+    used = 0;
+    await send(full);
     if (failed) throw failed;
   };
+  const add = async (text: string) => {
+    // UTF-16 to UTF-8: at most three bytes per code unit.
+    if (used + text.length * 3 > CHUNK) await flush();
+    if (text.length * 3 > CHUNK) return await send(text);
+    used += chunk.write(text, used);
+  };
+  let started = false;
   return {
     async write(record) {
-      pending += line(record);
-      if (live || pending.length >= 65_536) await flush();
+      if (!started) {
+        started = true;
+        await add(first);
+      }
+      await add(line(record));
+      if (live) await flush();
     },
     async close() {
+      if (!started) await add(first);
       await flush();
       if (out !== process.stdout) {
         await new Promise<void>((resolve, reject) =>
@@ -115,15 +151,37 @@ function textSink(
   };
 }
 
-type Cell = string | number | bigint | Date | null;
+type Cell = string | number | bigint | Date | Uint8Array | null;
 interface Column {
   name: string;
   type: 'STRING' | 'JSON' | 'INT32' | 'INT64' | 'TIMESTAMP';
   of: (r: ReplayedRecord) => Cell;
 }
 
+/**
+ * UTF-8 bytes of each text, in shared chunks: a view per value, not a buffer per value (which the
+ * Parquet writer makes of a string, and which cost the collector most of a Parquet replay).
+ */
+function chunkedEncoder(): (text: string) => Uint8Array {
+  let chunk = Buffer.allocUnsafe(CHUNK);
+  let used = 0;
+  return (text) => {
+    const most = text.length * 3;
+    if (most > CHUNK) return Buffer.from(text);
+    if (used + most > CHUNK) {
+      chunk = Buffer.allocUnsafe(CHUNK);
+      used = 0;
+    }
+    const size = chunk.write(text, used);
+    const bytes = chunk.subarray(used, used + size);
+    used += size;
+    return bytes;
+  };
+}
+
 /** Parquet columns: the envelope and the value as JSON, or the fields asked for as text. */
 function parquetColumns(fields: readonly string[] | undefined): Column[] {
+  const encode = chunkedEncoder();
   if (fields) {
     return fields.map((f) => ({
       name: f,
@@ -152,7 +210,7 @@ function parquetColumns(fields: readonly string[] | undefined): Column[] {
         return typeof id === 'string' ? id : null;
       },
     },
-    { name: 'value', type: 'JSON' as const, of: valueJson },
+    { name: 'value', type: 'JSON' as const, of: (r: ReplayedRecord) => encode(valueJson(r)) },
   ];
 }
 
@@ -243,5 +301,5 @@ export function openSink(
       live,
     });
   }
-  return textSink(out, ndjsonLine, { live });
+  return textSink(out, ndjsonLines(), { live });
 }
