@@ -4,7 +4,7 @@
  * its heap by the machine's memory and collects late: a Parquet replay of a million records
  * passed 300 MB resident without a cap.
  */
-const REPLAY_HEAP_MB = 96;
+const REPLAY_HEAP_MB = 64;
 const REPLAY_SEMI_SPACE_MB = 8;
 export const REPLAY_NODE_FLAGS = [
   `--max-old-space-size=${REPLAY_HEAP_MB}`,

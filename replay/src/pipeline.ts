@@ -91,10 +91,10 @@ export type ToMain =
  * Slices (replay.ts hands over a thousand records at a time) not yet handled: enough to keep the
  * worker busy while the consumer fetches the next batch, a few megabytes in memory.
  */
-const IN_FLIGHT = 16;
+const IN_FLIGHT = 24;
 /** The worker's heap: it holds the slices in flight and a Parquet row group at a time. */
-const WORKER_HEAP_MB = 64;
-const WORKER_YOUNG_MB = 24;
+const WORKER_HEAP_MB = 48;
+const WORKER_YOUNG_MB = 48;
 
 function errorOf(message: Extract<ToMain, { kind: 'failed' }>): Error {
   if (message.position !== undefined) {

@@ -12,7 +12,8 @@ import type { Format } from './options.ts';
 import type { ReplayedRecord } from './replayed-record.ts';
 
 export interface Sink {
-  write(record: ReplayedRecord): Promise<void>;
+  /** A promise when the caller has to wait (the output is full), nothing otherwise. */
+  write(record: ReplayedRecord): Promise<void> | undefined;
   close(): Promise<void>;
 }
 
@@ -60,11 +61,14 @@ export function valueJson(r: ReplayedRecord): string {
   }
 }
 
+/** Writes a record's text out piece by piece (joining the pieces first costs a copy of each line). */
+type Emit = (r: ReplayedRecord, put: (text: string) => void) => void;
+
 /**
  * NDJSON lines: the record's fields in this order, the headers as the JSON text they came as. The
  * topic's and the types' JSON are made once: a replay writes a few of each millions of times.
  */
-export function ndjsonLines(): (r: ReplayedRecord) => string {
+export function ndjsonLines(): Emit {
   const quoted = new Map<string, string>();
   const q = (text: string) => {
     let json = quoted.get(text);
@@ -74,8 +78,15 @@ export function ndjsonLines(): (r: ReplayedRecord) => string {
     }
     return json;
   };
-  return (r) =>
-    `{"topic":${q(r.topic)},"partition":${r.partition},"offset":"${r.offset}","timestamp":"${r.timestamp}","headers":${r.headersJson},"type":${q(r.type)},"value":${valueJson(r)}}\n`;
+  return (r, put) => {
+    put(
+      `{"topic":${q(r.topic)},"partition":${r.partition},"offset":"${r.offset}","timestamp":"${r.timestamp}","headers":`,
+    );
+    put(r.headersJson);
+    put(`,"type":${q(r.type)},"value":`);
+    put(valueJson(r));
+    put('}\n');
+  };
 }
 
 /** A CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break. */
@@ -90,58 +101,58 @@ export function csvCell(value: unknown): string {
 const CHUNK = 256 * 1024;
 
 /**
- * Lines go out in chunks, each line encoded into the chunk as it comes (building a string of
- * lines and encoding it after cost a tenth of a replay); or each at once when `live` (a followed
- * topic: a reader waits for every line).
+ * Lines go out in chunks, each piece encoded into the chunk as it comes (building a string of
+ * lines and encoding it after cost a tenth of a replay); or each line at once when `live` (a
+ * followed topic: a reader waits for every line).
  */
 function textSink(
   out: Writable,
-  line: (r: ReplayedRecord) => string,
+  emit: Emit,
   { first = '', live = false }: { first?: string; live?: boolean },
 ): Sink {
   let chunk = Buffer.allocUnsafe(CHUNK);
   let used = 0;
+  /** Chunks ready to go out, in order. */
+  const ready: Buffer[] = [];
   // A file that cannot be written or a reader that went away (EPIPE): the next write throws it.
   let failed: Error | undefined;
   out.on('error', (error: Error) => {
     failed ??= error;
   });
-  const send = async (bytes: Buffer | string) => {
-    if (!out.write(bytes)) {
-      await new Promise<void>((resolve) => {
-        out.once('drain', resolve);
-        out.once('error', () => resolve());
-      });
-    }
-  };
-  const flush = async () => {
-    if (failed) throw failed;
-    if (used === 0) return;
-    const full = chunk.subarray(0, used);
+  const seal = () => {
+    if (used > 0) ready.push(chunk.subarray(0, used));
     chunk = Buffer.allocUnsafe(CHUNK);
     used = 0;
-    await send(full);
+  };
+  const put = (text: string) => {
+    // UTF-16 to UTF-8: at most three bytes per code unit.
+    if (used + text.length * 3 > CHUNK) seal();
+    if (text.length * 3 > CHUNK) ready.push(Buffer.from(text));
+    else used += chunk.write(text, used);
+  };
+  const send = async () => {
+    for (const bytes of ready.splice(0)) {
+      if (failed) break;
+      if (!out.write(bytes)) {
+        await new Promise<void>((resolve) => {
+          out.once('drain', resolve);
+          out.once('error', () => resolve());
+        });
+      }
+    }
     if (failed) throw failed;
   };
-  const add = async (text: string) => {
-    // UTF-16 to UTF-8: at most three bytes per code unit.
-    if (used + text.length * 3 > CHUNK) await flush();
-    if (text.length * 3 > CHUNK) return await send(text);
-    used += chunk.write(text, used);
-  };
-  let started = false;
+  put(first);
   return {
-    async write(record) {
-      if (!started) {
-        started = true;
-        await add(first);
-      }
-      await add(line(record));
-      if (live) await flush();
+    write(record) {
+      if (failed) return Promise.reject(failed);
+      emit(record, put);
+      if (live) seal();
+      return ready.length > 0 ? send() : undefined;
     },
     async close() {
-      if (!started) await add(first);
-      await flush();
+      seal();
+      await send();
       if (out !== process.stdout) {
         await new Promise<void>((resolve, reject) =>
           out.end(() => (failed ? reject(failed) : resolve())),
@@ -267,9 +278,9 @@ function parquetSink(file: string, fields: readonly string[] | undefined): Sink 
     });
   };
   return {
-    async write(record) {
+    write(record) {
       for (let i = 0; i < columns.length; i++) cells[i]?.push((columns[i] as Column).of(record));
-      if (++rows >= ROW_GROUP) await flush();
+      return ++rows >= ROW_GROUP ? flush() : undefined;
     },
     async close() {
       await flush();
@@ -296,10 +307,14 @@ export function openSink(
   if (format === 'csv') {
     const fields = options.fields ?? [];
     const paths = fields.map((f) => f.split('.'));
-    return textSink(out, (r) => `${paths.map((p) => csvCell(fieldAt(r, p))).join(',')}\r\n`, {
-      first: `${fields.map(csvCell).join(',')}\r\n`,
-      live,
-    });
+    return textSink(
+      out,
+      (r, put) => put(`${paths.map((p) => csvCell(fieldAt(r, p))).join(',')}\r\n`),
+      {
+        first: `${fields.map(csvCell).join(',')}\r\n`,
+        live,
+      },
+    );
   }
   return textSink(out, ndjsonLines(), { live });
 }

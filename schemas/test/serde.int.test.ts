@@ -193,6 +193,28 @@ describe('AvroSerde', () => {
     );
   });
 
+  it('decodes without waiting once the writer schema is known, with the same result and errors', async () => {
+    const fresh = new AvroSerde(registry, set);
+    const value = set.byName('ConversationArchived')?.type.random();
+    const { payload } = await fresh.encode('ConversationArchived', value as never);
+    assert.equal(fresh.decodeKnown(payload), undefined, 'not known before a first decode');
+    const decoded = await fresh.decode(payload);
+    assert.deepEqual(fresh.decodeKnown(payload), decoded);
+    // As written: the writer schema's own record class, the same fields.
+    assert.equal(
+      JSON.stringify(fresh.decodeKnown(payload, { asWritten: true })),
+      JSON.stringify(decoded),
+    );
+    assert.throws(
+      () => fresh.decodeKnown(payload.subarray(0, payload.length - 3)),
+      TruncatedPayloadError,
+    );
+    assert.throws(
+      () => fresh.decodeKnown(Buffer.concat([payload, Buffer.from([1, 2, 3])])),
+      CorruptPayloadError,
+    );
+  });
+
   it('writes standard bytes: Python fastavro decodes them through the registry', async () => {
     const python = testPython();
     const samples = ['UserRegistered', 'AssistantReplyRecorded', 'StartConversation'].map(

@@ -186,7 +186,10 @@ export async function consumeAndDecode(
       partitionsConsumedConcurrently: 3,
       eachBatch: async ({ batch, heartbeat }) => {
         if (started === 0) started = performance.now();
-        for (const message of batch.messages) if (message.value) await serde.decode(message.value);
+        // The cheapest decode there is: without a promise once the schema is known.
+        for (const message of batch.messages) {
+          if (message.value && !serde.decodeKnown(message.value)) await serde.decode(message.value);
+        }
         count += batch.messages.length;
         await heartbeat();
         if (count >= total) resolve(performance.now());

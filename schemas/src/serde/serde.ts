@@ -41,6 +41,8 @@ interface Reader {
 export class AvroSerde {
   private readonly ids = new Map<string, Promise<number>>();
   private readonly readers = new Map<number, Promise<Reader>>();
+  /** The readers loaded so far, by schema id. */
+  private readonly loaded = new Map<number, Reader>();
 
   constructor(
     private readonly registry: SchemaRegistry,
@@ -85,29 +87,34 @@ export class AvroSerde {
    */
   async decode(payload: Buffer, { asWritten = false } = {}): Promise<Decoded> {
     const { schemaId, body } = unframe(payload);
-    const { record, resolver, writer } = await this.readerFor(schemaId);
-    let value: unknown;
-    try {
-      value = asWritten
-        ? writer.fromBuffer(body)
-        : resolver
-          ? record.type.fromBuffer(body, resolver)
-          : record.type.fromBuffer(body);
-    } catch (error) {
-      const message = (error as Error).message;
-      if (/truncated/i.test(message)) throw new TruncatedPayloadError(message, error);
-      throw new CorruptPayloadError(message, error);
-    }
-    return { type: record.name, value, schemaId } as Decoded;
+    const reader = this.loaded.get(schemaId) ?? (await this.readerFor(schemaId));
+    return read(reader, body, schemaId, asWritten);
+  }
+
+  /**
+   * What decode gives, without waiting, when the writer's schema is already known here; undefined
+   * when it is not (decode fetches it). A consumer decoding millions of records saves a promise
+   * on each.
+   */
+  decodeKnown(payload: Buffer, { asWritten = false } = {}): Decoded | undefined {
+    const { schemaId, body } = unframe(payload);
+    const reader = this.loaded.get(schemaId);
+    return reader && read(reader, body, schemaId, asWritten);
   }
 
   private readerFor(schemaId: number): Promise<Reader> {
     let reader = this.readers.get(schemaId);
     if (!reader) {
-      reader = this.loadReader(schemaId).catch((error: unknown) => {
-        this.readers.delete(schemaId);
-        throw error;
-      });
+      reader = this.loadReader(schemaId).then(
+        (loaded) => {
+          this.loaded.set(schemaId, loaded);
+          return loaded;
+        },
+        (error: unknown) => {
+          this.readers.delete(schemaId);
+          throw error;
+        },
+      );
       this.readers.set(schemaId, reader);
     }
     return reader;
@@ -135,4 +142,22 @@ export class AvroSerde {
       );
     }
   }
+}
+
+/** A payload's body decoded by its reader. */
+function read(reader: Reader, body: Buffer, schemaId: number, asWritten: boolean): Decoded {
+  const { record, resolver, writer } = reader;
+  let value: unknown;
+  try {
+    value = asWritten
+      ? writer.fromBuffer(body)
+      : resolver
+        ? record.type.fromBuffer(body, resolver)
+        : record.type.fromBuffer(body);
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/truncated/i.test(message)) throw new TruncatedPayloadError(message, error);
+    throw new CorruptPayloadError(message, error);
+  }
+  return { type: record.name, value, schemaId } as Decoded;
 }
