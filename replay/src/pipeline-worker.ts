@@ -38,10 +38,14 @@ let failed = false;
 let queue = Promise.resolve();
 port.on('message', (message: ToWorker) => {
   queue = queue.then(async () => {
-    if (message.kind === 'batch') {
+    if (message.kind === 'batch' || message.kind === 'formatted') {
       if (failed) return;
       try {
-        await pipeline.handle(message.batch.partition, unpackBatch(message.batch as RawBatch));
+        if (message.kind === 'batch') {
+          await pipeline.handle(message.batch.partition, unpackBatch(message.batch as RawBatch));
+        } else {
+          await sink.writeFormatted?.(message.chunks);
+        }
         send({ kind: 'handled', counts: pipeline.counts, enough: pipeline.enough() });
       } catch (error) {
         failed = true;

@@ -18,7 +18,7 @@ import {
   UnreadableRecordError,
 } from './record-pipeline.ts';
 import { rawRecordOf } from './replayed-record.ts';
-import type { Sink } from './sinks.ts';
+import { formattingSink, type Sink } from './sinks.ts';
 
 export interface Pipeline {
   /** Hands a partition's fetched records over; resolves when more may be handed over. */
@@ -74,7 +74,10 @@ export interface WorkerSetup {
   options: ReplayOptions;
   registry: SchemaRegistryOptions;
 }
-export type ToWorker = { kind: 'batch'; batch: RawBatch } | { kind: 'close' };
+export type ToWorker =
+  | { kind: 'batch'; batch: RawBatch }
+  | { kind: 'formatted'; chunks: Uint8Array[] }
+  | { kind: 'close' };
 export type ToMain =
   | { kind: 'handled'; counts: ReplayCounts; enough: boolean }
   | { kind: 'closed'; counts: ReplayCounts }
@@ -91,7 +94,9 @@ export type ToMain =
  * Slices (replay.ts hands over a thousand records at a time) not yet handled: enough to keep the
  * worker busy while the consumer fetches the next batch, a few megabytes in memory.
  */
-const IN_FLIGHT = 24;
+const IN_FLIGHT = 16;
+/** Slices formatted here that may wait for the worker to write them (memory, not speed). */
+const BEYOND = 8;
 /** The worker's heap: it holds the slices in flight and a Parquet row group at a time. */
 const WORKER_HEAP_MB = 48;
 const WORKER_YOUNG_MB = 48;
@@ -115,13 +120,40 @@ function workerEntry(): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
-/** The pipeline in a worker thread that writes the output the options name (a file or stdout). */
+/** Counts of two pipelines together. */
+function sum(a: ReplayCounts, b: ReplayCounts): ReplayCounts {
+  const byType = { ...a.byType };
+  for (const [type, n] of Object.entries(b.byType)) byType[type] = (byType[type] ?? 0) + n;
+  return {
+    read: a.read + b.read,
+    matched: a.matched + b.matched,
+    written: a.written + b.written,
+    skipped: a.skipped + b.skipped,
+    byType,
+  };
+}
+
+/**
+ * The pipeline in a worker thread that writes the output the options name (a file or stdout).
+ * When the worker is behind on a text format, this thread formats the next slices itself and the
+ * worker writes them in their place, so neither thread waits for the other (not with `--count`,
+ * which one thread counts, nor when following, where slices are small).
+ */
 export function workerPipeline(
   topic: string,
   options: ReplayOptions,
-  registry: SchemaRegistryOptions,
+  deps: { serde: AvroSerde; schemas: SchemaSet; registry: SchemaRegistryOptions },
+  inFlightMost = IN_FLIGHT,
   onUnreadable?: Unreadable,
 ): Pipeline {
+  const { registry } = deps;
+  const formatting =
+    options.count === undefined && !options.follow
+      ? formattingSink(options.format, options.fields)
+      : undefined;
+  const here = formatting
+    ? createRecordPipeline(topic, options, { ...deps, sink: formatting }, onUnreadable)
+    : undefined;
   const setup: WorkerSetup = { topic, options, registry };
   const worker = new Worker(workerEntry(), {
     workerData: setup,
@@ -136,7 +168,9 @@ export function workerPipeline(
   /** The first failure: later pushes throw it, and so does the close. */
   let failure: Error | undefined;
   /** The batches' answers awaited, in order. */
-  const waiting: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  const waiting: Array<{ resolve: () => void; reject: (error: Error) => void; raw: boolean }> = [];
+  /** Raw slices the worker has in hand: what it has to do before it would wait. */
+  let rawInHand = 0;
   let closing = false;
   let closed: { resolve: () => void; reject: (error: Error) => void } | undefined;
   const whenClosed = new Promise<void>((resolve, reject) => {
@@ -156,12 +190,15 @@ export function workerPipeline(
         return;
       case 'failed':
         return fail(errorOf(message));
-      case 'handled':
+      case 'handled': {
         counts = message.counts;
         enough = message.enough;
         if (enough) enoughNow();
-        waiting.shift()?.resolve();
+        const answered = waiting.shift();
+        if (answered?.raw) rawInHand--;
+        answered?.resolve();
         return;
+      }
       case 'closed':
         counts = message.counts;
         closed?.resolve();
@@ -173,10 +210,11 @@ export function workerPipeline(
   );
   /** Answers to the batches handed over, oldest first (a rejection waits for its await). */
   const inFlight: Promise<void>[] = [];
-  const answer = () => {
+  const answer = (raw: boolean) => {
+    if (raw) rawInHand++;
     const handled = failure
       ? Promise.reject(failure)
-      : new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
+      : new Promise<void>((resolve, reject) => waiting.push({ resolve, reject, raw }));
     handled.catch(() => {});
     return handled;
   };
@@ -184,12 +222,25 @@ export function workerPipeline(
   return {
     async push(partition, messages) {
       if (failure) throw failure;
+      // The answers not yet come (they come in order: the settled ones lead).
+      const waitWhile = async (most: number) => {
+        while (waiting.length >= most || inFlight.length > waiting.length) await inFlight.shift();
+      };
+      if (here && formatting && rawInHand >= inFlightMost) {
+        await here.handle(partition, messages.map(rawRecordOf));
+        worker.postMessage({ kind: 'formatted', chunks: formatting.take() } satisfies ToWorker);
+        inFlight.push(answer(false));
+        // Formatted slices are quick to write, but not free: a bound all the same.
+        await waitWhile(inFlightMost + BEYOND);
+        return;
+      }
       const batch = packBatch(partition, messages);
       worker.postMessage({ kind: 'batch', batch } satisfies ToWorker, transferList(batch));
-      inFlight.push(answer());
-      while (inFlight.length >= IN_FLIGHT) await inFlight.shift();
+      inFlight.push(answer(true));
+      // Formatting here, the next slice does not wait for the worker.
+      await waitWhile(here ? inFlightMost + BEYOND : inFlightMost);
     },
-    counts: () => counts,
+    counts: () => (here ? sum(counts, here.counts) : counts),
     enough: () => enough,
     whenEnough,
     async close() {
@@ -199,7 +250,7 @@ export function workerPipeline(
         worker.postMessage({ kind: 'close' } satisfies ToWorker);
         await whenClosed;
         if (failure) throw failure;
-        return counts;
+        return here ? sum(counts, here.counts) : counts;
       } finally {
         await worker.terminate();
       }

@@ -118,7 +118,12 @@ export async function partitionRanges(
  * name, written by a worker thread with its own registry client (`worker`), so that fetching and
  * writing use a core each.
  */
-export type ReplayOutput = { sink: () => Sink } | { worker: SchemaRegistryOptions };
+export type ReplayOutput = ({ sink: () => Sink } | { worker: SchemaRegistryOptions }) & {
+  /** Records handed to the pipeline at a time (tests make it small). */
+  slice?: number;
+  /** Slices a worker may have in hand before this thread formats the next itself. */
+  inFlight?: number;
+};
 
 /**
  * Replays what the options say into the output, once the topic and the positions are known to be
@@ -135,10 +140,24 @@ export async function replay(
   const pipeline =
     'sink' in output
       ? inThreadPipeline(topic, options, deps, output.sink(), hooks.onUnreadable)
-      : workerPipeline(topic, options, output.worker, hooks.onUnreadable);
+      : workerPipeline(
+          topic,
+          options,
+          { serde: deps.serde, schemas: deps.schemas, registry: output.worker },
+          output.inFlight,
+          hooks.onUnreadable,
+        );
   let summary: ReplaySummary;
   try {
-    summary = await replayInto(options, deps, pipeline, hooks, topic, ranges);
+    summary = await replayInto(
+      options,
+      deps,
+      pipeline,
+      hooks,
+      topic,
+      ranges,
+      output.slice ?? SLICE,
+    );
   } catch (error) {
     // What stopped the replay is the error to tell, not what closing the output then says.
     await pipeline.close().catch(() => {});
@@ -157,6 +176,7 @@ async function replayInto(
   hooks: ReplayHooks,
   topic: string,
   ranges: readonly PartitionRange[],
+  slice: number,
 ): Promise<ReplaySummary> {
   const summary: ReplaySummary = {
     topic,
@@ -256,11 +276,11 @@ async function replayInto(
       const offset = Number(m.offset);
       return offset >= from && offset < range.end;
     });
-    for (let i = 0; i < fresh.length && !enough(); i += SLICE) {
+    for (let i = 0; i < fresh.length && !enough(); i += slice) {
       if (started === 0) started = performance.now();
-      const slice = fresh.slice(i, i + SLICE);
-      await pipeline.push(partition, slice);
-      const last = slice[slice.length - 1] as KafkaMessage;
+      const some = fresh.slice(i, i + slice);
+      await pipeline.push(partition, some);
+      const last = some[some.length - 1] as KafkaMessage;
       reached.set(partition, Number(last.offset) + 1);
       resolveOffset(last.offset);
       await heartbeat();

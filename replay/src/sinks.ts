@@ -14,6 +14,8 @@ import type { ReplayedRecord } from './replayed-record.ts';
 export interface Sink {
   /** A promise when the caller has to wait (the output is full), nothing otherwise. */
   write(record: ReplayedRecord): Promise<void> | undefined;
+  /** Records formatted elsewhere (by the other thread of a replay), written in their place. */
+  writeFormatted?(chunks: readonly Uint8Array[]): Promise<void> | undefined;
   close(): Promise<void>;
 }
 
@@ -100,38 +102,85 @@ export function csvCell(value: unknown): string {
 /** Bytes written out at a time: one write per line costs more than decoding it. */
 const CHUNK = 256 * 1024;
 
+/** Text encoded into chunks as it comes (building a string of lines and encoding it after cost a tenth of a replay). */
+class TextChunks {
+  private chunk = Buffer.allocUnsafe(CHUNK);
+  private used = 0;
+  /** Full chunks, in order. */
+  readonly ready: Uint8Array[] = [];
+
+  readonly put = (text: string) => {
+    // UTF-16 to UTF-8: at most three bytes per code unit.
+    if (this.used + text.length * 3 > CHUNK) this.seal();
+    if (text.length * 3 > CHUNK) this.ready.push(Buffer.from(text));
+    else this.used += this.chunk.write(text, this.used);
+  };
+
+  seal() {
+    if (this.used > 0) this.ready.push(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafe(CHUNK);
+    this.used = 0;
+  }
+
+  /** Everything put so far. */
+  take(): Uint8Array[] {
+    this.seal();
+    return this.ready.splice(0);
+  }
+}
+
+/** How a text format writes records, and its first line; undefined for Parquet. */
+function textFormat(
+  format: Format,
+  fields: readonly string[] | undefined,
+): { emit: Emit; first: string } | undefined {
+  if (format === 'parquet') return undefined;
+  if (format === 'ndjson') return { emit: ndjsonLines(), first: '' };
+  const paths = (fields ?? []).map((f) => f.split('.'));
+  return {
+    emit: (r, put) => put(`${paths.map((p) => csvCell(fieldAt(r, p))).join(',')}\r\n`),
+    first: `${(fields ?? []).map(csvCell).join(',')}\r\n`,
+  };
+}
+
 /**
- * Lines go out in chunks, each piece encoded into the chunk as it comes (building a string of
- * lines and encoding it after cost a tenth of a replay); or each line at once when `live` (a
- * followed topic: a reader waits for every line).
+ * A text format's records kept in memory, taken a slice at a time: what a replay's consumer
+ * thread formats itself while its worker is behind (pipeline.ts). Undefined for Parquet.
+ */
+export function formattingSink(
+  format: Format,
+  fields: readonly string[] | undefined,
+): (Sink & { take(): Uint8Array[] }) | undefined {
+  const text = textFormat(format, fields);
+  if (!text) return undefined;
+  const chunks = new TextChunks();
+  return {
+    write(record) {
+      text.emit(record, chunks.put);
+      return undefined;
+    },
+    take: () => chunks.take(),
+    close: async () => {},
+  };
+}
+
+/**
+ * Lines go out in chunks, or each line at once when `live` (a followed topic: a reader waits for
+ * every line).
  */
 function textSink(
   out: Writable,
-  emit: Emit,
-  { first = '', live = false }: { first?: string; live?: boolean },
+  { emit, first }: { emit: Emit; first: string },
+  live: boolean,
 ): Sink {
-  let chunk = Buffer.allocUnsafe(CHUNK);
-  let used = 0;
-  /** Chunks ready to go out, in order. */
-  const ready: Buffer[] = [];
+  const chunks = new TextChunks();
   // A file that cannot be written or a reader that went away (EPIPE): the next write throws it.
   let failed: Error | undefined;
   out.on('error', (error: Error) => {
     failed ??= error;
   });
-  const seal = () => {
-    if (used > 0) ready.push(chunk.subarray(0, used));
-    chunk = Buffer.allocUnsafe(CHUNK);
-    used = 0;
-  };
-  const put = (text: string) => {
-    // UTF-16 to UTF-8: at most three bytes per code unit.
-    if (used + text.length * 3 > CHUNK) seal();
-    if (text.length * 3 > CHUNK) ready.push(Buffer.from(text));
-    else used += chunk.write(text, used);
-  };
   const send = async () => {
-    for (const bytes of ready.splice(0)) {
+    for (const bytes of chunks.ready.splice(0)) {
       if (failed) break;
       if (!out.write(bytes)) {
         await new Promise<void>((resolve) => {
@@ -142,16 +191,21 @@ function textSink(
     }
     if (failed) throw failed;
   };
-  put(first);
+  chunks.put(first);
   return {
     write(record) {
       if (failed) return Promise.reject(failed);
-      emit(record, put);
-      if (live) seal();
-      return ready.length > 0 ? send() : undefined;
+      emit(record, chunks.put);
+      if (live) chunks.seal();
+      return chunks.ready.length > 0 ? send() : undefined;
+    },
+    writeFormatted(formatted) {
+      chunks.seal();
+      chunks.ready.push(...formatted);
+      return send();
     },
     async close() {
-      seal();
+      chunks.seal();
       await send();
       if (out !== process.stdout) {
         await new Promise<void>((resolve, reject) =>
@@ -293,8 +347,8 @@ export function openSink(
   format: Format,
   options: { out?: string; fields?: readonly string[]; follow?: boolean },
 ): Sink {
-  const live = options.follow ?? false;
-  if (format === 'parquet') {
+  const text = textFormat(format, options.fields);
+  if (!text) {
     if (!options.out) throw new Error('parquet needs a file');
     return parquetSink(options.out, options.fields);
   }
@@ -304,17 +358,5 @@ export function openSink(
       ? process.stdout
       : // A worker's process.stdout goes through the main thread; file descriptor 1 does not.
         createWriteStream('/dev/stdout', { fd: 1, autoClose: false });
-  if (format === 'csv') {
-    const fields = options.fields ?? [];
-    const paths = fields.map((f) => f.split('.'));
-    return textSink(
-      out,
-      (r, put) => put(`${paths.map((p) => csvCell(fieldAt(r, p))).join(',')}\r\n`),
-      {
-        first: `${fields.map(csvCell).join(',')}\r\n`,
-        live,
-      },
-    );
-  }
-  return textSink(out, ndjsonLines(), { live });
+  return textSink(out, text, options.follow ?? false);
 }

@@ -11,14 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createProducer, type Producer } from '@parley/platform/kafka';
-import { testPython } from '@parley/platform/testing/fixtures';
+import { schemaRegistryOptions } from '@parley/platform/schema-registry';
+import { stackConfig, testPython } from '@parley/platform/testing/fixtures';
 import type { RecordName } from '@parley/schemas/generated/records';
 import { writeHeaders } from '@parley/schemas/serde/headers';
 import { processorFixture } from '../../command-api/test/processor-fixture.ts';
 import { parseReplayArgs } from '../src/options.ts';
 import { type ReplaySummary, replay } from '../src/replay.ts';
 import type { ReplayedRecord } from '../src/replayed-record.ts';
-import type { Sink } from '../src/sinks.ts';
+import { openSink, type Sink } from '../src/sinks.ts';
 
 const cli = new URL('../src/cli.ts', import.meta.url).pathname;
 const python = testPython();
@@ -308,6 +309,38 @@ print(json.dumps({"row": [str(x) for x in r], "cols": cols}))`,
     assert.match(read.row[4], /TIMESTAMP/);
     // The value column is the JSON document itself, not a JSON string holding it.
     assert.equal(read.row[5], '11', 'DuckDB reads fields inside the value');
+  });
+
+  it('writes the same bytes whichever thread formats a slice (the worker, or the consumer while the worker is behind)', async () => {
+    const deps = {
+      kafka: fixture.kafka,
+      admin: fixture.admin,
+      serde: fixture.serde,
+      schemas: fixture.serde.schemas,
+      names: fixture.names,
+    };
+    const registry = schemaRegistryOptions(stackConfig());
+    for (const [name, extra] of [
+      ['ndjson', []],
+      ['csv', ['--format', 'csv', '--fields', 'offset,type,value.authorId,headers']],
+    ] as const) {
+      const args = (out: string) => parseReplayArgs(['chat', '--out', out, ...extra]);
+      const alone = join(dir, `alone.${name}`);
+      const expected = await replay(args(alone), deps, {
+        sink: () => openSink(args(alone).format, args(alone)),
+      });
+      // A slice per record: with none in flight allowed, the consumer formats every slice; with
+      // one, the two threads share them.
+      for (const inFlight of [0, 1, 24]) {
+        const shared = join(dir, `shared-${inFlight}.${name}`);
+        const summary = await replay(args(shared), deps, { worker: registry, slice: 1, inFlight });
+        assert.ok(
+          readFileSync(shared).equals(readFileSync(alone)),
+          `${name}, ${inFlight} in flight`,
+        );
+        assert.deepEqual({ ...summary, seconds: 0 }, { ...expected, seconds: 0 });
+      }
+    }
   });
 
   it('follows new records until a signal, then ends with its summary', async () => {
