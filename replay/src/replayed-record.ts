@@ -23,10 +23,21 @@ function headersOf(message: KafkaMessage): Record<string, string> {
   return out;
 }
 
+/** The last timestamp formatted: records of one producer batch mostly share their millisecond. */
+let lastMs = Number.NaN;
+let lastIso = '';
+function isoOf(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 export function rawRecordOf(message: KafkaMessage): RawRecord {
   return {
     offset: message.offset,
-    timestamp: new Date(Number(message.timestamp)).toISOString(),
+    timestamp: isoOf(Number(message.timestamp)),
     headersJson: JSON.stringify(headersOf(message)),
     value: message.value ?? Buffer.alloc(0),
   };
