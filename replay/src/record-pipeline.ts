@@ -3,7 +3,8 @@
  * data, filter, write to the sink, and count. It runs where the sink is: in the replay's own
  * thread for a sink given in code, or in a worker thread beside the Kafka consumer (pipeline.ts).
  */
-import { recordsWithoutBytesWhenRedacted, redactor } from '@parley/schemas/avro/redact';
+import { redactor } from '@parley/schemas/avro/redact';
+import { type JsonWriter, redactedJsonWriters } from '@parley/schemas/avro/redacted-json';
 import type { SchemaSet } from '@parley/schemas/avro/schema-set';
 import { SerdeError } from '@parley/schemas/serde/errors';
 import type { AvroSerde, Decoded } from '@parley/schemas/serde/serde';
@@ -62,8 +63,10 @@ export function createRecordPipeline(
   onUnreadable?: (position: string, error: Error) => void,
 ): RecordPipeline {
   const redact = redactor(deps.schemas);
-  // As written, a record may hold fields its current schema does not (bytes among them).
-  const plain = options.asWritten ? new Set() : recordsWithoutBytesWhenRedacted(deps.schemas);
+  // Generated from the current schemas: a record read as written may have other fields.
+  const json: ReadonlyMap<string, JsonWriter> = options.asWritten
+    ? new Map()
+    : redactedJsonWriters(deps.schemas);
   const where = options.where === undefined ? undefined : compileFilter(options.where);
   const types = new Set(options.types);
   const identity = new Set(
@@ -115,7 +118,7 @@ export function createRecordPipeline(
       raw.headersJson,
       decoded.type,
       redact(decoded.type, decoded.value),
-      plain.has(decoded.type),
+      json.get(decoded.type),
     );
     if (!matches(record)) return;
     counts.matched++;

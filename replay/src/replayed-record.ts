@@ -60,8 +60,8 @@ export class ReplayedRecord {
     readonly headersJson: string,
     readonly type: string,
     readonly value: unknown,
-    /** The value holds no bytes: JSON.stringify writes it as it is (see jsonOf otherwise). */
-    readonly plainJson = false,
+    /** Writes the value as JSON, generated from its schema (jsonOf otherwise). */
+    readonly json?: (value: unknown) => string,
   ) {}
 
   get headers(): Record<string, string> {

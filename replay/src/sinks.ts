@@ -53,14 +53,9 @@ export function jsonOf(value: unknown): string {
   return JSON.stringify(value, portable);
 }
 
-/** A record's value as JSON: JSON.stringify alone where its schema says no bytes can be in it. */
+/** A record's value as JSON: by the writer generated from its schema, when it has one. */
 export function valueJson(r: ReplayedRecord): string {
-  if (!r.plainJson) return jsonOf(r.value);
-  try {
-    return JSON.stringify(r.value);
-  } catch {
-    return jsonOf(r.value);
-  }
+  return r.json ? r.json(r.value) : jsonOf(r.value);
 }
 
 /** Writes a record's text out piece by piece (joining the pieces first costs a copy of each line). */

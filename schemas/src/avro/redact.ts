@@ -5,7 +5,6 @@
  * old events, clear). There is no option to decrypt: a replay never holds a key. Erased people
  * stay erased because nothing of theirs is shown in the first place.
  */
-import type avro from 'avsc';
 import type { SchemaSet } from './schema-set.ts';
 
 export type Redactor = (type: string, value: unknown) => unknown;
@@ -42,39 +41,4 @@ function nullAt(record: Record<string, unknown>, path: readonly string[]): Recor
   if (inner === null || typeof inner !== 'object') return record;
   record[key] = nullAt({ ...(inner as Record<string, unknown>) }, rest);
   return record;
-}
-
-/** Whether values of a type may hold bytes (Buffers) outside the personal fields. */
-function holdsBytes(type: avro.Type, personal: ReadonlySet<string>, path: string): boolean {
-  const t = type as avro.Type & {
-    fields?: Array<{ name: string; type: avro.Type }>;
-    types?: avro.Type[];
-    itemsType?: avro.Type;
-    valuesType?: avro.Type;
-    underlyingType?: avro.Type;
-  };
-  if (type.typeName === 'bytes' || type.typeName === 'fixed') return true;
-  if (t.underlyingType) return holdsBytes(t.underlyingType, personal, path);
-  if (t.fields) {
-    return t.fields.some((f) => {
-      const at = path ? `${path}.${f.name}` : f.name;
-      return !personal.has(at) && holdsBytes(f.type, personal, at);
-    });
-  }
-  if (t.types) return t.types.some((branch) => holdsBytes(branch, personal, path));
-  if (t.itemsType) return holdsBytes(t.itemsType, personal, `${path}.*`);
-  if (t.valuesType) return holdsBytes(t.valuesType, personal, `${path}.*`);
-  return false;
-}
-
-/**
- * The record types whose redacted values, read with the current schema, hold no bytes: plain JSON
- * as they are (a replay writes them without looking for Buffers in every line).
- */
-export function recordsWithoutBytesWhenRedacted(schemas: SchemaSet): ReadonlySet<string> {
-  return new Set(
-    schemas.records
-      .filter((r) => !holdsBytes(r.type, new Set(r.pii.map((p) => p.path)), ''))
-      .map((r) => r.name),
-  );
 }
