@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- <name> [--events N] [--seconds S]`: brings the local stack up (idempotent), runs the
- * benchmark with its same-run baseline and writes bench/results/<name>.json.
+ * `npm run bench -- <name> [--events N] [--seconds S]`: brings the local stack up (idempotent), builds
+ * the workspaces, runs the benchmark with its same-run baseline and writes bench/results/<name>.json.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -66,6 +66,8 @@ if (parsed.values.seconds !== undefined) {
 
 const repo = new URL('../../', import.meta.url).pathname;
 execFileSync('bash', [`${repo}infra/local/stack.sh`, 'up'], { stdio: 'inherit' });
+// Some benchmarks run the built CLIs (dist/), as production does: build what changed.
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'inherit' });
 const path = await run(benchContext(events, seconds));
 process.stdout.write(readFileSync(path, 'utf8'));
 process.stdout.write(`written to ${path}\n`);
