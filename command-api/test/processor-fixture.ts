@@ -15,6 +15,7 @@ import {
   redisReady,
   stackConfig,
   testKafka,
+  testTransactionalKafka,
   uniqueName,
 } from '@parley/platform/testing/fixtures';
 import { registerSchemas } from '@parley/schemas/avro/register';
@@ -82,6 +83,7 @@ export async function processorFixture(partitions = 3) {
     async start() {
       processor = await startCommandProcessor({
         kafka,
+        producers: testTransactionalKafka(),
         admin,
         serde,
         redis: publisher,

@@ -69,6 +69,20 @@ export function createKafka(options: KafkaOptions): Kafka {
   });
 }
 
+/**
+ * Retry timing of the clients transactional producers are made from. Between back-to-back
+ * transactions the coordinator answers CONCURRENT_TRANSACTIONS for the few milliseconds it takes
+ * to complete the last commit, and kafkajs waits its retry time before asking again: one
+ * partition committed about 15 transactions a second from 100 ms and about 70 from 5 ms (ADR
+ * 0028). Thirteen doublings from 5 ms still wait about 40 s in all for a broker that is away.
+ */
+export const TRANSACTIONAL_RETRY = { initialRetryTime: 5, retries: 13 } as const;
+
+/** A client for transactional producers only; other clients keep the default retry timing. */
+export function createTransactionalKafka(options: Omit<KafkaOptions, 'retry'>): Kafka {
+  return createKafka({ ...options, retry: { ...TRANSACTIONAL_RETRY } });
+}
+
 export function createProducer(kafka: Kafka, config: ProducerConfig = {}): Producer {
   return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config });
 }

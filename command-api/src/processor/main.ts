@@ -4,7 +4,7 @@
  */
 import { startLagMonitor } from '@parley/platform/consumer-lag';
 import { createHttpServer } from '@parley/platform/http';
-import { connectKafka } from '@parley/platform/kafka';
+import { connectKafka, createTransactionalKafka } from '@parley/platform/kafka';
 import { connectRedis } from '@parley/platform/redis';
 import { runService } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
@@ -23,6 +23,11 @@ await runService({
   settings,
   createDependencies: async ({ config, log, metrics }) => {
     const kafka = connectKafka(config, SERVICE, log);
+    const producers = createTransactionalKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${config.KAFKA_CLIENT_ID}.${SERVICE}`,
+      log,
+    });
     const registry = connectSchemaRegistry(config);
     const redis = connectRedis(config, SERVICE);
     const schemas = loadSchemaSet();
@@ -36,6 +41,7 @@ await runService({
       start: () =>
         startCommandProcessor({
           kafka: kafka.kafka,
+          producers,
           admin: kafka.admin,
           serde,
           redis: redis.redis,

@@ -63,7 +63,8 @@ async function retryConcurrentTransactions<T>(call: () => Promise<T>, attempts =
       // kafkajs does not retry CONCURRENT_TRANSACTIONS on AddOffsetsToTxn (tulios/kafkajs#430).
       const type = (error as { type?: string }).type;
       if (type !== 'CONCURRENT_TRANSACTIONS' || attempt >= attempts) throw error;
-      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt + Math.random() * 20));
+      // The coordinator is finishing the last commit, which takes milliseconds (ADR 0028).
+      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 5));
     }
   }
 }

@@ -19,7 +19,10 @@ import { PartitionWorker } from './partition-worker.ts';
 import { restorePartitions } from './restore.ts';
 
 export interface ProcessorOptions {
+  /** The consumer group's client. */
   kafka: Kafka;
+  /** The client the partitions' transactional producers are made from (its retry timing). */
+  producers: Kafka;
   admin: Admin;
   serde: AvroSerde;
   redis: Redis;
@@ -149,7 +152,7 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
     const fresh = partitions.map(
       (p) =>
         new PartitionWorker(context, p, {
-          kafka,
+          kafka: options.producers,
           serde: options.serde,
           groupId,
           log,

@@ -9,7 +9,7 @@ import { connect, createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config.ts';
-import { createKafka, kafkaSettings } from '../kafka.ts';
+import { createKafka, createTransactionalKafka, kafkaSettings } from '../kafka.ts';
 import { createLogger } from '../logger.ts';
 import { mongoSettings } from '../mongo.ts';
 import { postgresSettings } from '../postgres.ts';
@@ -38,6 +38,15 @@ export const quietLogger = () =>
 
 export function testKafka(clientId = uniqueName('test')) {
   return createKafka({ brokers: stackConfig().KAFKA_BROKERS, clientId, log: quietLogger() });
+}
+
+/** A client for transactional producers, as the command processor makes them. */
+export function testTransactionalKafka(clientId = uniqueName('test-tx')) {
+  return createTransactionalKafka({
+    brokers: stackConfig().KAFKA_BROKERS,
+    clientId,
+    log: quietLogger(),
+  });
 }
 
 export async function freePort(): Promise<number> {
