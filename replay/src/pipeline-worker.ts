@@ -44,7 +44,7 @@ port.on('message', (message: ToWorker) => {
         if (message.kind === 'batch') {
           await pipeline.handle(message.batch.partition, unpackBatch(message.batch as RawBatch));
         } else {
-          await sink.writeFormatted?.(message.chunks);
+          await sink.writeFormatted?.(message.formatted);
         }
         send({ kind: 'handled', counts: pipeline.counts, enough: pipeline.enough() });
       } catch (error) {

@@ -18,7 +18,7 @@ import {
   UnreadableRecordError,
 } from './record-pipeline.ts';
 import { rawRecordOf } from './replayed-record.ts';
-import { formattingSink, type Sink } from './sinks.ts';
+import { type Formatted, formattingSink, type Sink, transferablesOf } from './sinks.ts';
 
 export interface Pipeline {
   /** Hands a partition's fetched records over; resolves when more may be handed over. */
@@ -76,7 +76,7 @@ export interface WorkerSetup {
 }
 export type ToWorker =
   | { kind: 'batch'; batch: RawBatch }
-  | { kind: 'formatted'; chunks: Uint8Array[] }
+  | { kind: 'formatted'; formatted: Formatted }
   | { kind: 'close' };
 export type ToMain =
   | { kind: 'handled'; counts: ReplayCounts; enough: boolean }
@@ -135,9 +135,10 @@ function sum(a: ReplayCounts, b: ReplayCounts): ReplayCounts {
 
 /**
  * The pipeline in a worker thread that writes the output the options name (a file or stdout).
- * When the worker is behind on a text format, this thread formats the next slices itself and the
- * worker writes them in their place, so neither thread waits for the other (not with `--count`,
- * which one thread counts, nor when following, where slices are small).
+ * When the worker is behind, this thread formats the next slices itself (a text format's bytes,
+ * or Parquet rows that the worker only encodes) and the worker writes them in their place, so
+ * neither thread waits for the other (not with `--count`, which one thread counts, nor when
+ * following, where slices are small).
  */
 export function workerPipeline(
   topic: string,
@@ -228,7 +229,11 @@ export function workerPipeline(
       };
       if (here && formatting && rawInHand >= inFlightMost) {
         await here.handle(partition, messages.map(rawRecordOf));
-        worker.postMessage({ kind: 'formatted', chunks: formatting.take() } satisfies ToWorker);
+        const formatted = formatting.take();
+        worker.postMessage(
+          { kind: 'formatted', formatted } satisfies ToWorker,
+          transferablesOf(formatted),
+        );
         inFlight.push(answer(false));
         // Formatted slices are quick to write, but not free: a bound all the same.
         await waitWhile(inFlightMost + BEYOND);

@@ -15,8 +15,28 @@ export interface Sink {
   /** A promise when the caller has to wait (the output is full), nothing otherwise. */
   write(record: ReplayedRecord): Promise<void> | undefined;
   /** Records formatted elsewhere (by the other thread of a replay), written in their place. */
-  writeFormatted?(chunks: readonly Uint8Array[]): Promise<void> | undefined;
+  writeFormatted?(formatted: Formatted): Promise<void> | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * Records formatted by the other thread of a replay: a text format's bytes, or Parquet rows with
+ * each column's cells packed so that the thread writing them unpacks them cheaply.
+ */
+export type Formatted =
+  | { kind: 'text'; chunks: Uint8Array[] }
+  | { kind: 'rows'; count: number; columns: PackedColumn[] };
+
+/** What a worker thread may take over instead of copying (ArrayBuffers of their own only). */
+export function transferablesOf(formatted: Formatted): ArrayBuffer[] {
+  if (formatted.kind === 'text') return [];
+  return formatted.columns.flatMap((c) =>
+    c.kind === 'bytes'
+      ? [c.bytes.buffer as ArrayBuffer, c.ends.buffer as ArrayBuffer]
+      : c.kind === 'cells'
+        ? []
+        : [c.values.buffer as ArrayBuffer],
+  );
 }
 
 const ROW_GROUP = 5_000;
@@ -139,22 +159,23 @@ function textFormat(
 }
 
 /**
- * A text format's records kept in memory, taken a slice at a time: what a replay's consumer
- * thread formats itself while its worker is behind (pipeline.ts). Undefined for Parquet.
+ * Records formatted and kept in memory, taken a slice at a time: what a replay's consumer thread
+ * formats itself while its worker is behind (pipeline.ts). Text as its bytes; Parquet as its rows'
+ * cells (the worker only encodes them into the file).
  */
 export function formattingSink(
   format: Format,
   fields: readonly string[] | undefined,
-): (Sink & { take(): Uint8Array[] }) | undefined {
+): Sink & { take(): Formatted } {
   const text = textFormat(format, fields);
-  if (!text) return undefined;
+  if (!text) return parquetRows(fields);
   const chunks = new TextChunks();
   return {
     write(record) {
       text.emit(record, chunks.put);
       return undefined;
     },
-    take: () => chunks.take(),
+    take: () => ({ kind: 'text', chunks: chunks.take() }),
     close: async () => {},
   };
 }
@@ -195,8 +216,9 @@ function textSink(
       return chunks.ready.length > 0 ? send() : undefined;
     },
     writeFormatted(formatted) {
+      if (formatted.kind !== 'text') throw new Error('Parquet rows given to a text output');
       chunks.seal();
-      chunks.ready.push(...formatted);
+      chunks.ready.push(...formatted.chunks);
       return send();
     },
     async close() {
@@ -274,6 +296,91 @@ function parquetColumns(fields: readonly string[] | undefined): Column[] {
   ];
 }
 
+/**
+ * A column's cells packed for another thread: the value's bytes in one buffer with where each
+ * ends (-1 for null), longs and times as typed arrays. Structured cloning a view, a bigint or a
+ * Date per cell cost the receiving thread about as much as making them.
+ */
+export type PackedColumn =
+  | { kind: 'cells'; cells: Cell[] }
+  | { kind: 'bytes'; bytes: Uint8Array; ends: Int32Array }
+  | { kind: 'int64'; values: BigInt64Array }
+  | { kind: 'time'; values: Float64Array };
+
+function packColumn(cells: Cell[]): PackedColumn {
+  if (cells.every((c) => c === null || c instanceof Uint8Array)) {
+    let total = 0;
+    for (const c of cells) total += c ? c.byteLength : 0;
+    // A buffer of its own (not from Node's pool): it is transferred, which detaches it.
+    const bytes = Buffer.allocUnsafeSlow(total);
+    const ends = new Int32Array(cells.length);
+    let at = 0;
+    cells.forEach((c, i) => {
+      if (c === null) {
+        ends[i] = -1;
+        return;
+      }
+      bytes.set(c as Uint8Array, at);
+      at += (c as Uint8Array).byteLength;
+      ends[i] = at;
+    });
+    return { kind: 'bytes', bytes, ends };
+  }
+  if (cells.every((c) => typeof c === 'bigint')) {
+    return { kind: 'int64', values: BigInt64Array.from(cells as bigint[]) };
+  }
+  if (cells.every((c) => c instanceof Date)) {
+    return { kind: 'time', values: Float64Array.from(cells as Date[], (d) => d.getTime()) };
+  }
+  return { kind: 'cells', cells };
+}
+
+function unpackColumn(column: PackedColumn): Cell[] {
+  switch (column.kind) {
+    case 'cells':
+      return column.cells;
+    case 'int64':
+      return Array.from(column.values);
+    case 'time':
+      return Array.from(column.values, (t) => new Date(t));
+    case 'bytes': {
+      const { bytes, ends } = column;
+      const cells: Cell[] = new Array(ends.length);
+      let start = 0;
+      for (let i = 0; i < ends.length; i++) {
+        const end = ends[i] as number;
+        if (end < 0) cells[i] = null;
+        else {
+          cells[i] = bytes.subarray(start, end);
+          start = end;
+        }
+      }
+      return cells;
+    }
+  }
+}
+
+/** Parquet rows made and packed for the thread that writes the file. */
+function parquetRows(fields: readonly string[] | undefined): Sink & { take(): Formatted } {
+  const columns = parquetColumns(fields);
+  let cells: Cell[][] = columns.map(() => []);
+  let count = 0;
+  return {
+    write(record) {
+      for (let i = 0; i < columns.length; i++) cells[i]?.push((columns[i] as Column).of(record));
+      count++;
+      return undefined;
+    },
+    take() {
+      const taken: Formatted = { kind: 'rows', count, columns: cells.map(packColumn) };
+      cells = columns.map(() => []);
+      count = 0;
+      return taken;
+    },
+    close: async () => {},
+  };
+}
+
 function parquetSink(file: string, fields: readonly string[] | undefined): Sink {
   const columns = parquetColumns(fields);
   const schema = [
@@ -330,6 +437,15 @@ function parquetSink(file: string, fields: readonly string[] | undefined): Sink 
     write(record) {
       for (let i = 0; i < columns.length; i++) cells[i]?.push((columns[i] as Column).of(record));
       return ++rows >= ROW_GROUP ? flush() : undefined;
+    },
+    async writeFormatted(formatted) {
+      if (formatted.kind !== 'rows') throw new Error('text given to a Parquet output');
+      const unpacked = formatted.columns.map(unpackColumn);
+      // Row groups end where they would have with the records written one by one (same bytes).
+      for (let row = 0; row < formatted.count; row++) {
+        for (let i = 0; i < columns.length; i++) cells[i]?.push(unpacked[i]?.[row] ?? null);
+        if (++rows >= ROW_GROUP) await flush();
+      }
     },
     async close() {
       await flush();

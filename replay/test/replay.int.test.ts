@@ -323,6 +323,8 @@ print(json.dumps({"row": [str(x) for x in r], "cols": cols}))`,
     for (const [name, extra] of [
       ['ndjson', []],
       ['csv', ['--format', 'csv', '--fields', 'offset,type,value.authorId,headers']],
+      ['parquet', ['--format', 'parquet']],
+      ['fields.parquet', ['--format', 'parquet', '--fields', 'offset,type,value.authorId']],
     ] as const) {
       const args = (out: string) => parseReplayArgs(['chat', '--out', out, ...extra]);
       const alone = join(dir, `alone.${name}`);
