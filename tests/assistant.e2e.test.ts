@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '@parley/platform/config';
 import { createProducer, type Producer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
+import { namespaceOf } from '@parley/platform/read-model-names';
 import { quietLogger } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
@@ -22,7 +23,6 @@ import { connectStores, projectorContext } from '../projectors/src/dependencies.
 import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { rebuild } from '../projectors/src/rebuild.ts';
 import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
-import { namespaceOf } from '../projectors/src/runtime/projection.ts';
 import { openEventStream, type StreamEvent } from '../query-api/test/helper.ts';
 import { promtoolPath } from './promtool.ts';
 import { SERVICE_ENTRIES } from './service-entries.ts';

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { loadConfig } from '@parley/platform/config';
 import { createProducer, type Producer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
+import { namespaceOf, pointerKey } from '@parley/platform/read-model-names';
 import { quietLogger } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
@@ -23,7 +24,6 @@ import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { rebuild } from '../projectors/src/rebuild.ts';
 import { currentGeneration } from '../projectors/src/runtime/generations.ts';
 import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
-import { namespaceOf, pointerKey } from '../projectors/src/runtime/projection.ts';
 import { groupIdOf } from '../projectors/src/runtime/runner.ts';
 
 const CLIENTS = 6;
@@ -174,7 +174,7 @@ async function outcomeOf(commandId: string, token: string): Promise<Acknowledged
 async function caughtUp(): Promise<boolean> {
   for (const projection of PROJECTIONS) {
     const number =
-      (await currentGeneration(read.stores.pool, pointerKey(namespace, projection))) ?? 1;
+      (await currentGeneration(read.stores.pool, pointerKey(namespace, projection.name))) ?? 1;
     const groupId = groupIdOf(projection, { projection: projection.name, number, namespace });
     const topics = projection.topics(fixture.names);
     const committed = await fixture.admin.fetchOffsets({ groupId, topics });
@@ -268,7 +268,7 @@ it('loses and duplicates nothing through a broker restart, a processor kill -9 a
       metrics: projectionMetrics(createMetricsRegistry('broker-restart-test')),
     });
   for (const projection of PROJECTIONS) {
-    const pointer = pointerKey(namespace, projection);
+    const pointer = pointerKey(namespace, projection.name);
     const live = {
       projection: pointer,
       number: (await currentGeneration(read.stores.pool, pointer)) ?? 1,

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { after, before, it } from 'node:test';
 import { loadConfig } from '@parley/platform/config';
 import { createProducer, type Producer } from '@parley/platform/kafka';
+import { namespaceOf, pointerKey } from '@parley/platform/read-model-names';
 import { quietLogger } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
@@ -25,7 +26,7 @@ import {
   forgetBuild,
   recordBuild,
 } from '../projectors/src/runtime/generations.ts';
-import { groupOf, namespaceOf, pointerKey } from '../projectors/src/runtime/projection.ts';
+import { groupOf } from '../projectors/src/runtime/projection.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const axeSource = readFileSync(
@@ -168,7 +169,7 @@ it('shows lag a test creates and a dead letter, redrives it from the page, and i
   ]);
 
   // A rebuild that started and has no consumer (it died, or has not joined yet).
-  const buildKey = pointerKey(namespace, { name: 'conversations' });
+  const buildKey = pointerKey(namespace, 'conversations');
   await ensureReadSchema(read.stores.pool);
   await recordBuild(read.stores.pool, buildKey, 99);
 
@@ -249,12 +250,9 @@ it('shows lag a test creates and a dead letter, redrives it from the page, and i
   await page.keyboard.press('Enter');
   await waitForText(page, '#status', /conversations: 1 redriven, 0 still failing/, 'the redrive');
   const generation = {
-    projection: pointerKey(namespace, { name: 'conversations' }),
+    projection: pointerKey(namespace, 'conversations'),
     number:
-      (await currentGeneration(
-        read.stores.pool,
-        pointerKey(namespace, { name: 'conversations' }),
-      )) ?? 1,
+      (await currentGeneration(read.stores.pool, pointerKey(namespace, 'conversations'))) ?? 1,
     namespace,
   };
   const doc = await collections(read.stores, generation).conversations.findOne({

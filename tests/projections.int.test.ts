@@ -11,6 +11,7 @@ import { loadConfig } from '@parley/platform/config';
 import { startLagMonitor } from '@parley/platform/consumer-lag';
 import { createProducer, type Producer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
+import { namespaceOf, physical, pointerKey, viewKeys } from '@parley/platform/read-model-names';
 import { quietLogger, stackConfig, testPython } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
@@ -23,7 +24,7 @@ import {
 } from '../projectors/src/projections/conversations.ts';
 import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { usersProjection } from '../projectors/src/projections/users.ts';
-import { viewKeys, viewsProjection } from '../projectors/src/projections/views.ts';
+import { viewsProjection } from '../projectors/src/projections/views.ts';
 import { RebuildRunningError, rebuild } from '../projectors/src/rebuild.ts';
 import { DeadLetterWriter } from '../projectors/src/runtime/dead-letters.ts';
 import {
@@ -32,13 +33,7 @@ import {
   recordBuild,
 } from '../projectors/src/runtime/generations.ts';
 import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
-import {
-  type Generation,
-  groupOf,
-  namespaceOf,
-  physical,
-  pointerKey,
-} from '../projectors/src/runtime/projection.ts';
+import { type Generation, groupOf } from '../projectors/src/runtime/projection.ts';
 import { groupIdOf, runProjection } from '../projectors/src/runtime/runner.ts';
 import { type Supervisor, startSupervisor } from '../projectors/src/runtime/supervisor.ts';
 import { startQueryApi } from '../query-api/test/helper.ts';
@@ -127,7 +122,7 @@ async function registered() {
 
 /** The live generation of a projection of this test's namespace. */
 async function gen(name: string): Promise<Generation> {
-  const key = pointerKey(namespace, { name });
+  const key = pointerKey(namespace, name);
   return {
     projection: key,
     number: (await currentGeneration(read.stores.pool, key)) ?? 1,

@@ -10,6 +10,7 @@ import { loadConfig } from '@parley/platform/config';
 import { createProducer, type Message, type Producer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
 import { migrate } from '@parley/platform/migrate';
+import { namespaceOf, pointerKey } from '@parley/platform/read-model-names';
 import { quietLogger } from '@parley/platform/testing/fixtures';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
 import { createSigningKey, serviceKeyEnv } from '@parley/platform/testing/tokens';
@@ -22,7 +23,6 @@ import { PROJECTIONS } from '../projectors/src/projections/index.ts';
 import { rebuild } from '../projectors/src/rebuild.ts';
 import { currentGeneration } from '../projectors/src/runtime/generations.ts';
 import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
-import { namespaceOf, pointerKey } from '../projectors/src/runtime/projection.ts';
 import { groupIdOf } from '../projectors/src/runtime/runner.ts';
 
 const EVENTS = Number(process.env.PARLEY_PROJECTOR_CRASH_EVENTS ?? 20_000);
@@ -138,7 +138,7 @@ async function stream(): Promise<Array<{ topic: string; message: Message }>> {
 async function caughtUp(): Promise<boolean> {
   for (const projection of PROJECTIONS) {
     const number =
-      (await currentGeneration(read.stores.pool, pointerKey(namespace, projection))) ?? 1;
+      (await currentGeneration(read.stores.pool, pointerKey(namespace, projection.name))) ?? 1;
     const groupId = groupIdOf(projection, { projection: projection.name, number, namespace });
     const topics = projection.topics(fixture.names);
     const committed = await fixture.admin.fetchOffsets({ groupId, topics });
@@ -205,7 +205,7 @@ it(`rebuilds to the same read models (PostgreSQL, MongoDB, Redis) after ${KILLS}
   const context = () =>
     projectorContext(read, { producer, names: fixture.names, log: quietLogger(), metrics });
   for (const projection of PROJECTIONS) {
-    const key = pointerKey(namespace, projection);
+    const key = pointerKey(namespace, projection.name);
     const live = {
       projection: key,
       number: (await currentGeneration(read.stores.pool, key)) ?? 1,

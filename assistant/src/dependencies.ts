@@ -4,7 +4,7 @@ import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platform/personal-data';
 import { connectPostgres } from '@parley/platform/postgres';
-import { namespaceOf } from '@parley/platform/read-models';
+import { namespaceOf } from '@parley/platform/read-model-names';
 import { closeRedis, connectRedis, createRedis } from '@parley/platform/redis';
 import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';

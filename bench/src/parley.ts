@@ -10,6 +10,7 @@ import { createLogger } from '@parley/platform/logger';
 import { connectMongo } from '@parley/platform/mongo';
 import { DataKeyStore, PersonalDataCipher } from '@parley/platform/personal-data';
 import { connectPostgres } from '@parley/platform/postgres';
+import { namespaceOf, pointerKey } from '@parley/platform/read-model-names';
 import { connectRedis } from '@parley/platform/redis';
 import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
 import { redisReady } from '@parley/platform/testing/fixtures';
@@ -26,12 +27,7 @@ import { reconcileTopics } from '@parley/schemas/topics/reconcile';
 import { Pool } from 'undici';
 import { ASSISTANT_NODE_FLAGS } from '../../assistant/src/node-flags.ts';
 import { PROJECTIONS } from '../../projectors/src/projections/index.ts';
-import {
-  namespaceOf,
-  type Projection,
-  pointerKey,
-  type Stores,
-} from '../../projectors/src/runtime/projection.ts';
+import type { Projection, Stores } from '../../projectors/src/runtime/projection.ts';
 import { groupIdOf } from '../../projectors/src/runtime/runner.ts';
 import type { BenchContext } from './context.ts';
 import { sleep, within } from './load.ts';
@@ -59,7 +55,7 @@ export async function dropReadModels(
 ) {
   const settle = (p: Promise<unknown>) => within(p, 15_000, 'drop').catch(() => {});
   for (const projection of projections) {
-    const key = pointerKey(namespace, projection);
+    const key = pointerKey(namespace, projection.name);
     const { rows } = await stores.pool
       .query<{ generation: number }>(
         'select generation from read.generations where projection = $1',
@@ -189,7 +185,7 @@ export async function startParley(context: BenchContext, options: ParleyOptions)
   });
   const projections = PROJECTIONS.filter((p) => options.projections.includes(p.name));
   const projectorGroups = projections.map((p) =>
-    groupIdOf(p, { projection: pointerKey(namespace, p), number: 1, namespace }),
+    groupIdOf(p, { projection: pointerKey(namespace, p.name), number: 1, namespace }),
   );
   const processorGroup = `${prefix}command-processor`;
   const postgres = connectPostgres(context.config as never, 'bench');

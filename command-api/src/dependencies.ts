@@ -11,7 +11,7 @@ import type { Registry } from '@parley/platform/metrics';
 import { migrate } from '@parley/platform/migrate';
 import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platform/personal-data';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
-import { namespaceOf } from '@parley/platform/read-models';
+import { namespaceOf } from '@parley/platform/read-model-names';
 import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platform/redis';
 import { type Guard, guard } from '@parley/platform/resilience';
 import { RevokedUsers } from '@parley/platform/revocations';

@@ -4,13 +4,6 @@
  * a view the query API fills from a database is the one the views projection would have written.
  */
 
-/**
- * A TOPIC_PREFIX as a name part safe for tables, collections and keys: what keeps environments (or
- * tests) that share stores apart. Empty in production.
- */
-export const namespaceOf = (topicPrefix: string) =>
-  topicPrefix.toLowerCase().replace(/[^a-z0-9]+/g, '_');
-
 /** A Redis view: {version, data}; data null is a tombstone (a deleted conversation). */
 export interface Versioned<T> {
   readonly version: number;

@@ -11,6 +11,7 @@ import { ConfigError, loadConfig } from '@parley/platform/config';
 import { createProducer } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import { createMetricsRegistry } from '@parley/platform/metrics';
+import { namespaceOf, pointerKey } from '@parley/platform/read-model-names';
 import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import { storeSettings } from './config.ts';
 import { readDeadLetters, redriveDeadLetters } from './dead-letter-tool.ts';
@@ -19,7 +20,7 @@ import { PROJECTION_NAMES, projectionNamed } from './projections/index.ts';
 import { type RebuildProgress, RebuildRunningError, rebuild } from './rebuild.ts';
 import { currentGeneration } from './runtime/generations.ts';
 import { projectionMetrics } from './runtime/metrics.ts';
-import { groupOf, namespaceOf, pointerKey, redriveGroupOf } from './runtime/projection.ts';
+import { groupOf, redriveGroupOf } from './runtime/projection.ts';
 
 const USAGE = `usage: npm run projector -- rebuild <projection>
        npm run projector -- dlq list|redrive <projection>
@@ -143,7 +144,7 @@ try {
     if (sub === 'list') process.stderr.write(`${entries.length} dead letters in ${dlqTopic}\n`);
   } else {
     // Redrive: apply each dead letter to the live generation; commit past them only if all apply.
-    const key = pointerKey(namespace, projection);
+    const key = pointerKey(namespace, projection.name);
     const number = (await currentGeneration(connected.stores.pool, key)) ?? 1;
     const { redriven, failed } = await redriveDeadLetters({
       kafka: connected.kafka.kafka,

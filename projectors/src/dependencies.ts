@@ -5,6 +5,7 @@ import type { Registry } from '@parley/platform/metrics';
 import { connectMongo } from '@parley/platform/mongo';
 import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platform/personal-data';
 import { connectPostgres } from '@parley/platform/postgres';
+import { namespaceOf, pointerKey } from '@parley/platform/read-model-names';
 import { connectRedis } from '@parley/platform/redis';
 import { RevokedUsers } from '@parley/platform/revocations';
 import type { Dependencies } from '@parley/platform/run-service';
@@ -21,14 +22,7 @@ import { projectionNamed } from './projections/index.ts';
 import { inactiveUsersSince, usersProjection } from './projections/users.ts';
 import { currentGeneration } from './runtime/generations.ts';
 import { type ProjectionMetrics, projectionMetrics } from './runtime/metrics.ts';
-import {
-  groupOf,
-  namespaceOf,
-  type Projection,
-  pointerKey,
-  redriveGroupOf,
-  type Stores,
-} from './runtime/projection.ts';
+import { groupOf, type Projection, redriveGroupOf, type Stores } from './runtime/projection.ts';
 import { type Supervisor, startSupervisor } from './runtime/supervisor.ts';
 
 export interface ProjectorDependencies extends Dependencies {
@@ -150,7 +144,7 @@ export async function createDependencies({
     onRebuilds: exportRebuildProgress(measures),
   });
   // The ops API's tokens: those of accounts deactivated or erased are refused within seconds.
-  const usersKey = pointerKey(namespace, usersProjection);
+  const usersKey = pointerKey(namespace, usersProjection.name);
   const revoked = new RevokedUsers({
     source: async (windowSeconds) => {
       const number = await currentGeneration(connected.stores.pool, usersKey);

@@ -5,6 +5,7 @@
  */
 import type { Admin, Kafka, Producer } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
+import { pointerKey } from '@parley/platform/read-model-names';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import type { topicNames } from '@parley/schemas/topics/catalogue';
 import {
@@ -19,7 +20,7 @@ import {
   switchGeneration,
 } from './runtime/generations.ts';
 import type { ProjectionMetrics } from './runtime/metrics.ts';
-import { type Projection, pointerKey, type Stores } from './runtime/projection.ts';
+import type { Projection, Stores } from './runtime/projection.ts';
 import { groupIdOf, runProjection } from './runtime/runner.ts';
 
 export interface RebuildProgress {
@@ -54,7 +55,7 @@ export class RebuildRunningError extends Error {}
 export async function rebuild(options: RebuildOptions) {
   const { projection, stores, namespace } = options;
   await ensureReadSchema(stores.pool);
-  const key = pointerKey(namespace, projection);
+  const key = pointerKey(namespace, projection.name);
   const unlock = await lockRebuild(stores.pool, key);
   if (!unlock) {
     throw new RebuildRunningError(`another rebuild of ${projection.name} is running`);

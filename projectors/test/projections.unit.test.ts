@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { it } from 'node:test';
+import { PROJECTIONS as READ_MODELS } from '@parley/platform/read-model-names';
 import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
 import { PROJECTIONS } from '../src/projections/index.ts';
 import { isTransient } from '../src/runtime/dead-letters.ts';
-import { groupOf, namespaceOf, physical } from '../src/runtime/projection.ts';
+import { groupOf } from '../src/runtime/projection.ts';
 
 it('gives every projection a dead-letter topic in the catalogue', () => {
   assert.deepEqual(PROJECTIONS.map(groupOf).sort(), [...DEAD_LETTER_GROUPS].sort());
-});
-
-it('names generations apart per namespace and number', () => {
-  const ns = namespaceOf('t-mwx1.');
-  assert.equal(ns, 't_mwx1_');
-  assert.equal(
-    physical({ projection: 'users', number: 3, namespace: ns }, 'users'),
-    't_mwx1_users_g3',
-  );
-  assert.equal(physical({ projection: 'users', number: 1, namespace: '' }, 'users'), 'users_g1');
 });
 
 it('retries store outages and dead-letters the record’s own faults', () => {
@@ -39,4 +30,9 @@ it('refuses unknown commands and projections on the CLI with a usage line (exit 
     assert.equal(run.status, 64, `${args.join(' ')}: ${run.stderr}`);
     assert.match(run.stderr, /usage: npm run projector/);
   }
+});
+
+it('has a projection for every read model the query API reads', () => {
+  const built = new Set(PROJECTIONS.map((p) => p.name));
+  for (const name of READ_MODELS) assert.ok(built.has(name), `${name} is a projection`);
 });

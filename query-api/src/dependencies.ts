@@ -2,6 +2,7 @@ import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import { connectMongo, type Db } from '@parley/platform/mongo';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
+import { namespaceOf, usersTable } from '@parley/platform/read-model-names';
 import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platform/redis';
 import { type Guard, guard } from '@parley/platform/resilience';
 import { RevokedUsers } from '@parley/platform/revocations';
@@ -9,7 +10,6 @@ import type { Dependencies } from '@parley/platform/run-service';
 import type { Config } from './config.ts';
 import { CacheAside } from './read-models/cache-aside.ts';
 import { LiveGenerations } from './read-models/live-generations.ts';
-import { namespaceOf, usersTable } from './read-models/names.ts';
 import { ProgressHub } from './read-models/progress-hub.ts';
 import { type ReadMetrics, readMetrics } from './read-models/read-metrics.ts';
 import { ReplyHub } from './read-models/reply-hub.ts';
@@ -113,7 +113,7 @@ export function createDependencies({
   });
   const revoked = new RevokedUsers({
     source: async (windowSeconds) => {
-      const table = usersTable(namespace, await generations.of('users'));
+      const table = usersTable({ namespace, number: await generations.of('users') });
       const { rows } = await postgres.pool.query<{ user_id: string }>(
         `select user_id from ${table}
          where status <> 'active' and updated_at > now() - make_interval(secs => $1)`,

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '@parley/platform/config';
 import { createProducer, type Producer } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
+import { namespaceOf, pointerKey, viewKeys } from '@parley/platform/read-model-names';
 import {
   acceptsConnections,
   freePort,
@@ -24,7 +25,6 @@ import { connectStores, projectorContext } from '../../projectors/src/dependenci
 import { PROJECTIONS } from '../../projectors/src/projections/index.ts';
 import { projectionMetrics } from '../../projectors/src/runtime/metrics.ts';
 import { type Supervisor, startSupervisor } from '../../projectors/src/runtime/supervisor.ts';
-import { namespaceOf, pointerKey, viewKeys } from '../src/read-models/names.ts';
 import { counterValue, openEventStream, type QueryApi, startQueryApi } from './helper.ts';
 
 const key = createSigningKey();
@@ -83,7 +83,7 @@ after(async () => {
   // This test's read models: every generation of every projection in its namespace.
   for (const projection of PROJECTIONS) {
     const generation = {
-      projection: pointerKey(namespace, projection.name as never),
+      projection: pointerKey(namespace, projection.name),
       number: 1,
       namespace,
     };
@@ -481,7 +481,7 @@ describe('query API', () => {
         )
       ).rows[0]?.generation ?? 1,
     );
-    const keys = viewKeys(namespace, generation);
+    const keys = viewKeys({ namespace, number: generation });
     await stores.stores.redis.del(keys.conversation(annChat.id), keys.me(ann.userId));
     const reads = () =>
       counterValue(query.metrics, 'query_database_reads_total', { model: 'conversation' });

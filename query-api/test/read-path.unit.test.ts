@@ -1,6 +1,6 @@
-// The pure parts of the read path: names held to the projectors' own, ETags, cursors, minimum
-// versions, date ranges, page merging, the fill guard, single-flight, read-your-writes waiting,
-// the progress contract and SSE framing.
+// The pure parts of the read path: the views' shape, ETags, cursors, minimum versions, date
+// ranges, page merging, the fill guard, single-flight, read-your-writes waiting, the progress
+// contract and SSE framing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -10,50 +10,17 @@ import {
   PREVIEW_LENGTH,
 } from '@parley/platform/read-models';
 import { decodeViewProgress, encodeViewProgress } from '@parley/platform/view-progress';
-import { viewKeys as projectorViewKeys } from '../../projectors/src/projections/views.ts';
-import {
-  namespaceOf as projectorNamespaceOf,
-  physical as projectorPhysical,
-  pointerKey as projectorPointerKey,
-} from '../../projectors/src/runtime/projection.ts';
 import { listItemFromView, newestMessages, viewMessagesAfter } from '../src/chat/pages.ts';
 import { sseEvent } from '../src/chat/sse.ts';
 import { decodeCursor, encodeCursor } from '../src/http/cursor.ts';
 import { contentEtag, matchesIfNoneMatch, versionEtag } from '../src/http/etag.ts';
 import { listMinVersionOf, minVersionOf } from '../src/http/min-version.ts';
-import {
-  mongoCollections,
-  namespaceOf,
-  physical,
-  pointerKey,
-  usersTable,
-  viewKeys,
-} from '../src/read-models/names.ts';
 import { conversationViewOf, messagesComplete } from '../src/read-models/shapes.ts';
 import { SingleFlight } from '../src/read-models/single-flight.ts';
 import { type Watch, waitForVersion } from '../src/read-models/wait-for-version.ts';
 import { dateRange } from '../src/usage/date-range.ts';
 
-describe('read model names', () => {
-  it('are the projectors’ own', () => {
-    const ns = namespaceOf('T.abc-1.');
-    assert.equal(ns, projectorNamespaceOf('T.abc-1.'));
-    const g = { projection: 'views', number: 3, namespace: ns };
-    assert.equal(viewKeys(ns, 3).me('u'), projectorViewKeys(g).me('u'));
-    assert.equal(viewKeys(ns, 3).list('u'), projectorViewKeys(g).list('u'));
-    assert.equal(viewKeys(ns, 3).conversation('c'), projectorViewKeys(g).conversation('c'));
-    assert.equal(usersTable(ns, 2), `read.${projectorPhysical({ ...g, number: 2 }, 'users')}`);
-    assert.equal(
-      mongoCollections(ns, 4).messages,
-      projectorPhysical({ ...g, number: 4 }, 'messages'),
-    );
-    assert.equal(
-      physical(ns, 'usage_daily', 1),
-      projectorPhysical({ ...g, number: 1 }, 'usage_daily'),
-    );
-    assert.equal(pointerKey(ns, 'usage-daily'), projectorPointerKey(ns, { name: 'usage-daily' }));
-  });
-
+describe('read model shapes', () => {
   it('keep what the views projection keeps: the latest messages, the preview length', () => {
     const many = Array.from({ length: LATEST_MESSAGES + 3 }, (_, i) => message(i + 2));
     const view = conversationViewOf(

@@ -14,6 +14,7 @@ import { migrate } from '@parley/platform/migrate';
 import { connectMongo, type MongoClient } from '@parley/platform/mongo';
 import { DataKeyStore, PersonalDataCipher } from '@parley/platform/personal-data';
 import { connectPostgres } from '@parley/platform/postgres';
+import { namespaceOf } from '@parley/platform/read-model-names';
 import { connectRedis } from '@parley/platform/redis';
 import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
 import { registerSchemas } from '@parley/schemas/avro/register';
@@ -28,7 +29,6 @@ import {
 import { PROJECTOR_NODE_FLAGS } from '../../../projectors/src/node-flags.ts';
 import { REPLACES_PER_COMMAND } from '../../../projectors/src/projections/conversations.ts';
 import { PROJECTIONS } from '../../../projectors/src/projections/index.ts';
-import { namespaceOf } from '../../../projectors/src/runtime/projection.ts';
 import type { BenchContext } from '../context.ts';
 import { peakRssBytes, progress, rate, writeResult } from '../measure.ts';
 import { dropReadModels } from '../parley.ts';

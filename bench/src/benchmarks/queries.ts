@@ -11,8 +11,9 @@
  * Each concurrency is measured on the baseline and then on the query API, so drift on this
  * shared machine falls on both.
  */
+
+import { viewKeys } from '@parley/platform/read-model-names';
 import { type ServiceProcess, startService } from '@parley/platform/testing/service-process';
-import { viewKeys } from '../../../query-api/src/read-models/names.ts';
 import type { BenchContext } from '../context.ts';
 import { type CannonStep, cannon, within } from '../load.ts';
 import { coresBusy, peakRssBytes, writeResult } from '../measure.ts';
@@ -177,7 +178,7 @@ export async function queriesBench(context: BenchContext) {
 
     const baseline = await startService(
       `${REPO}bench/src/read-baseline-server.ts`,
-      { VIEWS_PREFIX: viewKeys(parley.namespace, 1).prefix },
+      { VIEWS_PREFIX: viewKeys({ namespace: parley.namespace, number: 1 }).prefix },
       'bench-read-baseline',
       // PARLEY_BENCH_PROFILE=1: a CPU profile beside the services' (.data/profiles).
       process.env.PARLEY_BENCH_PROFILE

@@ -5,9 +5,10 @@
 import type { Admin } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
 import type { Pool } from '@parley/platform/postgres';
+import { pointerKey } from '@parley/platform/read-model-names';
 import { CONTEXTS, DEAD_LETTER_GROUPS, type topicNames } from '@parley/schemas/topics/catalogue';
 import { unswitchedBuilds } from '../runtime/generations.ts';
-import { groupOf, type Projection, pointerKey, redriveGroupOf } from '../runtime/projection.ts';
+import { groupOf, type Projection, redriveGroupOf } from '../runtime/projection.ts';
 import { groupIdOf } from '../runtime/runner.ts';
 import { createGroupWatch } from './consumer-groups.ts';
 import { type FleetOptions, fleetHealth } from './fleet.ts';
@@ -59,7 +60,7 @@ export function startOpsWatch(options: OpsWatchOptions): OpsWatch {
     always: () => redrives.map((r) => ({ group: r.group, topics: [r.topic] })),
     log: options.log,
   });
-  const byKey = new Map(options.projections.map((p) => [pointerKey(options.namespace, p), p]));
+  const byKey = new Map(options.projections.map((p) => [pointerKey(options.namespace, p.name), p]));
   const builds = async (): Promise<BuildRecord[]> => {
     const rows = await unswitchedBuilds(options.pool, [...byKey.keys()]);
     return rows.flatMap((row) => {

@@ -13,6 +13,7 @@ import type {
 } from '@fastify/type-provider-typebox';
 import { defineError } from '@parley/platform/errors';
 import type { Kafka } from '@parley/platform/kafka';
+import { pointerKey } from '@parley/platform/read-model-names';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import type { topicNames } from '@parley/schemas/topics/catalogue';
 import type { FastifyRequest } from 'fastify';
@@ -24,7 +25,7 @@ import {
 } from '../dead-letter-tool.ts';
 import { PROJECTION_NAMES, projectionNamed } from '../projections/index.ts';
 import { currentGeneration } from '../runtime/generations.ts';
-import { groupOf, pointerKey, redriveGroupOf, type Stores } from '../runtime/projection.ts';
+import { groupOf, redriveGroupOf, type Stores } from '../runtime/projection.ts';
 import type { OpsWatch } from './ops-watch.ts';
 
 const Forbidden = defineError('FORBIDDEN', 403, 'Not allowed');
@@ -120,7 +121,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
         const name = place.projection.name;
         if (redriving.has(name)) throw new RedriveRunning(`a redrive of ${name} is running`);
         redriving.add(name);
-        const key = pointerKey(options.namespace, place.projection);
+        const key = pointerKey(options.namespace, place.projection.name);
         const result = await currentGeneration(options.stores.pool, key)
           .then((number) =>
             redriveDeadLetters({

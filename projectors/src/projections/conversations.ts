@@ -9,6 +9,7 @@
  * with no text and its messages are deleted.
  */
 import type { Collection } from '@parley/platform/mongo';
+import { mongoCollections } from '@parley/platform/read-model-names';
 import {
   type ConversationDoc,
   type MessageDoc,
@@ -16,12 +17,11 @@ import {
 } from '@parley/platform/read-models';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
 import { type BatchContent, openContent } from '../runtime/content.ts';
-import {
-  type Generation,
-  type GuardedProjection,
-  type ProjectedEvent,
-  physical,
-  type Stores,
+import type {
+  Generation,
+  GuardedProjection,
+  ProjectedEvent,
+  Stores,
 } from '../runtime/projection.ts';
 import { ConcurrentWriteError, WrittenDocuments } from '../runtime/written-documents.ts';
 
@@ -32,9 +32,10 @@ const isUserEvent = (event: ProjectedEvent) =>
   userEventsTopic !== undefined && event.topic.endsWith(userEventsTopic);
 export const collections = (stores: Stores, g: Generation) => {
   const db = stores.mongo.db();
+  const names = mongoCollections(g);
   return {
-    conversations: db.collection<ConversationDoc>(physical(g, 'conversations')),
-    messages: db.collection<MessageDoc>(physical(g, 'messages')),
+    conversations: db.collection<ConversationDoc>(names.conversations),
+    messages: db.collection<MessageDoc>(names.messages),
   };
 };
 

@@ -4,12 +4,14 @@
  * on the runner's transaction: the batch and its checkpoint commit together, exactly once.
  * Assistant replies are counted for the conversation's owner, remembered from ConversationStarted.
  */
+
+import { physical, usageOwnersTable, usageTable } from '@parley/platform/read-model-names';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
-import { type Generation, type PostgresProjection, physical } from '../runtime/projection.ts';
+import type { PostgresProjection } from '../runtime/projection.ts';
 
 const chat = CONTEXTS.find((c) => c.name === 'chat');
-const usage = (g: Generation) => `read.${physical(g, 'usage_daily')}`;
-const owners = (g: Generation) => `read.${physical(g, 'usage_owners')}`;
+const usage = usageTable;
+const owners = usageOwnersTable;
 
 const DAY_MS = 86_400_000;
 

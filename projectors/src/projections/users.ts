@@ -5,18 +5,18 @@
  */
 import type { EncryptedText } from '@parley/platform/personal-data';
 import type { PoolClient } from '@parley/platform/postgres';
+import { physical, usersTable } from '@parley/platform/read-model-names';
 import type { UserRow } from '@parley/platform/read-models';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
-import {
-  type Generation,
-  type PostgresProjection,
-  type ProjectedEvent,
-  physical,
-  type Stores,
+import type {
+  Generation,
+  PostgresProjection,
+  ProjectedEvent,
+  Stores,
 } from '../runtime/projection.ts';
 
 const identity = CONTEXTS.find((c) => c.name === 'identity');
-const table = (g: Generation) => `read.${physical(g, 'users')}`;
+const table = usersTable;
 
 /** Personal data as folded: decrypted (from the table) or still sealed (from an event). */
 type Personal = string | null | EncryptedText;

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EncryptedText } from '@parley/platform/personal-data';
+import { viewKeys } from '@parley/platform/read-model-names';
 import {
   type ConversationView,
   LATEST_MESSAGES,
@@ -28,26 +29,15 @@ import {
 } from '@parley/platform/view-progress';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
 import { type BatchContent, openContent } from '../runtime/content.ts';
-import {
-  type Generation,
-  type GuardedProjection,
-  type ProjectedEvent,
-  physical,
-  type Stores,
+import type {
+  Generation,
+  GuardedProjection,
+  ProjectedEvent,
+  Stores,
 } from '../runtime/projection.ts';
 
 const chat = CONTEXTS.find((c) => c.name === 'chat');
 const identity = CONTEXTS.find((c) => c.name === 'identity');
-
-export const viewKeys = (g: Generation) => {
-  const prefix = `parley:${physical(g, 'views')}:`;
-  return {
-    prefix,
-    me: (userId: string) => `${prefix}me:${userId}`,
-    list: (userId: string) => `${prefix}conversations:${userId}`,
-    conversation: (id: string) => `${prefix}conversation:${id}`,
-  };
-};
 
 /**
  * KEYS[1] value hash, KEYS[2] owner's list (or ''); ARGV: version, data ('' = tombstone),

@@ -7,6 +7,7 @@
 import type { MongoClient } from '@parley/platform/mongo';
 import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import type { Pool, PoolClient } from '@parley/platform/postgres';
+import type { Place } from '@parley/platform/read-model-names';
 import type { Redis } from '@parley/platform/redis';
 import type { Context } from '@parley/platform/tracing';
 import type { EventMetadata } from '@parley/schemas/generated/records';
@@ -31,23 +32,12 @@ export interface Stores {
 }
 
 /**
- * Where one generation's data lives: `read.users_g2`, `conversations_g2`, `parley:v2:`... The
- * namespace (from TOPIC_PREFIX, empty in production) keeps environments that share stores apart.
+ * Where one generation's data lives (its names: `@parley/platform/read-model-names`), and which
+ * projection it belongs to.
  */
-export interface Generation {
+export interface Generation extends Place {
   readonly projection: string;
-  readonly number: number;
-  readonly namespace: string;
 }
-
-/** The physical name of a generation's table, collection or key prefix. */
-export const physical = (g: Generation, base: string) => `${g.namespace}${base}_g${g.number}`;
-
-export { namespaceOf } from '@parley/platform/read-models';
-
-/** The key of a projection in `read.generations` and `read.checkpoints`. */
-export const pointerKey = (namespace: string, projection: { name: string }) =>
-  `${namespace}${projection.name}`;
 
 interface Common {
   /** Also the consumer group (`projector.<name>`) and the dead-letter topic's owner. */

@@ -6,13 +6,14 @@
  */
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
+import { pointerKey } from '@parley/platform/read-model-names';
 import {
   type ConsumerStatus,
   type SupervisedConsumer,
   superviseConsumer,
 } from '@parley/platform/supervised-consumer';
 import { currentGeneration, ensureReadSchema, switchGeneration } from './generations.ts';
-import { groupOf, type Projection, pointerKey } from './projection.ts';
+import { groupOf, type Projection } from './projection.ts';
 import { groupIdOf, type RunnerOptions, type RunningProjection, runProjection } from './runner.ts';
 
 export interface SupervisorOptions extends Omit<RunnerOptions, 'projection' | 'generation'> {
@@ -52,7 +53,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   const groups = new Map<string, WatchedGroup>();
 
   const startGeneration = async (projection: Projection): Promise<Running> => {
-    const key = pointerKey(options.namespace, projection);
+    const key = pointerKey(options.namespace, projection.name);
     const pointer = await currentGeneration(stores.pool, key);
     const number = pointer ?? 1;
     const generation = { projection: key, number, namespace: options.namespace };
@@ -89,7 +90,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       const run = slot?.current();
       const pointer = await currentGeneration(
         stores.pool,
-        pointerKey(options.namespace, projection),
+        pointerKey(options.namespace, projection.name),
       );
       if (!slot || !run || pointer === undefined || pointer === run.generation) continue;
       log.info(

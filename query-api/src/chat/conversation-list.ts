@@ -6,10 +6,10 @@
  * serves the page.
  */
 import { AppError } from '@parley/platform/errors';
+import { viewKeys } from '@parley/platform/read-model-names';
 import { type ConversationView, isGone } from '@parley/platform/read-models';
 import type { ReadModels } from '../dependencies.ts';
 import type { ReadSource } from '../http/read-reply.ts';
-import { viewKeys } from '../read-models/names.ts';
 import type { ListEntry } from '../read-models/view-store.ts';
 import {
   conversationDocs,
@@ -58,7 +58,7 @@ export async function listConversations(reads: ReadModels, query: ListQuery): Pr
 
 async function fromViews(reads: ReadModels, query: ListQuery): Promise<ListPage> {
   const generations = await reads.generations.current();
-  const keys = viewKeys(reads.namespace, generations.views);
+  const keys = viewKeys({ namespace: reads.namespace, number: generations.views });
   const listKey = keys.list(query.ownerId);
   const redis = reads.guards.redis;
   // One more than a page tells whether there is a next one; a status filter skips some, so it

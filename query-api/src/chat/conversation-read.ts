@@ -1,10 +1,10 @@
 /** One conversation, owner-checked: the view (cache-aside, read-your-writes) or 404. */
 
+import { viewKeys } from '@parley/platform/read-model-names';
 import type { ConversationView, Versioned } from '@parley/platform/read-models';
 import { DependencyUnavailable } from '@parley/platform/resilience';
 import type { ReadModels } from '../dependencies.ts';
 import { NotFound } from '../http/errors.ts';
-import { viewKeys } from '../read-models/names.ts';
 import { readView, type WaitedView } from '../read-models/read-view.ts';
 import { conversationById } from './conversations-source.ts';
 
@@ -22,7 +22,7 @@ export async function readOwnedConversation(
   const read = await readView<ConversationView>(reads, {
     model: 'conversation',
     id,
-    key: viewKeys(reads.namespace, generations.views).conversation(id),
+    key: viewKeys({ namespace: reads.namespace, number: generations.views }).conversation(id),
     generation: generations.views,
     minVersion,
     database: conversationById(reads, generations.conversations, id),

@@ -5,6 +5,7 @@
  * never reused, so pages stay stable while messages arrive).
  */
 
+import { mongoCollections } from '@parley/platform/read-model-names';
 import {
   type ConversationDoc,
   type ConversationView,
@@ -14,7 +15,6 @@ import {
 } from '@parley/platform/read-models';
 import type { ReadModels } from '../dependencies.ts';
 import type { DatabaseRead } from '../read-models/cache-aside.ts';
-import { mongoCollections } from '../read-models/names.ts';
 import { conversationViewOf, messagesComplete } from '../read-models/shapes.ts';
 import type { ListEntry } from '../read-models/view-store.ts';
 
@@ -22,7 +22,7 @@ import type { ListEntry } from '../read-models/view-store.ts';
 export const LIST_FILL_LIMIT = 2_000;
 
 const collections = (reads: ReadModels, generation: number) => {
-  const names = mongoCollections(reads.namespace, generation);
+  const names = mongoCollections({ namespace: reads.namespace, number: generation });
   return {
     conversations: reads.db.collection<ConversationDoc>(names.conversations),
     messages: reads.db.collection<MessageDoc>(names.messages),

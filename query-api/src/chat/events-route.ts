@@ -16,13 +16,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '@parley/platform/errors';
 import { problems } from '@parley/platform/problem-responses';
+import { mongoCollections } from '@parley/platform/read-model-names';
 import type { ConversationView, MessageDoc } from '@parley/platform/read-models';
 import { STREAM_ENTRY_ID, TERMINAL_REPLY_EVENTS } from '@parley/platform/reply-stream';
 import { contextFrom, ROOT_CONTEXT, type Span, SpanKind, tracer } from '@parley/platform/tracing';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit } from '../http/access.ts';
-import { mongoCollections } from '../read-models/names.ts';
 import { entryAfter, type ReplyEntry } from '../read-models/reply-hub.ts';
 import { readOwnedConversation } from './conversation-read.ts';
 import { messagePage } from './conversations-source.ts';
@@ -150,7 +150,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
 
       /** Messages after `after` from MongoDB then the view (a resume older than the view). */
       const catchUp = async (after: string, view: ConversationView) => {
-        const names = mongoCollections(reads.namespace, generations.conversations);
+        const names = mongoCollections({
+          namespace: reads.namespace,
+          number: generations.conversations,
+        });
         const from = await reads.guards.mongo(() =>
           reads.db
             .collection<MessageDoc>(names.messages)

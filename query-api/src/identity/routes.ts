@@ -4,6 +4,7 @@
  * never in a URL that access logs keep). Profiles come from the `me` view, filled from PostgreSQL.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { viewKeys } from '@parley/platform/read-model-names';
 import type { MeView, UserRow } from '@parley/platform/read-models';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
@@ -14,7 +15,6 @@ import { contentEtag, versionEtag } from '../http/etag.ts';
 import { minVersionHeaders, minVersionOf, minVersionQuery } from '../http/min-version.ts';
 import { NO_STORE, PRIVATE_REVALIDATE, sendRead } from '../http/read-reply.ts';
 import { readResponses } from '../http/schemas.ts';
-import { viewKeys } from '../read-models/names.ts';
 import { readView } from '../read-models/read-view.ts';
 import { searchUsers, userById } from './users-source.ts';
 
@@ -53,7 +53,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{
     return readView<MeView>(reads, {
       model: 'me',
       id: userId,
-      key: viewKeys(reads.namespace, generations.views).me(userId),
+      key: viewKeys({ namespace: reads.namespace, number: generations.views }).me(userId),
       generation: generations.views,
       minVersion,
       database: userById(reads, generations.users, userId),

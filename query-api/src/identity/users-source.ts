@@ -1,9 +1,9 @@
 /** Users in PostgreSQL (`read.users_g<n>`, the users projection): one by id, or a filtered page. */
 
+import { usersTable } from '@parley/platform/read-model-names';
 import type { MeView, UserRow } from '@parley/platform/read-models';
 import type { ReadModels } from '../dependencies.ts';
 import type { DatabaseRead } from '../read-models/cache-aside.ts';
-import { usersTable } from '../read-models/names.ts';
 import { meViewOf } from '../read-models/shapes.ts';
 
 export function userById(
@@ -16,7 +16,7 @@ export function userById(
     load: async () => {
       const { rows } = await reads.guards.postgres(() =>
         reads.pool.query<UserRow>(
-          `select * from ${usersTable(reads.namespace, generation)} where user_id = $1`,
+          `select * from ${usersTable({ namespace: reads.namespace, number: generation })} where user_id = $1`,
           [userId],
         ),
       );
@@ -57,7 +57,7 @@ export async function searchUsers(
   values.push(search.limit + 1);
   const { rows } = await reads.guards.postgres(() =>
     reads.pool.query<UserRow>(
-      `select * from ${usersTable(reads.namespace, generation)}
+      `select * from ${usersTable({ namespace: reads.namespace, number: generation })}
        ${where.length ? `where ${where.join(' and ')}` : ''}
        order by created_at, user_id limit $${values.length}`,
       values,

@@ -8,8 +8,8 @@
  */
 import type { Logger } from '@parley/platform/logger';
 import type { Pool } from '@parley/platform/postgres';
+import { PROJECTIONS, type ProjectionName, pointerKey } from '@parley/platform/read-model-names';
 import type { Guard } from '@parley/platform/resilience';
-import { PROJECTIONS, type ProjectionName, pointerKey } from './names.ts';
 import { SingleFlight } from './single-flight.ts';
 
 export type Generations = Readonly<Record<ProjectionName, number>>;

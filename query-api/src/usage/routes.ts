@@ -4,6 +4,7 @@
  * personal data). From PostgreSQL through a short-lived Redis cache.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { queryCacheKey } from '@parley/platform/read-model-names';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit, requireRole } from '../http/access.ts';
@@ -11,7 +12,6 @@ import { contentEtag } from '../http/etag.ts';
 import { PRIVATE_REVALIDATE, PRIVATE_SHORT, sendRead } from '../http/read-reply.ts';
 import { readResponses } from '../http/schemas.ts';
 import { cachedQuery } from '../read-models/cached-query.ts';
-import { queryCacheKey } from '../read-models/names.ts';
 import { dateRange, MAX_RANGE_DAYS } from './date-range.ts';
 import { allUsage, totals, userUsage } from './usage-source.ts';
 

@@ -2,8 +2,9 @@
  * Usage per day in PostgreSQL (`read.usage_daily_g<n>`, the usage-daily projection): one user's
  * days, or every user's days added up (counts of users and sums only: nothing about a person).
  */
+
+import { usageTable } from '@parley/platform/read-model-names';
 import type { ReadModels } from '../dependencies.ts';
-import { usageTable } from '../read-models/names.ts';
 
 export interface UsageDay {
   day: string;
@@ -43,7 +44,7 @@ export async function userUsage(
   const { rows } = await reads.guards.postgres(() =>
     reads.pool.query<Row>(
       `select to_char(day, 'YYYY-MM-DD') as day, messages, replies, prompt_tokens, completion_tokens
-       from ${usageTable(reads.namespace, generation)}
+       from ${usageTable({ namespace: reads.namespace, number: generation })}
        where user_id = $1 and day between $2::date and $3::date order by day`,
       [userId, range.from, range.to],
     ),
@@ -61,7 +62,7 @@ export async function allUsage(
       `select to_char(day, 'YYYY-MM-DD') as day, count(*) as active_users,
               sum(messages) as messages, sum(replies) as replies,
               sum(prompt_tokens) as prompt_tokens, sum(completion_tokens) as completion_tokens
-       from ${usageTable(reads.namespace, generation)}
+       from ${usageTable({ namespace: reads.namespace, number: generation })}
        where day between $1::date and $2::date group by day order by day`,
       [range.from, range.to],
     ),
