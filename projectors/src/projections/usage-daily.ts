@@ -10,8 +10,6 @@ import { CONTEXTS } from '@parley/schemas/topics/catalogue';
 import type { PostgresProjection } from '../runtime/projection.ts';
 
 const chat = CONTEXTS.find((c) => c.name === 'chat');
-const usage = usageTable;
-const owners = usageOwnersTable;
 
 const DAY_MS = 86_400_000;
 
@@ -32,7 +30,7 @@ export const usageDailyProjection: PostgresProjection = {
 
   async prepare({ pool }, g) {
     await pool.query(`
-      create table if not exists ${usage(g)} (
+      create table if not exists ${usageTable(g)} (
         user_id uuid not null,
         day date not null,
         messages integer not null default 0,
@@ -40,20 +38,22 @@ export const usageDailyProjection: PostgresProjection = {
         prompt_tokens bigint not null default 0,
         completion_tokens bigint not null default 0,
         primary key (user_id, day));
-      create index if not exists ${physical(g, 'usage_daily')}_day on ${usage(g)} (day);
-      create table if not exists ${owners(g)} (
+      create index if not exists ${physical(g, 'usage_daily')}_day on ${usageTable(g)} (day);
+      create table if not exists ${usageOwnersTable(g)} (
         conversation_id uuid primary key,
         owner_id uuid not null);
     `);
   },
 
   async drop({ pool }, g) {
-    await pool.query(`drop table if exists ${usage(g)}; drop table if exists ${owners(g)}`);
+    await pool.query(
+      `drop table if exists ${usageTable(g)}; drop table if exists ${usageOwnersTable(g)}`,
+    );
   },
 
   async checksum({ pool }, g) {
     const { rows } = await pool.query<{ sum: string | null }>(
-      `select md5(string_agg(t::text, '|' order by user_id, day)) as sum from ${usage(g)} t`,
+      `select md5(string_agg(t::text, '|' order by user_id, day)) as sum from ${usageTable(g)} t`,
     );
     return rows[0]?.sum ?? 'empty';
   },
@@ -67,7 +67,7 @@ export const usageDailyProjection: PostgresProjection = {
     }
     if (started.size > 0) {
       await client.query(
-        `insert into ${owners(g)} (conversation_id, owner_id)
+        `insert into ${usageOwnersTable(g)} (conversation_id, owner_id)
          select * from unnest($1::uuid[], $2::uuid[]) on conflict do nothing`,
         [[...started.keys()], [...started.values()]],
       );
@@ -79,7 +79,7 @@ export const usageDailyProjection: PostgresProjection = {
     );
     if (unknown.length > 0) {
       const { rows } = await client.query<{ conversation_id: string; owner_id: string }>(
-        `select conversation_id, owner_id from ${owners(g)} where conversation_id = any($1::uuid[])`,
+        `select conversation_id, owner_id from ${usageOwnersTable(g)} where conversation_id = any($1::uuid[])`,
         [unknown],
       );
       for (const r of rows) ownerOf.set(r.conversation_id, r.owner_id);
@@ -120,7 +120,7 @@ export const usageDailyProjection: PostgresProjection = {
       .sort()
       .flatMap((userId) => [...(days.get(userId)?.values() ?? [])].sort((a, b) => a.day - b.day));
     await client.query(
-      `insert into ${usage(g)} as u (user_id, day, messages, replies, prompt_tokens, completion_tokens)
+      `insert into ${usageTable(g)} as u (user_id, day, messages, replies, prompt_tokens, completion_tokens)
        select * from unnest($1::uuid[], $2::date[], $3::int[], $4::int[], $5::bigint[], $6::bigint[])
        on conflict (user_id, day) do update set
          messages = u.messages + excluded.messages,

@@ -16,7 +16,6 @@ import type {
 } from '../runtime/projection.ts';
 
 const identity = CONTEXTS.find((c) => c.name === 'identity');
-const table = usersTable;
 
 /** Personal data as folded: decrypted (from the table) or still sealed (from an event). */
 type Personal = string | null | EncryptedText;
@@ -83,7 +82,7 @@ export const usersProjection: PostgresProjection = {
 
   async prepare({ pool }, g) {
     await pool.query(`
-      create table if not exists ${table(g)} (
+      create table if not exists ${usersTable(g)} (
         user_id uuid primary key,
         email text,
         display_name text,
@@ -93,21 +92,21 @@ export const usersProjection: PostgresProjection = {
         created_at timestamptz not null,
         updated_at timestamptz not null,
         version integer not null);
-      create index if not exists ${physical(g, 'users')}_email on ${table(g)} (email);
-      create index if not exists ${physical(g, 'users')}_status on ${table(g)} (status, created_at);
+      create index if not exists ${physical(g, 'users')}_email on ${usersTable(g)} (email);
+      create index if not exists ${physical(g, 'users')}_status on ${usersTable(g)} (status, created_at);
       -- The accounts whose tokens the query API refuses (deactivated or erased lately).
-      create index if not exists ${physical(g, 'users')}_inactive on ${table(g)} (updated_at)
+      create index if not exists ${physical(g, 'users')}_inactive on ${usersTable(g)} (updated_at)
         where status <> 'active';
     `);
   },
 
   async drop({ pool }, g) {
-    await pool.query(`drop table if exists ${table(g)}`);
+    await pool.query(`drop table if exists ${usersTable(g)}`);
   },
 
   async checksum({ pool }, g) {
     const { rows } = await pool.query<{ sum: string | null }>(
-      `select md5(string_agg(t::text, '|' order by user_id)) as sum from ${table(g)} t`,
+      `select md5(string_agg(t::text, '|' order by user_id)) as sum from ${usersTable(g)} t`,
     );
     return rows[0]?.sum ?? 'empty';
   },
@@ -115,7 +114,7 @@ export const usersProjection: PostgresProjection = {
   async apply(client: PoolClient, stores, g, events) {
     const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
     const { rows } = await client.query<UserRow>(
-      `select * from ${table(g)} where user_id = any($1::uuid[])`,
+      `select * from ${usersTable(g)} where user_id = any($1::uuid[])`,
       [ids],
     );
     const current = new Map<string, FoldedRow>(rows.map((r) => [r.user_id, r]));
@@ -137,14 +136,14 @@ export const usersProjection: PostgresProjection = {
     const column = <K extends keyof UserRow>(k: K) => list.map((r) => r[k]);
     // One statement for the whole batch.
     await client.query(
-      `insert into ${table(g)} (user_id, email, display_name, role, status, locale, created_at, updated_at, version)
+      `insert into ${usersTable(g)} (user_id, email, display_name, role, status, locale, created_at, updated_at, version)
        select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                             $7::timestamptz[], $8::timestamptz[], $9::int[])
        on conflict (user_id) do update set
          email = excluded.email, display_name = excluded.display_name, role = excluded.role,
          status = excluded.status, locale = excluded.locale, updated_at = excluded.updated_at,
          version = excluded.version
-       where ${table(g)}.version < excluded.version`,
+       where ${usersTable(g)}.version < excluded.version`,
       [
         column('user_id'),
         column('email'),
@@ -167,7 +166,7 @@ export async function inactiveUsersSince(
   windowSeconds: number,
 ): Promise<string[]> {
   const { rows } = await pool.query<{ user_id: string }>(
-    `select user_id from ${table(g)}
+    `select user_id from ${usersTable(g)}
      where status <> 'active' and updated_at > now() - make_interval(secs => $1)`,
     [windowSeconds],
   );
