@@ -262,8 +262,11 @@ function chunkedEncoder(): (text: string) => Uint8Array {
 }
 
 /** Parquet columns: the envelope and the value as JSON, or the fields asked for as text. */
-function parquetColumns(fields: readonly string[] | undefined): Column[] {
-  const encode = chunkedEncoder();
+function parquetColumns(
+  fields: readonly string[] | undefined,
+  /** How the value's JSON is kept: as UTF-8 bytes for the file, or as text to be packed. */
+  encode: (text: string) => Cell,
+): Column[] {
   if (fields) {
     return fields.map((f) => ({
       name: f,
@@ -307,32 +310,29 @@ export type PackedColumn =
   | { kind: 'int64'; values: BigInt64Array }
   | { kind: 'time'; values: Float64Array };
 
-function packColumn(cells: Cell[]): PackedColumn {
-  if (cells.every((c) => c === null || c instanceof Uint8Array)) {
-    let total = 0;
-    for (const c of cells) total += c ? c.byteLength : 0;
-    // A buffer of its own (not from Node's pool): it is transferred, which detaches it.
-    const bytes = Buffer.allocUnsafeSlow(total);
-    const ends = new Int32Array(cells.length);
-    let at = 0;
-    cells.forEach((c, i) => {
-      if (c === null) {
-        ends[i] = -1;
-        return;
-      }
-      bytes.set(c as Uint8Array, at);
-      at += (c as Uint8Array).byteLength;
-      ends[i] = at;
-    });
-    return { kind: 'bytes', bytes, ends };
-  }
-  if (cells.every((c) => typeof c === 'bigint')) {
-    return { kind: 'int64', values: BigInt64Array.from(cells as bigint[]) };
-  }
-  if (cells.every((c) => c instanceof Date)) {
+/** A column's cells as made for its type (the JSON column's as text), packed for the crossing. */
+function packColumn(type: Column['type'], cells: Cell[]): PackedColumn {
+  if (type === 'INT64') return { kind: 'int64', values: BigInt64Array.from(cells as bigint[]) };
+  if (type === 'TIMESTAMP') {
     return { kind: 'time', values: Float64Array.from(cells as Date[], (d) => d.getTime()) };
   }
-  return { kind: 'cells', cells };
+  if (type !== 'JSON') return { kind: 'cells', cells };
+  const texts = cells as (string | null)[];
+  let total = 0;
+  for (const text of texts) total += text === null ? 0 : Buffer.byteLength(text);
+  // A buffer of its own (not from Node's pool): it is transferred, which detaches it.
+  const bytes = Buffer.allocUnsafeSlow(total);
+  const ends = new Int32Array(texts.length);
+  let at = 0;
+  texts.forEach((text, i) => {
+    if (text === null) {
+      ends[i] = -1;
+      return;
+    }
+    at += bytes.write(text, at);
+    ends[i] = at;
+  });
+  return { kind: 'bytes', bytes, ends };
 }
 
 function unpackColumn(column: PackedColumn): Cell[] {
@@ -362,7 +362,8 @@ function unpackColumn(column: PackedColumn): Cell[] {
 
 /** Parquet rows made and packed for the thread that writes the file. */
 function parquetRows(fields: readonly string[] | undefined): Sink & { take(): Formatted } {
-  const columns = parquetColumns(fields);
+  // The value's JSON stays text until packed: encoding it here would copy it twice.
+  const columns = parquetColumns(fields, (text) => text);
   let cells: Cell[][] = columns.map(() => []);
   let count = 0;
   return {
@@ -372,7 +373,11 @@ function parquetRows(fields: readonly string[] | undefined): Sink & { take(): Fo
       return undefined;
     },
     take() {
-      const taken: Formatted = { kind: 'rows', count, columns: cells.map(packColumn) };
+      const taken: Formatted = {
+        kind: 'rows',
+        count,
+        columns: columns.map((c, i) => packColumn(c.type, cells[i] ?? [])),
+      };
       cells = columns.map(() => []);
       count = 0;
       return taken;
@@ -382,7 +387,7 @@ function parquetRows(fields: readonly string[] | undefined): Sink & { take(): Fo
 }
 
 function parquetSink(file: string, fields: readonly string[] | undefined): Sink {
-  const columns = parquetColumns(fields);
+  const columns = parquetColumns(fields, chunkedEncoder());
   const schema = [
     { name: 'root', num_children: columns.length },
     ...columns.map((c) => ({
