@@ -76,7 +76,7 @@ export function createKafka(options: KafkaOptions): Kafka {
  * partition committed about 15 transactions a second from 100 ms and about 70 from 5 ms (ADR
  * 0028). Thirteen doublings from 5 ms still wait about 40 s in all for a broker that is away.
  */
-export const TRANSACTIONAL_RETRY = { initialRetryTime: 5, retries: 13 } as const;
+const TRANSACTIONAL_RETRY = { initialRetryTime: 5, retries: 13 } as const;
 
 /** A client for transactional producers only; other clients keep the default retry timing. */
 export function createTransactionalKafka(options: Omit<KafkaOptions, 'retry'>): Kafka {

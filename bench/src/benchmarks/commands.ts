@@ -216,6 +216,16 @@ export async function commandsBench(context: BenchContext) {
     const pool = new Pool(api.url, { connections: 512, pipelining: 1 });
     const authorization = `Bearer ${signToken(key, { sub: randomUUID(), expiresIn: 3600 })}`;
     const headers = { authorization, 'content-type': 'application/json' };
+    /** Answers other than 201 by status: a phase where most requests fail measures nothing. */
+    const refusals = new Map<number, number>();
+    const checkRefusals = (phase: Phase, what: string) => {
+      if (phase.failures > phase.events) {
+        throw new Error(
+          `${what}: ${phase.failures} requests failed, ${phase.events} succeeded (statuses ${JSON.stringify(Object.fromEntries(refusals))})`,
+        );
+      }
+      refusals.clear();
+    };
     const post = async (path: string, body: unknown): Promise<boolean> => {
       const response = await pool.request({
         method: 'POST',
@@ -227,16 +237,6 @@ export async function commandsBench(context: BenchContext) {
       if (response.statusCode === 201) return true;
       refusals.set(response.statusCode, (refusals.get(response.statusCode) ?? 0) + 1);
       return false;
-    };
-    /** Answers other than 201 by status: a phase where most requests fail measures nothing. */
-    const refusals = new Map<number, number>();
-    const checkRefusals = (phase: Phase, what: string) => {
-      if (phase.failures > phase.events) {
-        throw new Error(
-          `${what}: ${phase.failures} requests failed, ${phase.events} succeeded (statuses ${JSON.stringify(Object.fromEntries(refusals))})`,
-        );
-      }
-      refusals.clear();
     };
 
     process.stderr.write(`commands: starting ${CONVERSATIONS} conversations\n`);
