@@ -20,7 +20,7 @@ import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/tes
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { storeSettings as projectorSettings } from '../projectors/src/config.ts';
 import { connectStores, projectorContext } from '../projectors/src/dependencies.ts';
-import { PROJECTIONS } from '../projectors/src/projections/index.ts';
+import { PROJECTIONS } from '../projectors/src/read-models/index.ts';
 import { rebuild } from '../projectors/src/rebuild.ts';
 import { projectionMetrics } from '../projectors/src/runtime/metrics.ts';
 import { openEventStream, type StreamEvent } from '../query-api/test/helper.ts';

@@ -28,7 +28,7 @@ import { quotaSettings } from '../command-api/src/chat/quotas.ts';
 import { settings as commandApiSettings } from '../command-api/src/config.ts';
 import { IDENTITY_MIGRATIONS, IDENTITY_SCHEMA } from '../command-api/src/identity/store-schema.ts';
 import { settings as projectorSettings, storeSettings } from '../projectors/src/config.ts';
-import { PROJECTIONS } from '../projectors/src/projections/index.ts';
+import { PROJECTIONS } from '../projectors/src/read-models/index.ts';
 import { ensureReadSchema } from '../projectors/src/runtime/generations.ts';
 import type { Stores } from '../projectors/src/runtime/projection.ts';
 import { settings as queryApiSettings } from '../query-api/src/config.ts';
@@ -886,8 +886,8 @@ const DDL_FILES = [
   'platform/src/migrate.ts',
   'command-api/src/identity/store-schema.ts',
   'projectors/src/runtime/generations.ts',
-  'projectors/src/projections/users.ts',
-  'projectors/src/projections/usage-daily.ts',
+  'projectors/src/read-models/users/projection.ts',
+  'projectors/src/read-models/usage-daily/projection.ts',
 ];
 
 /** Every table the code creates, with generation numbers written `_g<n>` as in the docs. */
@@ -1346,10 +1346,10 @@ describe('HTTP edge', () => {
   });
 });
 
-describe('MongoDB indexes (projectors/src/projections/conversations.ts)', () => {
+describe('MongoDB indexes (projectors/src/read-models/conversations/projection.ts)', () => {
   it('ADR 0008 names the indexes the conversations projection creates, per collection', () => {
     const created = new Map<string, string[]>();
-    for (const m of read('projectors/src/projections/conversations.ts').matchAll(
+    for (const m of read('projectors/src/read-models/conversations/projection.ts').matchAll(
       /(\w+)\.createIndex\((\{[^}]*\})/g,
     )) {
       const collection = m[1] ?? '';

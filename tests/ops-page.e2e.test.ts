@@ -18,7 +18,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { storeSettings as settings } from '../projectors/src/config.ts';
 import { connectStores } from '../projectors/src/dependencies.ts';
-import { collections } from '../projectors/src/projections/conversations.ts';
+import { collections } from '../projectors/src/read-models/conversations/projection.ts';
 import { DeadLetterWriter } from '../projectors/src/runtime/dead-letters.ts';
 import {
   currentGeneration,

@@ -21,10 +21,11 @@ import { connectStores, projectorContext } from '../projectors/src/dependencies.
 import {
   collections,
   conversationsProjection,
-} from '../projectors/src/projections/conversations.ts';
-import { PROJECTIONS } from '../projectors/src/projections/index.ts';
-import { usersProjection } from '../projectors/src/projections/users.ts';
-import { viewsProjection } from '../projectors/src/projections/views.ts';
+} from '../projectors/src/read-models/conversations/projection.ts';
+import { PROJECTIONS } from '../projectors/src/read-models/index.ts';
+import { history } from '../projectors/src/read-models/spec.ts';
+import { usersProjection } from '../projectors/src/read-models/users/projection.ts';
+import { viewsProjection } from '../projectors/src/read-models/views/projection.ts';
 import { RebuildRunningError, rebuild } from '../projectors/src/rebuild.ts';
 import { DeadLetterWriter } from '../projectors/src/runtime/dead-letters.ts';
 import {
@@ -789,33 +790,14 @@ describe('projections', () => {
     const g = { projection: 'conversations', number: 1, namespace: `${namespace}erasure_` };
     const owner = randomUUID();
     const conversation = randomUUID();
-    const metadata = (aggregateId: string, version: number) => ({
-      eventId: randomUUID(),
-      aggregateId,
-      aggregateVersion: version,
-      occurredAt: Date.now(),
-      correlationId: randomUUID(),
-      causationId: randomUUID(),
-      actor: 'system:test',
-      tenantId: null,
-    });
-    const event = (topic: string, type: string, value: Record<string, unknown>) => ({
-      topic,
-      partition: 0,
-      offset: '0',
-      type,
-      value: value as never,
-    });
     try {
       await conversationsProjection.prepare?.(read.stores, g);
-      await conversationsProjection.apply(read.stores, g, [
-        event(fixture.identity?.eventsTopic ?? '', 'UserErased', { metadata: metadata(owner, 2) }),
-      ]);
+      await conversationsProjection.apply(read.stores, g, [history(owner, 1)('UserErased', {})]);
       await conversationsProjection.apply(fresh.stores, g, [
-        event(fixture.chat?.eventsTopic ?? '', 'ConversationStarted', {
-          metadata: metadata(conversation, 1),
+        history(conversation)('ConversationStarted', {
           ownerId: owner,
           title: 'Written before the erasure',
+          encryptedTitle: null,
         }),
       ]);
       const doc = await collections(read.stores, g).conversations.findOne({ _id: conversation });

@@ -26,7 +26,7 @@ import {
 import { reconcileTopics } from '@parley/schemas/topics/reconcile';
 import { Pool } from 'undici';
 import { ASSISTANT_NODE_FLAGS } from '../../assistant/src/node-flags.ts';
-import { PROJECTIONS } from '../../projectors/src/projections/index.ts';
+import { PROJECTIONS } from '../../projectors/src/read-models/index.ts';
 import type { Projection, Stores } from '../../projectors/src/runtime/projection.ts';
 import { groupIdOf } from '../../projectors/src/runtime/runner.ts';
 import type { BenchContext } from './context.ts';

@@ -16,7 +16,7 @@ import { prefixedTopicNames } from '@parley/schemas/topics/catalogue';
 import { storeSettings } from './config.ts';
 import { readDeadLetters, redriveDeadLetters } from './dead-letter-tool.ts';
 import { connectStores, projectorContext } from './dependencies.ts';
-import { PROJECTION_NAMES, projectionNamed } from './projections/index.ts';
+import { PROJECTION_NAMES, projectionNamed } from './read-models/index.ts';
 import { type RebuildProgress, RebuildRunningError, rebuild } from './rebuild.ts';
 import { currentGeneration } from './runtime/generations.ts';
 import { projectionMetrics } from './runtime/metrics.ts';

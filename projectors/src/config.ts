@@ -14,7 +14,7 @@ import {
   serviceSettings,
 } from '@parley/platform/service';
 import { topicSettings } from '@parley/schemas/topics/catalogue';
-import { PROJECTION_NAMES } from './projections/index.ts';
+import { PROJECTION_NAMES } from './read-models/index.ts';
 
 const NAMES = `^(${PROJECTION_NAMES.join('|')})(,(${PROJECTION_NAMES.join('|')}))*$`;
 

@@ -4,7 +4,12 @@ import { inTransaction } from '@parley/platform/postgres';
 import { redactor } from '@parley/schemas/avro/redact';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import { DLQ_HEADERS } from './runtime/dead-letters.ts';
-import type { Generation, ProjectedEvent, Projection, Stores } from './runtime/projection.ts';
+import {
+  type Generation,
+  type Projection,
+  projectedEvent,
+  type Stores,
+} from './runtime/projection.ts';
 
 export interface DeadLetterEntry {
   offset: string;
@@ -118,13 +123,7 @@ export async function redriveDeadLetters(options: {
       try {
         const decoded = await options.serde.decode(entry.message.value ?? Buffer.alloc(0));
         const [topic = '', partition = '0', offset = '0'] = entry.source.split(':');
-        const event: ProjectedEvent = {
-          topic,
-          partition: Number(partition),
-          offset,
-          type: decoded.type,
-          value: decoded.value as unknown as ProjectedEvent['value'],
-        };
+        const event = projectedEvent(decoded, { topic, partition: Number(partition), offset });
         if (projection.store === 'postgres') {
           await inTransaction(stores.pool, (client) =>
             projection.apply(client, stores, generation, [event]),

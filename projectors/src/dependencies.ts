@@ -18,8 +18,8 @@ import { prefixedTopicNames, type topicNames } from '@parley/schemas/topics/cata
 import type { Config, StoreConfig } from './config.ts';
 import { type OpsWatch, startOpsWatch } from './ops/ops-watch.ts';
 import type { RebuildView } from './ops/overview.ts';
-import { projectionNamed } from './projections/index.ts';
-import { inactiveUsersSince, usersProjection } from './projections/users.ts';
+import { projectionNamed } from './read-models/index.ts';
+import { inactiveUsersSince, usersProjection } from './read-models/users/projection.ts';
 import { currentGeneration } from './runtime/generations.ts';
 import { type ProjectionMetrics, projectionMetrics } from './runtime/metrics.ts';
 import { groupOf, type Projection, redriveGroupOf, type Stores } from './runtime/projection.ts';

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { it } from 'node:test';
 import { PROJECTIONS as READ_MODELS } from '@parley/platform/read-model-names';
 import { DEAD_LETTER_GROUPS } from '@parley/schemas/topics/catalogue';
-import { PROJECTIONS } from '../src/projections/index.ts';
+import { PROJECTIONS } from '../src/read-models/index.ts';
 import { isTransient } from '../src/runtime/dead-letters.ts';
 import { groupOf } from '../src/runtime/projection.ts';
 

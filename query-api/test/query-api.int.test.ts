@@ -22,7 +22,7 @@ import type { FastifyInstance } from 'fastify';
 import { processorFixture } from '../../command-api/test/processor-fixture.ts';
 import { settings as projectorSettings } from '../../projectors/src/config.ts';
 import { connectStores, projectorContext } from '../../projectors/src/dependencies.ts';
-import { PROJECTIONS } from '../../projectors/src/projections/index.ts';
+import { PROJECTIONS } from '../../projectors/src/read-models/index.ts';
 import { projectionMetrics } from '../../projectors/src/runtime/metrics.ts';
 import { type Supervisor, startSupervisor } from '../../projectors/src/runtime/supervisor.ts';
 import { counterValue, openEventStream, type QueryApi, startQueryApi } from './helper.ts';

@@ -27,8 +27,8 @@ import {
   IDENTITY_SCHEMA,
 } from '../../../command-api/src/identity/store-schema.ts';
 import { PROJECTOR_NODE_FLAGS } from '../../../projectors/src/node-flags.ts';
-import { REPLACES_PER_COMMAND } from '../../../projectors/src/projections/conversations.ts';
-import { PROJECTIONS } from '../../../projectors/src/projections/index.ts';
+import { REPLACES_PER_COMMAND } from '../../../projectors/src/read-models/conversations/projection.ts';
+import { PROJECTIONS } from '../../../projectors/src/read-models/index.ts';
 import type { BenchContext } from '../context.ts';
 import { peakRssBytes, progress, rate, writeResult } from '../measure.ts';
 import { dropReadModels } from '../parley.ts';

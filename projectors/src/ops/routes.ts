@@ -23,7 +23,7 @@ import {
   redriveDeadLetters,
   summarizeDeadLetters,
 } from '../dead-letter-tool.ts';
-import { PROJECTION_NAMES, projectionNamed } from '../projections/index.ts';
+import { PROJECTION_NAMES, projectionNamed } from '../read-models/index.ts';
 import { currentGeneration } from '../runtime/generations.ts';
 import { groupOf, redriveGroupOf, type Stores } from '../runtime/projection.ts';
 import type { OpsWatch } from './ops-watch.ts';

@@ -5,24 +5,74 @@
  * shown only while its owner is not erased. One batch costs one query for the keys it needs and
  * one for which of its owners were erased (a key cached in memory does not hide an erasure).
  */
-import type { EncryptedText } from '@parley/platform/personal-data';
+import type { EncryptedText } from '@parley/schemas/generated/records';
 import type { ProjectedEvent, Stores } from './projection.ts';
 
-/** The plain field and its encrypted twin, as the chat events name them. */
-const FIELDS = [
-  ['title', 'encryptedTitle'],
-  ['text', 'encryptedText'],
-] as const;
+/** An event's title: in plain text (before ADR 0023) or encrypted. */
+export interface Titled {
+  title: string;
+  encryptedTitle: EncryptedText | null;
+}
+/** An event's message text: in plain text (before ADR 0023) or encrypted. */
+export interface Written {
+  text: string;
+  encryptedText: EncryptedText | null;
+}
 
 export interface BatchContent {
   /** Whether the owner was erased: nothing of theirs is written, conversations are tombstones. */
   erased(ownerId: string): boolean;
-  /** The event's title or text in clear, or null once its owner was erased (or its key is gone). */
-  of(event: ProjectedEvent, ownerId: string, field: 'title' | 'text'): string | null;
+  /** The title in clear, or null once its owner was erased (or its key is gone, or it is empty). */
+  title(value: Titled, ownerId: string): string | null;
+  /** The text in clear, or null once its owner was erased (or its key is gone). */
+  text(value: Written, ownerId: string): string | null;
 }
 
-const isEncrypted = (value: unknown): value is EncryptedText =>
-  typeof value === 'object' && value !== null && 'keyId' in value && 'ciphertext' in value;
+/**
+ * The batch's content from what was decrypted (`opened`, by the encrypted value) and which owners
+ * were erased. Pure: the specs build it from plain-text events.
+ */
+export function batchContent(
+  opened: ReadonlyMap<EncryptedText, string | undefined>,
+  erased: ReadonlySet<string>,
+): BatchContent {
+  const clear = (encrypted: EncryptedText | null, plain: string, ownerId: string) => {
+    if (erased.has(ownerId)) return null;
+    if (encrypted) return opened.get(encrypted) ?? null;
+    return plain;
+  };
+  return {
+    erased: (ownerId) => erased.has(ownerId),
+    title: (value, ownerId) => clear(value.encryptedTitle, value.title, ownerId) || null,
+    text: (value, ownerId) => clear(value.encryptedText, value.text, ownerId),
+  };
+}
+
+/** The encrypted content a chat event carries. */
+function sealedIn(event: ProjectedEvent): EncryptedText | null {
+  switch (event.type) {
+    case 'ConversationStarted':
+    case 'ConversationRenamed':
+      return event.value.encryptedTitle;
+    case 'UserMessagePosted':
+    case 'AssistantReplyRecorded':
+      return event.value.encryptedText;
+    default:
+      return null;
+  }
+}
+
+/** Decrypts, in one round trip for the keys, these values; a value whose key is gone is undefined. */
+export async function openSealed(
+  stores: Stores,
+  sealed: ReadonlyArray<EncryptedText | null>,
+): Promise<Map<EncryptedText, string | undefined>> {
+  const values = sealed.filter((v): v is EncryptedText => v !== null);
+  await stores.cipher.prepare(values);
+  const opened = new Map<EncryptedText, string | undefined>();
+  for (const value of values) opened.set(value, await stores.cipher.decrypt(value));
+  return opened;
+}
 
 /** Decrypts what a batch's events carry, for these owners. */
 export async function openContent(
@@ -30,23 +80,6 @@ export async function openContent(
   events: readonly ProjectedEvent[],
   owners: readonly string[],
 ): Promise<BatchContent> {
-  const sealed = events.flatMap((e) =>
-    FIELDS.flatMap(([, encrypted]) =>
-      isEncrypted(e.value[encrypted]) ? [e.value[encrypted]] : [],
-    ),
-  );
-  await stores.cipher.prepare(sealed);
-  const opened = new Map<EncryptedText, string | undefined>();
-  for (const value of sealed) opened.set(value, await stores.cipher.decrypt(value));
-  const erased = await stores.cipher.erasedAmong(owners);
-  return {
-    erased: (ownerId) => erased.has(ownerId),
-    of(event, ownerId, field) {
-      if (erased.has(ownerId)) return null;
-      const encrypted = event.value[field === 'title' ? 'encryptedTitle' : 'encryptedText'];
-      if (isEncrypted(encrypted)) return opened.get(encrypted) ?? null;
-      const plain = event.value[field];
-      return typeof plain === 'string' ? plain : null;
-    },
-  };
+  const opened = await openSealed(stores, events.map(sealedIn));
+  return batchContent(opened, await stores.cipher.erasedAmong(owners));
 }

@@ -10,18 +10,53 @@ import type { Pool, PoolClient } from '@parley/platform/postgres';
 import type { Place } from '@parley/platform/read-model-names';
 import type { Redis } from '@parley/platform/redis';
 import type { Context } from '@parley/platform/tracing';
-import type { EventMetadata } from '@parley/schemas/generated/records';
+import {
+  type ChatEvent,
+  chatEventTypes,
+  type IdentityEvent,
+  identityEventTypes,
+} from '@parley/schemas/generated/records';
+import type { AnyRecord } from '@parley/schemas/serde/serde';
 import type { topicNames } from '@parley/schemas/topics/catalogue';
 
-/** A decoded event with where it came from. */
-export interface ProjectedEvent {
+/** Where a record was read: its topic, partition and offset, and its trace when tracing is on. */
+export interface Source {
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
-  readonly type: string;
-  readonly value: { metadata: EventMetadata } & Record<string, unknown>;
   /** The event's span in this projection, when its record carried a trace (tracing on). */
   readonly trace?: Context;
+}
+
+/**
+ * A decoded event with where it came from, typed from its Avro schema: `event.type` narrows
+ * `event.value` to that event's fields.
+ */
+export type ProjectedEvent = (ChatEvent | IdentityEvent) & Source;
+export type ProjectedChatEvent = ChatEvent & Source;
+export type ProjectedIdentityEvent = IdentityEvent & Source;
+
+const CHAT_EVENTS: ReadonlySet<string> = new Set(chatEventTypes);
+const IDENTITY_EVENTS: ReadonlySet<string> = new Set(identityEventTypes);
+
+/** Whether a decoded record is an event (not a command or state record on an event topic). */
+export const isDomainEvent = (record: { type: string }): record is ChatEvent | IdentityEvent =>
+  CHAT_EVENTS.has(record.type) || IDENTITY_EVENTS.has(record.type);
+export const isChatEvent = (event: ProjectedEvent): event is ProjectedChatEvent =>
+  CHAT_EVENTS.has(event.type);
+export const isIdentityEvent = (event: ProjectedEvent): event is ProjectedIdentityEvent =>
+  IDENTITY_EVENTS.has(event.type);
+
+/** A record on an event topic that is not an event: a poison record, sent to the dead letters. */
+export class NotAnEventError extends Error {
+  override readonly name = 'NotAnEventError';
+}
+
+/** A decoded record as a projection reads it; a record that is no event is refused. */
+export function projectedEvent(record: AnyRecord, source: Source): ProjectedEvent {
+  if (!isDomainEvent(record)) throw new NotAnEventError(`${record.type} is not an event`);
+  // The decoded record is this batch's own: its source is added in place, not copied.
+  return Object.assign(record, source);
 }
 
 export interface Stores {

@@ -26,8 +26,14 @@ import type { topicNames } from '@parley/schemas/topics/catalogue';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { type DeadLetter, DeadLetterWriter, isTransient } from './dead-letters.ts';
 import type { ProjectionMetrics } from './metrics.ts';
-import type { Generation, ProjectedEvent, Projection, Stores } from './projection.ts';
-import { groupOf } from './projection.ts';
+import {
+  type Generation,
+  groupOf,
+  type ProjectedEvent,
+  type Projection,
+  projectedEvent,
+  type Stores,
+} from './projection.ts';
 
 export interface RunnerOptions {
   kafka: Kafka;
@@ -96,14 +102,9 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     for (const message of messages) {
       try {
         const decoded = await options.serde.decode(message.value ?? Buffer.alloc(0));
-        events.push({
-          topic,
-          partition,
-          offset: message.offset,
-          type: decoded.type,
-          value: decoded.value as unknown as ProjectedEvent['value'],
-          ...eventSpan(projection.name, decoded.type, message, spans),
-        });
+        const source = { topic, partition, offset: message.offset };
+        const traced = eventSpan(projection.name, decoded.type, message, spans);
+        events.push(projectedEvent(decoded, { ...source, ...traced }));
       } catch (error) {
         if (isTransient(error)) throw error;
         poison.push({ topic, partition, message, error });

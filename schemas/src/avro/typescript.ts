@@ -89,7 +89,9 @@ export function generateTypeScript(set: SchemaSet): string {
   }
   const unions = [...groups.entries()].map(([group, names]) => {
     const map = names.map((n) => `  ${n}: ${n};`).join('\n');
-    return `export interface ${group}Map {\n${map}\n}\n/** A decoded ${group.replace(/(Command|Event)$/, ' $1').toLowerCase()} with its type tag. */\nexport type ${group} = { [K in keyof ${group}Map]: { type: K; value: ${group}Map[K] } }[keyof ${group}Map];`;
+    const label = group.replace(/(Command|Event)$/, ' $1').toLowerCase();
+    const list = names.map((n) => `'${n}'`).join(', ');
+    return `export interface ${group}Map {\n${map}\n}\n/** A decoded ${label} with its type tag. */\nexport type ${group} = { [K in keyof ${group}Map]: { type: K; value: ${group}Map[K] } }[keyof ${group}Map];\n/** The ${label} type names, at run time. */\nexport const ${group[0]?.toLowerCase()}${group.slice(1)}Types: ReadonlyArray<keyof ${group}Map> = [${list}];`;
   });
   const all = [...groups.keys()].map((g) => `${g}Map`).join(', ');
   const recordMap = `/** Every record on Kafka by its type name. */\nexport interface RecordMap extends ${all} {}\nexport type RecordName = keyof RecordMap;`;

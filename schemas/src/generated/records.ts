@@ -385,6 +385,8 @@ export interface ChatCommandMap {
 }
 /** A decoded chat command with its type tag. */
 export type ChatCommand = { [K in keyof ChatCommandMap]: { type: K; value: ChatCommandMap[K] } }[keyof ChatCommandMap];
+/** The chat command type names, at run time. */
+export const chatCommandTypes: ReadonlyArray<keyof ChatCommandMap> = ['ArchiveConversation', 'DeleteConversation', 'PostUserMessage', 'ProposeConversationTitle', 'RecordAssistantReply', 'RecordAssistantReplyFailure', 'RegenerateReply', 'RenameConversation', 'StartConversation', 'StopReply'];
 
 export interface ChatEventMap {
   AssistantReplyFailed: AssistantReplyFailed;
@@ -399,6 +401,8 @@ export interface ChatEventMap {
 }
 /** A decoded chat event with its type tag. */
 export type ChatEvent = { [K in keyof ChatEventMap]: { type: K; value: ChatEventMap[K] } }[keyof ChatEventMap];
+/** The chat event type names, at run time. */
+export const chatEventTypes: ReadonlyArray<keyof ChatEventMap> = ['AssistantReplyFailed', 'AssistantReplyRecorded', 'ConversationArchived', 'ConversationDeleted', 'ConversationRenamed', 'ConversationStarted', 'ReplyRegenerationRequested', 'ReplyStopRequested', 'UserMessagePosted'];
 
 export interface IdentityCommandMap {
   ChangeUserRole: ChangeUserRole;
@@ -409,6 +413,8 @@ export interface IdentityCommandMap {
 }
 /** A decoded identity command with its type tag. */
 export type IdentityCommand = { [K in keyof IdentityCommandMap]: { type: K; value: IdentityCommandMap[K] } }[keyof IdentityCommandMap];
+/** The identity command type names, at run time. */
+export const identityCommandTypes: ReadonlyArray<keyof IdentityCommandMap> = ['ChangeUserRole', 'DeactivateUser', 'EraseUser', 'RegisterUser', 'UpdateUserProfile'];
 
 export interface IdentityEventMap {
   UserDeactivated: UserDeactivated;
@@ -419,6 +425,8 @@ export interface IdentityEventMap {
 }
 /** A decoded identity event with its type tag. */
 export type IdentityEvent = { [K in keyof IdentityEventMap]: { type: K; value: IdentityEventMap[K] } }[keyof IdentityEventMap];
+/** The identity event type names, at run time. */
+export const identityEventTypes: ReadonlyArray<keyof IdentityEventMap> = ['UserDeactivated', 'UserErased', 'UserProfileUpdated', 'UserRegistered', 'UserRoleChanged'];
 
 /** Every record on Kafka by its type name. */
 export interface RecordMap extends ChatCommandMap, ChatEventMap, IdentityCommandMap, IdentityEventMap {}

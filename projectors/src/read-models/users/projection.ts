@@ -3,76 +3,27 @@
  * the aggregate version. An erased user's row keeps its id, role and status but no email or
  * name; a replay finds their data keys gone and writes the same.
  */
-import type { EncryptedText } from '@parley/platform/personal-data';
 import type { PoolClient } from '@parley/platform/postgres';
 import { physical, usersTable } from '@parley/platform/read-model-names';
 import type { UserRow } from '@parley/platform/read-models';
+import type { EncryptedText } from '@parley/schemas/generated/records';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
-import type {
-  Generation,
-  PostgresProjection,
-  ProjectedEvent,
-  Stores,
-} from '../runtime/projection.ts';
+import { openSealed } from '../../runtime/content.ts';
+import type { Generation, PostgresProjection, Stores } from '../../runtime/projection.ts';
+import { type FoldedUser, foldUsers, type Personal } from './fold.ts';
 
 const identity = CONTEXTS.find((c) => c.name === 'identity');
-
-/** Personal data as folded: decrypted (from the table) or still sealed (from an event). */
-type Personal = string | null | EncryptedText;
-type FoldedRow = Omit<UserRow, 'email' | 'display_name'> & {
-  email: Personal;
-  display_name: Personal;
-};
 
 const isSealed = (value: Personal): value is EncryptedText =>
   value !== null && typeof value === 'object';
 
-/**
- * One event over the row. Personal data stays sealed while folding: only the values a batch ends
- * with are decrypted (a person renamed four times in a batch costs one decryption, not four).
- */
-function evolve(row: FoldedRow | undefined, event: ProjectedEvent): FoldedRow | undefined {
-  const { metadata } = event.value;
-  const at = new Date(Number(metadata.occurredAt));
-  const sealed = (value: unknown) => (value ? (value as EncryptedText) : null);
-  if (event.type === 'UserRegistered') {
-    return {
-      user_id: metadata.aggregateId,
-      email: sealed(event.value.email),
-      display_name: sealed(event.value.displayName),
-      role: String(event.value.role),
-      status: 'active',
-      locale: (event.value.locale as string | null) ?? null,
-      created_at: at,
-      updated_at: at,
-      version: metadata.aggregateVersion,
-    };
-  }
-  if (!row) return undefined;
-  const next = { ...row, updated_at: at, version: metadata.aggregateVersion };
-  switch (event.type) {
-    case 'UserProfileUpdated':
-      return {
-        ...next,
-        display_name: sealed(event.value.displayName) ?? row.display_name,
-        locale: (event.value.locale as string | null) ?? row.locale,
-      };
-    case 'UserRoleChanged':
-      return { ...next, role: String(event.value.role) };
-    case 'UserDeactivated':
-      return { ...next, status: 'deactivated' };
-    case 'UserErased':
-      return { ...next, status: 'erased', email: null, display_name: null, locale: null };
-    default:
-      return next;
-  }
-}
-
-/** The row to write: sealed values decrypted (null once their person was erased). */
-async function opened(row: FoldedRow, stores: Stores): Promise<UserRow> {
-  const open = async (value: Personal) =>
-    isSealed(value) ? ((await stores.cipher.decrypt(value)) ?? null) : value;
-  return { ...row, email: await open(row.email), display_name: await open(row.display_name) };
+/** The rows to write: sealed values decrypted (null once their person was erased). */
+async function opened(rows: readonly FoldedUser[], stores: Stores): Promise<UserRow[]> {
+  const sealed = rows.flatMap((r) => [r.email, r.display_name]).filter(isSealed);
+  // Every data key the batch's final values need in one query, not one per person.
+  const clear = await openSealed(stores, sealed);
+  const open = (value: Personal) => (isSealed(value) ? (clear.get(value) ?? null) : value);
+  return rows.map((r) => ({ ...r, email: open(r.email), display_name: open(r.display_name) }));
 }
 
 export const usersProjection: PostgresProjection = {
@@ -117,22 +68,9 @@ export const usersProjection: PostgresProjection = {
       `select * from ${usersTable(g)} where user_id = any($1::uuid[])`,
       [ids],
     );
-    const current = new Map<string, FoldedRow>(rows.map((r) => [r.user_id, r]));
-    const changed = new Map<string, FoldedRow>();
-    for (const event of events) {
-      const id = event.value.metadata.aggregateId;
-      const row = current.get(id);
-      // Version guard: an event the row already reflects changes nothing.
-      if (row && event.value.metadata.aggregateVersion <= row.version) continue;
-      const next = evolve(row, event);
-      if (!next) continue;
-      current.set(id, next);
-      changed.set(id, next);
-    }
+    const changed = foldUsers(new Map(rows.map((r) => [r.user_id, r])), events);
     if (changed.size === 0) return;
-    // Every data key the batch's final values need in one query, not one per person.
-    await stores.cipher.prepare([...changed.values()].flatMap((r) => [r.email, r.display_name]));
-    const list = await Promise.all([...changed.values()].map((r) => opened(r, stores)));
+    const list = await opened([...changed.values()], stores);
     const column = <K extends keyof UserRow>(k: K) => list.map((r) => r[k]);
     // One statement for the whole batch.
     await client.query(

@@ -7,21 +7,10 @@
 
 import { physical, usageOwnersTable, usageTable } from '@parley/platform/read-model-names';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
-import type { PostgresProjection } from '../runtime/projection.ts';
+import type { PostgresProjection } from '../../runtime/projection.ts';
+import { dailyUsage, isoDay, ownersToLoad, startedIn } from './fold.ts';
 
 const chat = CONTEXTS.find((c) => c.name === 'chat');
-
-const DAY_MS = 86_400_000;
-
-interface Day {
-  userId: string;
-  /** Days since 1970-01-01 (UTC). */
-  day: number;
-  messages: number;
-  replies: number;
-  promptTokens: number;
-  completionTokens: number;
-}
 
 export const usageDailyProjection: PostgresProjection = {
   name: 'usage-daily',
@@ -59,12 +48,7 @@ export const usageDailyProjection: PostgresProjection = {
   },
 
   async apply(client, _stores, g, events) {
-    const started = new Map<string, string>();
-    for (const e of events) {
-      if (e.type === 'ConversationStarted') {
-        started.set(e.value.metadata.aggregateId, String(e.value.ownerId));
-      }
-    }
+    const started = startedIn(events);
     if (started.size > 0) {
       await client.query(
         `insert into ${usageOwnersTable(g)} (conversation_id, owner_id)
@@ -72,11 +56,8 @@ export const usageDailyProjection: PostgresProjection = {
         [[...started.keys()], [...started.values()]],
       );
     }
-    const replied = events.filter((e) => e.type === 'AssistantReplyRecorded');
     const ownerOf = new Map(started);
-    const unknown = [...new Set(replied.map((e) => e.value.metadata.aggregateId))].filter(
-      (id) => !ownerOf.has(id),
-    );
+    const unknown = ownersToLoad(events, ownerOf);
     if (unknown.length > 0) {
       const { rows } = await client.query<{ conversation_id: string; owner_id: string }>(
         `select conversation_id, owner_id from ${usageOwnersTable(g)} where conversation_id = any($1::uuid[])`,
@@ -84,41 +65,8 @@ export const usageDailyProjection: PostgresProjection = {
       );
       for (const r of rows) ownerOf.set(r.conversation_id, r.owner_id);
     }
-    // Per user, per day number (days since the epoch, UTC): no date formatting per event.
-    const days = new Map<string, Map<number, Day>>();
-    const dayOf = (userId: string, occurredAt: number) => {
-      const day = Math.floor(occurredAt / DAY_MS);
-      let byDay = days.get(userId);
-      if (!byDay) {
-        byDay = new Map();
-        days.set(userId, byDay);
-      }
-      let found = byDay.get(day);
-      if (!found) {
-        found = { userId, day, messages: 0, replies: 0, promptTokens: 0, completionTokens: 0 };
-        byDay.set(day, found);
-      }
-      return found;
-    };
-    for (const e of events) {
-      const { metadata } = e.value;
-      if (e.type === 'UserMessagePosted') {
-        dayOf(String(e.value.authorId), Number(metadata.occurredAt)).messages += 1;
-      } else if (e.type === 'AssistantReplyRecorded') {
-        const owner = ownerOf.get(metadata.aggregateId);
-        if (!owner) continue;
-        const d = dayOf(owner, Number(metadata.occurredAt));
-        d.replies += 1;
-        d.promptTokens += Number(e.value.promptTokens);
-        d.completionTokens += Number(e.value.completionTokens);
-      }
-    }
-    if (days.size === 0) return;
-    // Rows in one order in every batch: partitions applied concurrently share a user's days, and
-    // locking them in different orders deadlocked (each deadlock redoing a whole batch).
-    const list = [...days.keys()]
-      .sort()
-      .flatMap((userId) => [...(days.get(userId)?.values() ?? [])].sort((a, b) => a.day - b.day));
+    const list = dailyUsage(events, ownerOf);
+    if (list.length === 0) return;
     await client.query(
       `insert into ${usageTable(g)} as u (user_id, day, messages, replies, prompt_tokens, completion_tokens)
        select * from unnest($1::uuid[], $2::date[], $3::int[], $4::int[], $5::bigint[], $6::bigint[])
@@ -129,7 +77,7 @@ export const usageDailyProjection: PostgresProjection = {
          completion_tokens = u.completion_tokens + excluded.completion_tokens`,
       [
         list.map((d) => d.userId),
-        list.map((d) => new Date(d.day * DAY_MS).toISOString().slice(0, 10)),
+        list.map((d) => isoDay(d.day)),
         list.map((d) => d.messages),
         list.map((d) => d.replies),
         list.map((d) => d.promptTokens),

@@ -1,9 +1,9 @@
-/** Every projection, by name. */
+/** Every projection, by name: one folder per read model, each with its fold, writer and specs. */
 import type { Projection } from '../runtime/projection.ts';
-import { conversationsProjection } from './conversations.ts';
-import { usageDailyProjection } from './usage-daily.ts';
-import { usersProjection } from './users.ts';
-import { viewsProjection } from './views.ts';
+import { conversationsProjection } from './conversations/projection.ts';
+import { usageDailyProjection } from './usage-daily/projection.ts';
+import { usersProjection } from './users/projection.ts';
+import { viewsProjection } from './views/projection.ts';
 
 export const PROJECTIONS: readonly Projection[] = [
   usersProjection,

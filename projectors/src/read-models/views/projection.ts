@@ -1,0 +1,253 @@
+/**
+ * views -> Redis, what the apps read most, under `parley:v<n>:`:
+ * - `me:<userId>`: the user's profile (decrypted), role and status; an erased user keeps only id
+ *   and status;
+ * - `conversations:<userId>`: sorted set of the user's conversations by last activity;
+ * - `conversation:<id>`: the conversation with its latest messages.
+ * Each value is a hash {version, data}; a Lua script writes it only over an older version, so a
+ * replayed batch changes nothing. A deleted conversation leaves a tombstone (version only).
+ * Titles and messages are decrypted for the owner's views (runtime/content.ts); an erased owner's
+ * conversations become tombstones and their list goes (on their UserErased, or when a batch finds
+ * them erased, as a rebuild does).
+ */
+import { createHash } from 'node:crypto';
+import { viewKeys } from '@parley/platform/read-model-names';
+import type { ConversationView, MeView, Versioned } from '@parley/platform/read-models';
+import { traceHeaders } from '@parley/platform/tracing';
+import {
+  encodeViewProgress,
+  type ViewProgress,
+  viewProgressChannel,
+} from '@parley/platform/view-progress';
+import { CONTEXTS } from '@parley/schemas/topics/catalogue';
+import { batchContent, openSealed } from '../../runtime/content.ts';
+import {
+  type Generation,
+  type GuardedProjection,
+  isIdentityEvent,
+  type ProjectedEvent,
+  type Stores,
+} from '../../runtime/projection.ts';
+import { foldViews, ownersOf, type Views, type ViewWrite } from './fold.ts';
+
+const chat = CONTEXTS.find((c) => c.name === 'chat');
+const identity = CONTEXTS.find((c) => c.name === 'identity');
+
+/**
+ * KEYS[1] value hash, KEYS[2] owner's list (or ''); ARGV: version, data ('' = tombstone),
+ * list member, list score ('' = remove from the list). Writes only over an older version.
+ */
+const GUARDED_SET = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if current >= tonumber(ARGV[1]) then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'version', ARGV[1])
+else
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2])
+end
+if KEYS[2] ~= '' then
+  if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[3])
+  else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3]) end
+end
+return 1`;
+const GUARDED_SHA = createHash('sha1').update(GUARDED_SET).digest('hex');
+
+/** The views stored under these ids (`keyOf` names each), by id. */
+async function load<T>(
+  stores: Stores,
+  ids: readonly string[],
+  keyOf: (id: string) => string,
+): Promise<Map<string, Versioned<T>>> {
+  const found = new Map<string, Versioned<T>>();
+  if (ids.length === 0) return found;
+  const pipeline = stores.redis.pipeline();
+  for (const id of ids) pipeline.hmget(keyOf(id), 'version', 'data');
+  const results = (await pipeline.exec()) ?? [];
+  results.forEach(([error, value], i) => {
+    if (error) throw error;
+    const [version, data] = value as [string | null, string | null];
+    const id = ids[i];
+    if (id && version !== null) {
+      found.set(id, { version: Number(version), data: data ? (JSON.parse(data) as T) : null });
+    }
+  });
+  return found;
+}
+
+type Keys = ReturnType<typeof viewKeys>;
+
+/** The views a batch touches, from Redis. */
+async function loadViews(stores: Stores, keys: Keys, events: readonly ProjectedEvent[]) {
+  const users = new Set<string>();
+  const conversations = new Set<string>();
+  for (const e of events) {
+    const id = e.value.metadata.aggregateId;
+    (isIdentityEvent(e) ? users : conversations).add(id);
+  }
+  const [me, convs] = await Promise.all([
+    load<MeView>(stores, [...users], keys.me),
+    load<ConversationView>(stores, [...conversations], keys.conversation),
+  ]);
+  return { me, conversations: convs };
+}
+
+/** The batch's sealed and written content, decrypted: personal data and conversation text. */
+async function openBatch(stores: Stores, views: Views, events: readonly ProjectedEvent[]) {
+  const sealed = events.flatMap((e) => {
+    switch (e.type) {
+      case 'UserRegistered':
+        return [e.value.email, e.value.displayName];
+      case 'UserProfileUpdated':
+        return [e.value.displayName];
+      case 'ConversationStarted':
+      case 'ConversationRenamed':
+        return [e.value.encryptedTitle];
+      case 'UserMessagePosted':
+      case 'AssistantReplyRecorded':
+        return [e.value.encryptedText];
+      default:
+        return [];
+    }
+  });
+  const opened = await openSealed(stores, sealed);
+  const erased = await stores.cipher.erasedAmong(ownersOf(views.conversations, events));
+  return {
+    open: (value: Parameters<typeof opened.get>[0] | null) =>
+      value ? (opened.get(value) ?? null) : null,
+    content: batchContent(opened, erased),
+  };
+}
+
+/** One guarded write per view the batch moved. */
+function queueWrites(
+  pipeline: ReturnType<Stores['redis']['pipeline']>,
+  keys: Keys,
+  writes: readonly ViewWrite[],
+) {
+  for (const write of writes) {
+    const data = write.data ? JSON.stringify(write.data) : '';
+    if (write.kind === 'me') {
+      pipeline.evalsha(GUARDED_SHA, 2, keys.me(write.id), '', write.version, data, '', '');
+    } else {
+      pipeline.evalsha(
+        GUARDED_SHA,
+        2,
+        keys.conversation(write.id),
+        write.ownerId ? keys.list(write.ownerId) : '',
+        write.version,
+        data,
+        write.id,
+        write.data ? write.data.lastActivityAt : '',
+      );
+    }
+  }
+}
+
+export const viewsProjection: GuardedProjection = {
+  name: 'views',
+  store: 'redis',
+  topics: (names) => [identity, chat].flatMap((c) => (c ? [names.events(c)] : [])),
+
+  async prepare(stores) {
+    await stores.redis.script('LOAD', GUARDED_SET);
+  },
+
+  async drop(stores, g) {
+    const { prefix } = viewKeys(g);
+    let cursor = '0';
+    do {
+      const [next, keys] = await stores.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await stores.redis.unlink(...keys);
+    } while (cursor !== '0');
+  },
+
+  async checksum(stores, g) {
+    const { prefix } = viewKeys(g);
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await stores.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+    keys.sort();
+    const hash = createHash('md5');
+    for (const key of keys) {
+      const type = await stores.redis.type(key);
+      const value =
+        type === 'zset'
+          ? await stores.redis.zrange(key, 0, -1, 'WITHSCORES')
+          : await stores.redis.hgetall(key);
+      hash.update(`${key.slice(prefix.length)}=${JSON.stringify(value)}\n`);
+    }
+    return hash.digest('hex');
+  },
+
+  async apply(stores, g, events) {
+    const keys = viewKeys(g);
+    const views = await loadViews(stores, keys, events);
+    const { open, content } = await openBatch(stores, views, events);
+    const writes = foldViews(views, events, open, content);
+    if (writes.length === 0) return;
+    const pipeline = stores.redis.pipeline();
+    queueWrites(pipeline, keys, writes);
+    const results = (await pipeline.exec()) ?? [];
+    const noScript = results.some(([error]) => error && /NOSCRIPT/.test(String(error)));
+    if (noScript) {
+      // Redis restarted and lost its script cache: load it and apply the batch again (guarded).
+      await stores.redis.script('LOAD', GUARDED_SET);
+      return viewsProjection.apply(stores, g, events);
+    }
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+    const erased = events.flatMap((e) =>
+      e.type === 'UserErased' ? [e.value.metadata.aggregateId] : [],
+    );
+    if (erased.length > 0) await eraseConversations(stores, keys, erased);
+    await publishProgress(stores, g, writes, events);
+  },
+};
+
+/**
+ * An erased owner's conversation views become tombstones (their version stays, so no older event
+ * can write them again) and their list goes. Applied again it changes nothing.
+ */
+async function eraseConversations(stores: Stores, keys: Keys, owners: readonly string[]) {
+  await stores.cipher.noteErased(owners);
+  for (const ownerId of owners) {
+    const ids = await stores.redis.zrange(keys.list(ownerId), 0, -1);
+    const pipeline = stores.redis.pipeline();
+    for (const id of ids) pipeline.hdel(keys.conversation(id), 'data');
+    pipeline.del(keys.list(ownerId));
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+}
+
+/**
+ * Progress (read-your-writes): after the batch is written, one PUBLISH naming each view it moved
+ * and the version the view has now (contract in platform/src/view-progress.ts). A hint only: if
+ * it is lost, readers wait out their bound, so a failure here never fails the batch.
+ */
+async function publishProgress(
+  stores: Stores,
+  g: Generation,
+  writes: readonly ViewWrite[],
+  events: readonly ProjectedEvent[],
+) {
+  // The trace of the last event that moved each view (tracing on), for the push that follows.
+  const traces = new Map<string, string>();
+  for (const event of events) {
+    const traceparent = event.trace && traceHeaders(event.trace).traceparent;
+    if (traceparent) traces.set(event.value.metadata.aggregateId, traceparent);
+  }
+  const views = writes.map(({ kind, id, version }): ViewProgress['views'][number] => {
+    const traceparent = traces.get(id);
+    return traceparent ? [kind, id, version, traceparent] : [kind, id, version];
+  });
+  const message = encodeViewProgress({ generation: g.number, views });
+  await stores.redis.publish(viewProgressChannel(g.namespace), message).catch(() => {});
+}
