@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { viewKeys } from '@parley/platform/read-model-names';
+import { redisReady } from '@parley/platform/testing/fixtures';
+import { decodeViewProgress, viewProgressChannel } from '@parley/platform/view-progress';
+import { history } from '../spec.ts';
+import { writerFixture } from '../writer-fixture.ts';
+import { viewsProjection } from './projection.ts';
+
+let fixture: Awaited<ReturnType<typeof writerFixture>>;
+before(async () => {
+  fixture = await writerFixture(viewsProjection);
+});
+after(() => fixture?.close());
+
+describe('views read model in Redis', () => {
+  it('writes the me view, the conversation and the owner’s list; publishes progress; a replay changes nothing', async () => {
+    const { cipher, redis } = fixture.stores;
+    const keys = viewKeys(fixture.generation);
+    const owner = randomUUID();
+    const id = randomUUID();
+    const user = history(owner);
+    const chat = history(id);
+    const subscriber = redis.duplicate();
+    const progress: string[] = [];
+    try {
+      await redisReady(subscriber);
+      await subscriber.subscribe(viewProgressChannel(fixture.generation.namespace));
+      subscriber.on('message', (_channel, message) => progress.push(message));
+      const batch = [
+        user('UserRegistered', {
+          email: await cipher.encrypt(owner, 'cy@example.com'),
+          displayName: await cipher.encrypt(owner, 'Cy'),
+          role: 'user',
+          locale: null,
+        }),
+        chat('ConversationStarted', { ownerId: owner, title: 'Porto', encryptedTitle: null }),
+      ];
+      await fixture.apply(batch);
+      const me = await redis.hgetall(keys.me(owner));
+      assert.equal(me.version, '1');
+      assert.equal(JSON.parse(me.data ?? '{}').email, 'cy@example.com');
+      const conversation = JSON.parse((await redis.hget(keys.conversation(id), 'data')) ?? '{}');
+      assert.equal(conversation.title, 'Porto');
+      assert.deepEqual(await redis.zrange(keys.list(owner), 0, -1), [id]);
+
+      const before = await fixture.checksum();
+      await fixture.apply(batch);
+      assert.equal(await fixture.checksum(), before);
+
+      await fixture.apply([chat('ConversationDeleted', {})]);
+      assert.deepEqual(await redis.hgetall(keys.conversation(id)), { version: '2' });
+      assert.deepEqual(await redis.zrange(keys.list(owner), 0, -1), []);
+
+      for (let i = 0; i < 50 && progress.length < 2; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      const views = progress.flatMap((m) => decodeViewProgress(m)?.views ?? []);
+      assert.deepEqual(
+        views.map(([kind, viewId, version]) => [kind, viewId, version]),
+        [
+          ['me', owner, 1],
+          ['conversation', id, 1],
+          ['conversation', id, 2],
+        ],
+      );
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+});
