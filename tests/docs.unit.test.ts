@@ -1409,26 +1409,21 @@ describe('Services, the ADR index and delivery', () => {
     }
   });
 
-  it('the ADR index lists every record, and names the FerretDB backend ferretdb.sh starts', () => {
+  it('the ADR index lists every record, and ADR 0029 names the MongoDB-wire server mongo.sh builds', () => {
     const index = read('docs/adr/README.md');
     const records = readdirSync(join(ROOT, 'docs/adr')).filter((f) => /^\d{4}-.*\.md$/.test(f));
     for (const record of records) assert.ok(index.includes(`(${record})`), record);
-    const launcher = read('infra/local/lib/ferretdb.sh');
-    const backends: Record<string, RegExp> = {
-      PostgreSQL: /-postgresql-url\b/,
-      SQLite: /-sqlite-url\b/,
-    };
-    const used = Object.keys(backends).filter((name) => backends[name]?.test(launcher));
-    assert.equal(used.length, 1, 'ferretdb.sh starts FerretDB on one backend');
-    const row = index.split('\n').find((line) => line.includes('(0003-'));
-    const title = read('docs/adr/0003-ferretdb-launcher.md').split('\n')[0] ?? '';
-    for (const [where, text] of [
-      ['the index', row ?? ''],
-      ['the title of ADR 0003', title],
-    ] as const) {
-      for (const name of Object.keys(backends)) {
-        assert.equal(text.includes(name), name === used[0], `${where} and ${name}: ${text}`);
-      }
+    const env = read('infra/local/stack.env');
+    const setting = (name: string) => new RegExp(`^${name}=(.+)$`, 'm').exec(env)?.[1] ?? '';
+    const launcher = read('infra/local/lib/mongo.sh');
+    assert.match(launcher, /cargo install secantus-mdb/);
+    assert.match(launcher, /SecantusDB==\$SECANTUS_PY_VERSION/);
+    const adr = read('docs/adr/0029-secantusdb-local-mongodb-wire-server.md');
+    for (const name of ['SECANTUS_VERSION', 'SECANTUS_RUST', 'SECANTUS_PY_VERSION']) {
+      assert.ok(
+        setting(name) && adr.includes(setting(name)),
+        `ADR 0029 names ${name}=${setting(name)}`,
+      );
     }
   });
 

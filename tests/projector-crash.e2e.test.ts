@@ -1,7 +1,7 @@
 // kill -9 the projector three times while it works through a stream of 20,000 events of every
 // kind (registrations, profile changes, erasures, conversations, messages, replies, deletions),
 // restarting it each time. Afterwards every read model equals a rebuild from offset zero,
-// compared by a checksum of every row, document and key: PostgreSQL, MongoDB (FerretDB locally)
+// compared by a checksum of every row, document and key: PostgreSQL, MongoDB (SecantusDB locally)
 // and Redis.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local stack without Docker: Kafka (KRaft), Apicurio Registry, PostgreSQL, Redis, FerretDB.
+# The local stack without Docker: Kafka (KRaft), Apicurio Registry, PostgreSQL, Redis, a MongoDB-wire server
+# (SecantusDB).
 # Everything binds to 127.0.0.1; data lives under .data/ (gitignored); downloads and builds are
 # cached under ~/.cache/parley, so a second `up` starts in seconds.
 #
@@ -13,14 +14,14 @@
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-for module in kafka registry postgres redis ferretdb; do
+for module in kafka registry postgres redis mongo; do
   # shellcheck source=/dev/null
   source "$LOCAL_DIR/lib/$module.sh"
 done
 
 # Started one after another in this order, so the output stays readable and a failure points at
 # one service.
-SERVICES=(kafka registry postgres redis ferretdb)
+SERVICES=(kafka registry postgres redis mongo)
 
 selected() {
   if (($# == 0)); then printf '%s\n' "${SERVICES[@]}"; else
@@ -91,7 +92,7 @@ KAFKA_BROKERS=$(kafka_url)
 SCHEMA_REGISTRY_URL=$(registry_url)
 POSTGRES_URL=$(postgres_url)
 REDIS_URL=$(redis_url)
-MONGO_URL=$(ferretdb_url)
+MONGO_URL=$(mongo_url)
 EOF
 }
 

@@ -1,4 +1,7 @@
-/** The one place MongoDB clients are made (official driver; FerretDB speaks the wire protocol locally). */
+/**
+ * The one place MongoDB clients are made (official driver; locally SecantusDB speaks the wire
+ * protocol, ADR 0029).
+ */
 import { MongoClient } from 'mongodb';
 import { type ConfigOf, env } from './config.ts';
 import type { HealthCheck } from './health.ts';
@@ -7,9 +10,10 @@ export type { Collection, Db, MongoClient } from 'mongodb';
 
 export const mongoSettings = {
   MONGO_URL: env.url(['mongodb', 'mongodb+srv'], {
-    default: { dev: 'mongodb://127.0.0.1:27027/parley' },
+    // Acknowledged once journaled: a crash of the server loses no acknowledged write.
+    default: { dev: 'mongodb://127.0.0.1:27027/parley?journal=true' },
   }),
-  /** Connections per client; 1 serialises every call (FerretDB's SQLite backend likes that). */
+  /** Connections per client. */
   MONGO_MAX_POOL_SIZE: env.int(1, 500, { default: 20 }),
 };
 

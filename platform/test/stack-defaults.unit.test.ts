@@ -23,19 +23,13 @@ it('dev defaults of every client match the ports of the local stack', () => {
   assert.equal(new URL(config.SCHEMA_REGISTRY_URL).port, ports.REGISTRY_PORT);
   assert.equal(new URL(config.POSTGRES_URL).port, ports.POSTGRES_PORT);
   assert.equal(new URL(config.REDIS_URL).port, ports.REDIS_PORT);
-  assert.equal(new URL(config.MONGO_URL).port, ports.FERRETDB_PORT);
+  assert.equal(new URL(config.MONGO_URL).port, ports.MONGO_PORT);
 });
 
 it('the docker-compose stack publishes the same loopback ports', () => {
   const ports = stackEnv();
   const compose = readFileSync(new URL('../../infra/docker-compose.yml', import.meta.url), 'utf8');
-  for (const key of [
-    'KAFKA_PORT',
-    'REGISTRY_PORT',
-    'POSTGRES_PORT',
-    'REDIS_PORT',
-    'FERRETDB_PORT',
-  ]) {
+  for (const key of ['KAFKA_PORT', 'REGISTRY_PORT', 'POSTGRES_PORT', 'REDIS_PORT', 'MONGO_PORT']) {
     assert.match(
       compose,
       new RegExp(`"127\\.0\\.0\\.1:${ports[key]}:\\d+"`),

@@ -225,7 +225,7 @@ export async function freshnessBench(context: BenchContext) {
           'X-Min-Version header: the query API answers once the views projection has published progress at or past the version (MIN_VERSION_WAIT_MS 10000); an answer older than the version (X-View-Stale) is asked again',
         measuredFrom: '201 from the command API (the version known) to the read that shows it',
         projections: 'views only (the read model this read waits on)',
-        note: 'command API, processor, projectors, query API, Kafka, Redis, PostgreSQL, FerretDB and the load generator share 2 cores; the rates are tried upwards until one is not sustained (95% of it achieved, no failures, p99 counted from each scheduled start under 1 s), or downwards when the first is not; the headline is the highest sustained rate (the last tried when none was), and the Kafka baseline runs at that rate. A run whose reads went degraded (Redis breaker open) is followed by a fresh query API process',
+        note: 'command API, processor, projectors, query API, Kafka, Redis, PostgreSQL, SecantusDB and the load generator share 2 cores; the rates are tried upwards until one is not sustained (95% of it achieved, no failures, p99 counted from each scheduled start under 1 s), or downwards when the first is not; the headline is the highest sustained rate (the last tried when none was), and the Kafka baseline runs at that rate. A run whose reads went degraded (Redis breaker open) is followed by a fresh query API process',
       },
       runs,
       freshness: headline,

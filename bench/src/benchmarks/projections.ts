@@ -418,7 +418,7 @@ export async function projectionsBench(context: BenchContext) {
             : baseline.chat;
       const store =
         projection.store === 'mongo'
-          ? 'MongoDB wire (FerretDB 1.24 on PostgreSQL)'
+          ? 'MongoDB wire (SecantusDB 0.5.3-beta.196, Rust server)'
           : projection.store === 'redis'
             ? 'Redis'
             : 'PostgreSQL';

@@ -240,7 +240,7 @@ export async function queriesBench(context: BenchContext) {
         seedSeconds,
         concurrencies: CONCURRENCIES,
         stepSeconds: seconds,
-        note: 'autocannon in the bench process, keep-alive, no compression asked for; each user reads only their own conversations; the query API checks the ES256 token, counts the per-user rate limit (in memory, shared through Redis; set to 1,000,000/min) and reads the Redis views; the baseline reads the same views with no token check or rate limit. Everything shares 2 cores with Kafka, Redis, PostgreSQL, FerretDB and the idle write side.',
+        note: 'autocannon in the bench process, keep-alive, no compression asked for; each user reads only their own conversations; the query API checks the ES256 token, counts the per-user rate limit (in memory, shared through Redis; set to 1,000,000/min) and reads the Redis views; the baseline reads the same views with no token check or rate limit. Everything shares 2 cores with Kafka, Redis, PostgreSQL, SecantusDB and the idle write side.',
       },
       conversation: conversation.result,
       list: list.result,

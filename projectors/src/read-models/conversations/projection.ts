@@ -42,15 +42,13 @@ export const collections = (stores: Stores, g: Generation) => {
 const DUPLICATE_KEY = 11000;
 
 /**
- * Replacements per bulkWrite command. FerretDB 1.24 on PostgreSQL keeps a connection per matched
- * replacement until the command ends, and deadlocks once a command needs more than its pool
- * holds; MongoDB itself would take far more per command.
+ * Replacements per bulkWrite command: a batch's conversations in one or two commands. (FerretDB,
+ * the local server before ADR 0029, deadlocked above 25.)
  */
-export const REPLACES_PER_COMMAND = 25;
+export const REPLACES_PER_COMMAND = 500;
 /**
- * Conversation documents kept after writing them (about 0.5 KB each): with FerretDB the read
- * back of a batch's documents (`$in` on `_id`) scans the whole collection, so a warm process
- * reads only conversations it has not written yet.
+ * Conversation documents kept after writing them (about 0.5 KB each): a warm process reads only
+ * the conversations of a batch it has not written itself, which saves a read per batch.
  */
 const WRITTEN_DOCUMENTS = 50_000;
 const written = new WrittenDocuments<ConversationDoc>(WRITTEN_DOCUMENTS);
@@ -124,8 +122,7 @@ async function write(
 ) {
   await insertAll(messages, writes.messageInserts);
   if (writes.messagesDeleted.length > 0) {
-    // One equality filter per conversation: the index serves it (FerretDB scans every
-    // document for an $in, MongoDB would not).
+    // One equality filter per conversation, served by the (conversationId, seq) index.
     await messages.bulkWrite(
       writes.messagesDeleted.map((id) => ({ deleteMany: { filter: { conversationId: id } } })),
       { ordered: false },
