@@ -49,7 +49,7 @@ export function batchContent(
 }
 
 /** The encrypted content a chat event carries. */
-function sealedIn(event: ProjectedEvent): EncryptedText | null {
+export function contentSealedIn(event: ProjectedEvent): EncryptedText | null {
   switch (event.type) {
     case 'ConversationStarted':
     case 'ConversationRenamed':
@@ -72,14 +72,4 @@ export async function openSealed(
   const opened = new Map<EncryptedText, string | undefined>();
   for (const value of values) opened.set(value, await stores.cipher.decrypt(value));
   return opened;
-}
-
-/** Decrypts what a batch's events carry, for these owners. */
-export async function openContent(
-  stores: Stores,
-  events: readonly ProjectedEvent[],
-  owners: readonly string[],
-): Promise<BatchContent> {
-  const opened = await openSealed(stores, events.map(sealedIn));
-  return batchContent(opened, await stores.cipher.erasedAmong(owners));
 }

@@ -9,10 +9,23 @@ import type { UserRow } from '@parley/platform/read-models';
 import type { EncryptedText } from '@parley/schemas/generated/records';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
 import { openSealed } from '../../runtime/content.ts';
-import type { Generation, PostgresProjection, Stores } from '../../runtime/projection.ts';
+import type {
+  Generation,
+  PostgresProjection,
+  ProjectedEvent,
+  Stores,
+} from '../../runtime/projection.ts';
 import { type FoldedUser, foldUsers, type Personal } from './fold.ts';
 
 const identity = CONTEXTS.find((c) => c.name === 'identity');
+
+/** The personal data an identity event carries, encrypted. */
+const personalDataIn = (event: ProjectedEvent) =>
+  event.type === 'UserRegistered'
+    ? [event.value.email, event.value.displayName]
+    : event.type === 'UserProfileUpdated'
+      ? [event.value.displayName]
+      : [];
 
 const isSealed = (value: Personal): value is EncryptedText =>
   value !== null && typeof value === 'object';
@@ -64,10 +77,13 @@ export const usersProjection: PostgresProjection = {
 
   async apply(client: PoolClient, stores, g, events) {
     const ids = [...new Set(events.map((e) => e.value.metadata.aggregateId))];
-    const { rows } = await client.query<UserRow>(
-      `select * from ${usersTable(g)} where user_id = any($1::uuid[])`,
-      [ids],
-    );
+    // The rows, and the data keys the batch's personal data may need, at the same time.
+    const [{ rows }] = await Promise.all([
+      client.query<UserRow>(`select * from ${usersTable(g)} where user_id = any($1::uuid[])`, [
+        ids,
+      ]),
+      stores.cipher.prepare(events.flatMap(personalDataIn)),
+    ]);
     const changed = foldUsers(new Map(rows.map((r) => [r.user_id, r])), events);
     if (changed.size === 0) return;
     const list = await opened([...changed.values()], stores);

@@ -19,6 +19,7 @@ import {
   type ViewProgress,
   viewProgressChannel,
 } from '@parley/platform/view-progress';
+import type { EncryptedText } from '@parley/schemas/generated/records';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
 import { batchContent, openSealed } from '../../runtime/content.ts';
 import {
@@ -28,7 +29,7 @@ import {
   type ProjectedEvent,
   type Stores,
 } from '../../runtime/projection.ts';
-import { foldViews, ownersOf, type Views, type ViewWrite } from './fold.ts';
+import { foldViews, ownersOf, type ViewWrite } from './fold.ts';
 
 const chat = CONTEXTS.find((c) => c.name === 'chat');
 const identity = CONTEXTS.find((c) => c.name === 'identity');
@@ -92,9 +93,9 @@ async function loadViews(stores: Stores, keys: Keys, events: readonly ProjectedE
   return { me, conversations: convs };
 }
 
-/** The batch's sealed and written content, decrypted: personal data and conversation text. */
-async function openBatch(stores: Stores, views: Views, events: readonly ProjectedEvent[]) {
-  const sealed = events.flatMap((e) => {
+/** What a batch's events carry encrypted: personal data and what people wrote. */
+function sealedIn(events: readonly ProjectedEvent[]) {
+  return events.flatMap((e) => {
     switch (e.type) {
       case 'UserRegistered':
         return [e.value.email, e.value.displayName];
@@ -110,13 +111,6 @@ async function openBatch(stores: Stores, views: Views, events: readonly Projecte
         return [];
     }
   });
-  const opened = await openSealed(stores, sealed);
-  const erased = await stores.cipher.erasedAmong(ownersOf(views.conversations, events));
-  return {
-    open: (value: Parameters<typeof opened.get>[0] | null) =>
-      value ? (opened.get(value) ?? null) : null,
-    content: batchContent(opened, erased),
-  };
 }
 
 /** One guarded write per view the batch moved. */
@@ -187,26 +181,33 @@ export const viewsProjection: GuardedProjection = {
 
   async apply(stores, g, events) {
     const keys = viewKeys(g);
-    const views = await loadViews(stores, keys, events);
-    const { open, content } = await openBatch(stores, views, events);
-    const writes = foldViews(views, events, open, content);
+    // The views and the decrypted content at the same time: two stores, one wait.
+    const [views, opened] = await Promise.all([
+      loadViews(stores, keys, events),
+      openSealed(stores, sealedIn(events)),
+    ]);
+    const erased = await stores.cipher.erasedAmong(ownersOf(views.conversations, events));
+    const open = (value: EncryptedText | null) => (value ? (opened.get(value) ?? null) : null);
+    const writes = foldViews(views, events, open, batchContent(opened, erased));
     if (writes.length === 0) return;
     const pipeline = stores.redis.pipeline();
     queueWrites(pipeline, keys, writes);
+    // Progress in the same round trip, after the writes: Redis runs a pipeline in order, so a
+    // reader woken by it finds them. A hint only (a reader that finds less waits for the next).
+    pipeline.publish(viewProgressChannel(g.namespace), progressOf(g, writes, events));
     const results = (await pipeline.exec()) ?? [];
-    const noScript = results.some(([error]) => error && /NOSCRIPT/.test(String(error)));
-    if (noScript) {
+    const written = results.slice(0, writes.length);
+    if (written.some(([error]) => error && /NOSCRIPT/.test(String(error)))) {
       // Redis restarted and lost its script cache: load it and apply the batch again (guarded).
       await stores.redis.script('LOAD', GUARDED_SET);
       return viewsProjection.apply(stores, g, events);
     }
-    const failed = results.find(([error]) => error);
+    const failed = written.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
-    const erased = events.flatMap((e) =>
+    const erasedNow = events.flatMap((e) =>
       e.type === 'UserErased' ? [e.value.metadata.aggregateId] : [],
     );
-    if (erased.length > 0) await eraseConversations(stores, keys, erased);
-    await publishProgress(stores, g, writes, events);
+    if (erasedNow.length > 0) await eraseConversations(stores, keys, erasedNow);
   },
 };
 
@@ -228,17 +229,15 @@ async function eraseConversations(stores: Stores, keys: Keys, owners: readonly s
 }
 
 /**
- * Progress (read-your-writes): after the batch is written, one PUBLISH naming each view it moved
- * and the version the view has now (contract in platform/src/view-progress.ts). A hint only: if
- * it is lost, readers wait out their bound, so a failure here never fails the batch.
+ * Progress (read-your-writes): one message naming each view the batch moved and the version it
+ * has now (contract in platform/src/view-progress.ts), with the trace of the last event that moved
+ * it (tracing on).
  */
-async function publishProgress(
-  stores: Stores,
+function progressOf(
   g: Generation,
   writes: readonly ViewWrite[],
   events: readonly ProjectedEvent[],
 ) {
-  // The trace of the last event that moved each view (tracing on), for the push that follows.
   const traces = new Map<string, string>();
   for (const event of events) {
     const traceparent = event.trace && traceHeaders(event.trace).traceparent;
@@ -248,6 +247,5 @@ async function publishProgress(
     const traceparent = traces.get(id);
     return traceparent ? [kind, id, version, traceparent] : [kind, id, version];
   });
-  const message = encodeViewProgress({ generation: g.number, views });
-  await stores.redis.publish(viewProgressChannel(g.namespace), message).catch(() => {});
+  return encodeViewProgress({ generation: g.number, views });
 }
