@@ -205,9 +205,8 @@ export class DataKeyStore {
   }
 
   /**
-   * The key in memory of its own: a 32-byte Buffer cut from Node's shared 8 KB pool would keep the
-   * whole slab alive for as long as the key is cached (a projector caching tens of thousands of
-   * keys held hundreds of MB that way).
+   * The key in memory of its own: a 32-byte Buffer cut from Node's shared 8 KB pool keeps the
+   * whole slab alive for as long as the key is cached, and a projector caches thousands.
    */
   private unwrap(keyId: string, wrapped: Buffer): Buffer {
     const key = open(this.masterKey, wrapped.subarray(0, 12), wrapped.subarray(12), keyId);
