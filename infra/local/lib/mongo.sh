@@ -38,11 +38,14 @@ secantus_build_rust() {
 secantus_install_python() {
   command -v python3 >/dev/null || apt_install python3 python3-venv
   warn "no rustup here: installing SecantusDB's Python server $SECANTUS_PY_VERSION instead (cached in $SECANTUS_PY_VENV)"
-  rm -rf "$SECANTUS_PY_VENV.tmp"
-  { python3 -m venv "$SECANTUS_PY_VENV.tmp" &&
-    "$SECANTUS_PY_VENV.tmp/bin/pip" install --quiet "SecantusDB==$SECANTUS_PY_VERSION"; } \
-    >"$LOG_DIR/mongo-provision.log" 2>&1 || die "installing SecantusDB failed, see $LOG_DIR/mongo-provision.log"
-  mv "$SECANTUS_PY_VENV.tmp" "$SECANTUS_PY_VENV"
+  # Made in place (a venv's scripts name its path); removed again if the install fails.
+  rm -rf "$SECANTUS_PY_VENV"
+  if ! { python3 -m venv "$SECANTUS_PY_VENV" &&
+    "$SECANTUS_PY_VENV/bin/pip" install --quiet "SecantusDB==$SECANTUS_PY_VERSION"; } \
+    >"$LOG_DIR/mongo-provision.log" 2>&1; then
+    rm -rf "$SECANTUS_PY_VENV"
+    die "installing SecantusDB failed, see $LOG_DIR/mongo-provision.log"
+  fi
 }
 
 mongo_provision() {
