@@ -62,6 +62,18 @@ export function contentSealedIn(event: ProjectedEvent): EncryptedText | null {
   }
 }
 
+/** The personal data an identity event carries, encrypted (email and name). */
+export function personalDataIn(event: ProjectedEvent): EncryptedText[] {
+  switch (event.type) {
+    case 'UserRegistered':
+      return [event.value.email, event.value.displayName];
+    case 'UserProfileUpdated':
+      return event.value.displayName ? [event.value.displayName] : [];
+    default:
+      return [];
+  }
+}
+
 /** Decrypts, in one round trip for the keys, these values; a value whose key is gone is undefined. */
 export async function openSealed(
   stores: Stores,

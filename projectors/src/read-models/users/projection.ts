@@ -8,24 +8,11 @@ import { physical, usersTable } from '@parley/platform/read-model-names';
 import type { UserRow } from '@parley/platform/read-models';
 import type { EncryptedText } from '@parley/schemas/generated/records';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
-import { openSealed } from '../../runtime/content.ts';
-import type {
-  Generation,
-  PostgresProjection,
-  ProjectedEvent,
-  Stores,
-} from '../../runtime/projection.ts';
+import { openSealed, personalDataIn } from '../../runtime/content.ts';
+import type { Generation, PostgresProjection, Stores } from '../../runtime/projection.ts';
 import { type FoldedUser, foldUsers, type Personal } from './fold.ts';
 
 const identity = CONTEXTS.find((c) => c.name === 'identity');
-
-/** The personal data an identity event carries, encrypted. */
-const personalDataIn = (event: ProjectedEvent) =>
-  event.type === 'UserRegistered'
-    ? [event.value.email, event.value.displayName]
-    : event.type === 'UserProfileUpdated'
-      ? [event.value.displayName]
-      : [];
 
 const isSealed = (value: Personal): value is EncryptedText =>
   value !== null && typeof value === 'object';

@@ -21,7 +21,12 @@ import {
 } from '@parley/platform/view-progress';
 import type { EncryptedText } from '@parley/schemas/generated/records';
 import { CONTEXTS } from '@parley/schemas/topics/catalogue';
-import { batchContent, openSealed } from '../../runtime/content.ts';
+import {
+  batchContent,
+  contentSealedIn,
+  openSealed,
+  personalDataIn,
+} from '../../runtime/content.ts';
 import {
   type Generation,
   type GuardedProjection,
@@ -94,24 +99,8 @@ async function loadViews(stores: Stores, keys: Keys, events: readonly ProjectedE
 }
 
 /** What a batch's events carry encrypted: personal data and what people wrote. */
-function sealedIn(events: readonly ProjectedEvent[]) {
-  return events.flatMap((e) => {
-    switch (e.type) {
-      case 'UserRegistered':
-        return [e.value.email, e.value.displayName];
-      case 'UserProfileUpdated':
-        return [e.value.displayName];
-      case 'ConversationStarted':
-      case 'ConversationRenamed':
-        return [e.value.encryptedTitle];
-      case 'UserMessagePosted':
-      case 'AssistantReplyRecorded':
-        return [e.value.encryptedText];
-      default:
-        return [];
-    }
-  });
-}
+const sealedIn = (events: readonly ProjectedEvent[]) =>
+  events.flatMap((e) => [...personalDataIn(e), contentSealedIn(e)]);
 
 /** One guarded write per view the batch moved. */
 function queueWrites(
