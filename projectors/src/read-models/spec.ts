@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import {
   type ChatEventMap,
+  type EncryptedText,
   type EventMetadata,
   type IdentityEventMap,
   identityEventTypes,
@@ -31,6 +32,16 @@ export const ids = {
   message2: '77777777-7777-4777-8777-777777777777',
   reply1: '88888888-8888-4888-8888-888888888888',
 };
+
+/**
+ * A stand-in for text encrypted under a data key (folds never open it; the specs decide what it
+ * opens to).
+ */
+export const sealedText = (text: string, keyId = 'key-1'): EncryptedText => ({
+  keyId,
+  nonce: Buffer.alloc(12),
+  ciphertext: Buffer.from(text),
+});
 
 const topicOf = (contextName: string) => {
   const context = CONTEXTS.find((c) => c.name === contextName);

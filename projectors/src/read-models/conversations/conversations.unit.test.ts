@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import type { ConversationDoc, MessageDoc } from '@parley/platform/read-models';
 import type { EncryptedText } from '@parley/schemas/generated/records';
 import { batchContent } from '../../runtime/content.ts';
-import { history, ids, MINUTE, specFor, T0 } from '../spec.ts';
+import { history, ids, MINUTE, sealedText, specFor, T0 } from '../spec.ts';
 import { foldConversations, writesOf } from './fold.ts';
 
 const docs = (...list: ConversationDoc[]) => new Map(list.map((d) => [d._id, d]));
@@ -55,14 +55,9 @@ describe('conversations projection', () => {
   });
 
   it('decrypts titles and messages with the owner’s key; a message whose key is gone has no text', () => {
-    const sealed = (text: string): EncryptedText => ({
-      keyId: 'k',
-      nonce: Buffer.alloc(12),
-      ciphertext: Buffer.from(text),
-    });
-    const title = sealed('secret title');
-    const text = sealed('secret text');
-    const lost = sealed('lost');
+    const title = sealedText('secret title');
+    const text = sealedText('secret text');
+    const lost = sealedText('lost');
     const chat = history(ids.chat1);
     const opened = new Map([
       [title, 'Trip to Lisbon'],

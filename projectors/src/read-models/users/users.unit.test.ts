@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { EncryptedText } from '@parley/schemas/generated/records';
-import { history, ids, MINUTE, specFor, T0 } from '../spec.ts';
+import { history, ids, MINUTE, sealedText, specFor, T0 } from '../spec.ts';
 import { type FoldedUser, foldUsers } from './fold.ts';
 
-const sealed = (text: string): EncryptedText => ({
-  keyId: 'key-alice',
-  nonce: Buffer.alloc(12),
-  ciphertext: Buffer.from(text),
-});
-const EMAIL = sealed('alice@example.com');
-const NAME = sealed('Alice');
-const RENAMED = sealed('Alice B.');
+const EMAIL = sealedText('alice@example.com');
+const NAME = sealedText('Alice');
+const RENAMED = sealedText('Alice B.');
 
 const spec = specFor(foldUsers);
 const rows = (...list: FoldedUser[]) => new Map(list.map((r) => [r.user_id, r]));
@@ -44,7 +38,7 @@ describe('users projection', () => {
     spec
       .given(rows(registeredRow))
       .when(
-        alice('UserProfileUpdated', { displayName: sealed('A'), locale: null }),
+        alice('UserProfileUpdated', { displayName: sealedText('A'), locale: null }),
         alice('UserProfileUpdated', { displayName: RENAMED, locale: 'pt-PT' }),
         alice('UserRoleChanged', { role: 'admin', previousRole: 'user' }),
       )

@@ -7,17 +7,12 @@ import {
 } from '@parley/platform/read-models';
 import type { EncryptedText } from '@parley/schemas/generated/records';
 import { batchContent } from '../../runtime/content.ts';
-import { history, ids, MINUTE, specFor, T0 } from '../spec.ts';
+import { history, ids, MINUTE, sealedText, specFor, T0 } from '../spec.ts';
 import { foldViews, type Views } from './fold.ts';
 
-const sealed = (text: string): EncryptedText => ({
-  keyId: 'k',
-  nonce: Buffer.alloc(12),
-  ciphertext: Buffer.from(text),
-});
-const EMAIL = sealed('alice@example.com');
-const NAME = sealed('Alice');
-const GONE = sealed('erased key');
+const EMAIL = sealedText('alice@example.com');
+const NAME = sealedText('Alice');
+const GONE = sealedText('erased key');
 const opened = new Map<EncryptedText, string | undefined>([
   [EMAIL, 'alice@example.com'],
   [NAME, 'Alice'],
