@@ -19,12 +19,37 @@ check_node() {
     die "Node.js 20.19 or later is needed, found $(node --version)"
 }
 
-# Installs npm dependencies when node_modules is missing or older than the lock file.
+# The Debian packages @confluentinc/kafka-javascript's native build needs: a C++ toolchain and the
+# headers of the libraries its bundled librdkafka links to (ADR 0030).
+KAFKA_NATIVE_PACKAGES=(build-essential python3 libssl-dev zlib1g-dev libsasl2-dev libzstd-dev liblz4-dev libcurl4-openssl-dev)
+
+# Where Node's headers are (include/node/node.h), so node-gyp builds without downloading them.
+node_headers_dir() {
+  local prefix
+  prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+  [ -f "$prefix/include/node/node.h" ] ||
+    die "Node's headers are not in $prefix/include/node: install them (Debian: libnode-dev) and re-run"
+  echo "$prefix"
+}
+
+ensure_kafka_native_build_deps() {
+  local missing=() package
+  for package in "${KAFKA_NATIVE_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+  done
+  [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+}
+
+# Installs npm dependencies when node_modules is missing or older than the lock file. The
+# librdkafka client builds from its bundled sources against the system's libraries: its default
+# install would download prebuilt binaries.
 ensure_node_modules() {
   check_node
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    step "installing npm dependencies"
-    npm ci --no-audit --no-fund --cache "$CACHE_DIR/npm" >"$LOG_DIR/npm-ci.log" 2>&1 ||
+    ensure_kafka_native_build_deps
+    step "installing npm dependencies (builds the librdkafka client once, about 2 minutes)"
+    CKJS_LINKING=dynamic npm_config_build_from_source=true npm_config_nodedir="$(node_headers_dir)" \
+      npm ci --no-audit --no-fund --cache "$CACHE_DIR/npm" >"$LOG_DIR/npm-ci.log" 2>&1 ||
       { tail -n 30 "$LOG_DIR/npm-ci.log" >&2; die "npm ci failed, see $LOG_DIR/npm-ci.log"; }
   fi
 }

@@ -9,6 +9,7 @@ import { assistantBench } from './benchmarks/assistant.ts';
 import { commandsBench } from './benchmarks/commands.ts';
 import { freshnessBench } from './benchmarks/freshness.ts';
 import { kafkaBaseline } from './benchmarks/kafka-baseline.ts';
+import { kafkaClientsBench } from './benchmarks/kafka-clients.ts';
 import { projectionsBench } from './benchmarks/projections.ts';
 import { queriesBench } from './benchmarks/queries.ts';
 import { replayBench } from './benchmarks/replay.ts';
@@ -16,6 +17,7 @@ import { benchContext } from './context.ts';
 
 const BENCHMARKS: Record<string, (context: ReturnType<typeof benchContext>) => Promise<string>> = {
   'kafka-baseline': kafkaBaseline,
+  'kafka-clients': kafkaClientsBench,
   commands: commandsBench,
   projections: projectionsBench,
   queries: queriesBench,

@@ -78,6 +78,24 @@ export function createKafka(options: KafkaOptions): Kafka {
  */
 const TRANSACTIONAL_RETRY = { initialRetryTime: 5, retries: 13 } as const;
 
+/** Retries a call that Kafka answered with a retriable protocol error kafkajs does not retry itself. */
+export async function retryConcurrentTransactions<T>(
+  call: () => Promise<T>,
+  attempts = 8,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      // kafkajs does not retry CONCURRENT_TRANSACTIONS on AddOffsetsToTxn (tulios/kafkajs#430).
+      const type = (error as { type?: string }).type;
+      if (type !== 'CONCURRENT_TRANSACTIONS' || attempt >= attempts) throw error;
+      // The coordinator is finishing the last commit, which takes milliseconds (ADR 0028).
+      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 5));
+    }
+  }
+}
+
 /** A client for transactional producers only; other clients keep the default retry timing. */
 export function createTransactionalKafka(options: Omit<KafkaOptions, 'retry'>): Kafka {
   return createKafka({ ...options, retry: { ...TRANSACTIONAL_RETRY } });

@@ -5,7 +5,12 @@
  * settles with its own batch, and every send is awaited before the next one starts, which keeps
  * the idempotent producer's sequence numbers in order.
  */
-import type { Message, Producer, RecordMetadata } from 'kafkajs';
+import type { Message, TopicMessages } from 'kafkajs';
+
+/** What the batcher needs of a producer: one request for many topics' messages. */
+export interface BatchProducer {
+  sendBatch(batch: { acks: -1 | 0 | 1; topicMessages: TopicMessages[] }): Promise<unknown>;
+}
 
 interface Queued {
   topic: string;
@@ -15,7 +20,7 @@ interface Queued {
 }
 
 export interface SendBatcherOptions {
-  producer: Producer;
+  producer: BatchProducer;
   acks?: -1 | 0 | 1;
   maxMessages?: number;
 }
@@ -75,7 +80,7 @@ export class SendBatcher {
     }
   }
 
-  private sendBatch(batch: readonly Queued[]): Promise<RecordMetadata[]> {
+  private sendBatch(batch: readonly Queued[]): Promise<unknown> {
     const byTopic = new Map<string, Message[]>();
     for (const { topic, message } of batch) {
       const messages = byTopic.get(topic) ?? [];

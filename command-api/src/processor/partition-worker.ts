@@ -10,6 +10,7 @@ import {
   type Kafka,
   type KafkaMessage,
   type Producer,
+  retryConcurrentTransactions,
 } from '@parley/platform/kafka';
 import type { Logger } from '@parley/platform/logger';
 import {
@@ -53,21 +54,6 @@ export interface WorkerOptions {
  * each at most) can have outcomes that never reached Redis.
  */
 export const REPUBLISHED_STATE_RECORDS = 500;
-
-/** Retries a call that Kafka answered with a retriable protocol error kafkajs does not retry itself. */
-async function retryConcurrentTransactions<T>(call: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      // kafkajs does not retry CONCURRENT_TRANSACTIONS on AddOffsetsToTxn (tulios/kafkajs#430).
-      const type = (error as { type?: string }).type;
-      if (type !== 'CONCURRENT_TRANSACTIONS' || attempt >= attempts) throw error;
-      // The coordinator is finishing the last commit, which takes milliseconds (ADR 0028).
-      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 5));
-    }
-  }
-}
 
 export class PartitionWorker {
   readonly transactionalId: string;
