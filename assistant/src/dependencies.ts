@@ -1,5 +1,6 @@
 import { startLagMonitor } from '@parley/platform/consumer-lag';
-import { connectKafka, createProducer } from '@parley/platform/kafka';
+import { connectKafka } from '@parley/platform/kafka';
+import { connectCommandSender } from '@parley/platform/kafka-platformatic';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import { DataKeyStore, PersonalDataCipher, parseMasterKey } from '@parley/platform/personal-data';
@@ -8,7 +9,6 @@ import { namespaceOf } from '@parley/platform/read-model-names';
 import { closeRedis, connectRedis, createRedis } from '@parley/platform/redis';
 import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
-import { SendBatcher } from '@parley/platform/send-batcher';
 import { consumersCheck, superviseConsumer } from '@parley/platform/supervised-consumer';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
@@ -67,8 +67,7 @@ export async function createDependencies({
   });
   const measured = assistantMetrics(metrics, () => caller.breakerState());
   counted = () => measured.modelCalls.inc();
-  const producer = createProducer(kafka.kafka, { idempotent: true });
-  await producer.connect();
+  const commands = connectCommandSender(config, 'assistant');
   const cipher = new PersonalDataCipher(
     new DataKeyStore(postgres.pool, parseMasterKey(config.PII_MASTER_KEY)),
   );
@@ -87,7 +86,7 @@ export async function createDependencies({
       const started = await startReactor({
         kafka: kafka.kafka,
         serde,
-        sender: new SendBatcher({ producer, acks: -1 }),
+        sender: commands.sender,
         redis: redis.redis,
         subscriber,
         cipher,
@@ -135,7 +134,7 @@ export async function createDependencies({
     resources: [
       { name: 'consumer-lag', close: async () => lag.stop() },
       { name: 'reactor', close: () => reactor.stop() },
-      { name: 'command-producer', close: () => producer.disconnect() },
+      commands.resource,
       kafka.resource,
       postgres.resource,
       redis.resource,

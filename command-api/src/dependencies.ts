@@ -1,11 +1,6 @@
 import { startLagMonitor } from '@parley/platform/consumer-lag';
-import {
-  type Admin,
-  connectKafka,
-  createProducer,
-  type Kafka,
-  type Producer,
-} from '@parley/platform/kafka';
+import { type Admin, connectKafka, type Kafka } from '@parley/platform/kafka';
+import { connectCommandSender } from '@parley/platform/kafka-platformatic';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import { migrate } from '@parley/platform/migrate';
@@ -17,7 +12,6 @@ import { type Guard, guard } from '@parley/platform/resilience';
 import { RevokedUsers } from '@parley/platform/revocations';
 import type { Dependencies } from '@parley/platform/run-service';
 import { connectSchemaRegistry } from '@parley/platform/schema-registry';
-import { SendBatcher } from '@parley/platform/send-batcher';
 import { consumersCheck, superviseConsumer } from '@parley/platform/supervised-consumer';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
 import { AvroSerde } from '@parley/schemas/serde/serde';
@@ -37,7 +31,6 @@ import { OutcomeWaiter } from './outcomes/outcome-waiter.ts';
 export interface CommandApiDependencies extends Dependencies {
   kafka: Kafka;
   admin: Admin;
-  producer: Producer;
   pool: Pool;
   redis: Redis;
   redisGuard: Guard;
@@ -90,10 +83,7 @@ export async function createDependencies({
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
   });
-  const producer = createProducer(kafka.kafka, { idempotent: true, maxInFlightRequests: 5 });
-  producer
-    .connect()
-    .catch((error: unknown) => log.warn({ err: error }, 'command producer not connected yet'));
+  const commands = connectCommandSender(config, 'command-api');
   const kafkaGuard = guard({
     code: 'COMMANDS_UNAVAILABLE',
     detail: 'Commands cannot be accepted right now; retry shortly with the same Idempotency-Key',
@@ -123,7 +113,7 @@ export async function createDependencies({
     }),
   );
   const gateway = new CommandGateway({
-    sender: new SendBatcher({ producer }),
+    sender: commands.sender,
     kafka: kafkaGuard,
     idempotencyKeys: new IdempotencyKeys(redis.redis, redisGuard, log),
     serde: new AvroSerde(registry.registry, schemas),
@@ -174,7 +164,6 @@ export async function createDependencies({
   return {
     kafka: kafka.kafka,
     admin: kafka.admin,
-    producer,
     pool: postgres.pool,
     redis: redis.redis,
     redisGuard,
@@ -212,7 +201,7 @@ export async function createDependencies({
       { name: 'consumer-lag', close: async () => lag.stop() },
       { name: 'revoked-users', close: async () => revoked.stop() },
       { name: 'identity-store-sync', close: () => sync.stop() },
-      { name: 'command-producer', close: () => producer.disconnect() },
+      commands.resource,
       { name: 'outcome-subscriber', close: () => closeRedis(subscriber) },
       kafka.resource,
       postgres.resource,

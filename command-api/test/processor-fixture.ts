@@ -111,7 +111,6 @@ export async function processorFixture(partitions = 3) {
         syncGroupId: `${topicPrefix}identity-store`,
       });
       if (awaitOutcomes) await deps.waiter.start();
-      await deps.producer.connect();
       const app = await buildApp({
         config: apiConfig,
         log: quietLogger(),

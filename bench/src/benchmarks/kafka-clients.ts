@@ -35,9 +35,11 @@ import {
   librdkafkaVersion,
 } from '@parley/platform/kafka-librdkafka';
 import {
+  batchProducerOf,
   createPlatformaticConsumer,
   createPlatformaticProducer,
   type PlatformaticProducer,
+  platformaticRecord,
 } from '@parley/platform/kafka-platformatic';
 import { createLogger } from '@parley/platform/logger';
 import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
@@ -134,21 +136,6 @@ function librdkafkaRecord(message: Message) {
   return { key: message.key ?? null, value: message.value, headers, partition: message.partition };
 }
 
-/** platformatic's records: Buffers throughout, headers as a map. */
-function platformaticRecord(topic: string, message: Message, partition?: number) {
-  const headers = new Map<Buffer, Buffer>();
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    if (value !== undefined) headers.set(Buffer.from(name), Buffer.from(value as string | Buffer));
-  }
-  return {
-    topic,
-    key: Buffer.from(message.key as string | Buffer),
-    value: message.value as Buffer,
-    headers,
-    ...(partition === undefined ? {} : { partition }),
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // send: the command API's send
 
@@ -206,17 +193,7 @@ async function sendProducer(
     };
   }
   const producer = createPlatformaticProducer({ brokers: clients.brokers, clientId: 'bench' });
-  return {
-    producer: {
-      sendBatch: ({ topicMessages }) =>
-        producer.send({
-          messages: topicMessages.flatMap((t) =>
-            t.messages.map((m) => platformaticRecord(t.topic, m)),
-          ),
-        }),
-    },
-    close: () => producer.close(),
-  };
+  return { producer: batchProducerOf(producer), close: () => producer.close() };
 }
 
 // ---------------------------------------------------------------------------------------------
