@@ -16,8 +16,25 @@ import { validMessage, validTitle } from './content.ts';
 import { MESSAGE_MAX_LENGTH, TITLE_MAX_LENGTH } from './conversation.ts';
 import type { Quotas } from './quotas.ts';
 
-const idParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const title = Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH });
+
+// What the commands benchmark sends, exported so its peer (bench/src/peer) validates it the same.
+export const idParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+export const startConversationBody = Type.Optional(
+  Type.Object({ title: Type.Optional(title) }, { additionalProperties: false }),
+);
+export const postMessageBody = Type.Object(
+  {
+    // Tab and line breaks allowed; other control characters refused (platform text-input).
+    text: Type.String({
+      minLength: 1,
+      maxLength: MESSAGE_MAX_LENGTH,
+      'x-text': 'multiline',
+    }),
+    messageId: Type.Optional(Type.String({ format: 'uuid' })),
+  },
+  { additionalProperties: false },
+);
 
 const messageParams = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -42,9 +59,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
         tags: ['conversations'],
         summary: 'Start a conversation (without a title, the assistant proposes one)',
         headers: commandHeaders,
-        body: Type.Optional(
-          Type.Object({ title: Type.Optional(title) }, { additionalProperties: false }),
-        ),
+        body: startConversationBody,
         response: commandResponses(201),
       },
     },
@@ -102,18 +117,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Post a message to the assistant',
         headers: commandHeaders,
         params: idParams,
-        body: Type.Object(
-          {
-            // Tab and line breaks allowed; other control characters refused (platform text-input).
-            text: Type.String({
-              minLength: 1,
-              maxLength: MESSAGE_MAX_LENGTH,
-              'x-text': 'multiline',
-            }),
-            messageId: Type.Optional(Type.String({ format: 'uuid' })),
-          },
-          { additionalProperties: false },
-        ),
+        body: postMessageBody,
         response: commandResponses(201),
       },
     },
