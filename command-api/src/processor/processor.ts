@@ -47,6 +47,14 @@ export interface CommandProcessor {
  */
 export const MAX_COMMANDS_PER_TRANSACTION = 50;
 
+/**
+ * Partitions whose batches are processed at once. kafkajs fetches again only when every batch of
+ * the last fetch is done, so with fewer workers than busy partitions each fetch took several
+ * transactions' time and commands waited for other partitions' turns; every partition an instance
+ * can own gets a worker (each has its own transactional producer, so nothing is shared).
+ */
+export const PARTITIONS_IN_FLIGHT = 64;
+
 const publishPolicy = retry(handleAll, {
   maxAttempts: 5,
   backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 2000 }),
@@ -233,7 +241,7 @@ export async function startCommandProcessor(options: ProcessorOptions): Promise<
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 4,
+    partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
       const context = byTopic.get(batch.topic);
