@@ -250,7 +250,13 @@ export async function startParley(context: BenchContext, options: ParleyOptions)
     );
     const commandApi = await start(
       'command-api/src/server.ts',
-      { ...keyEnv, COMMAND_OUTCOME_WAIT_MS: '10000' },
+      {
+        ...keyEnv,
+        COMMAND_OUTCOME_WAIT_MS: '10000',
+        // Each benchmark user posts far more than a day's quota: quotas are not what these measure.
+        QUOTA_MESSAGES_PER_DAY: 'user=1000000000',
+        QUOTA_TOKENS_PER_DAY: 'user=1000000000',
+      },
       'command-api',
     );
     const projectors = await start(
