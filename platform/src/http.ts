@@ -17,6 +17,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError, PROBLEM_CONTENT_TYPE, problem, titleFor } from './errors.ts';
@@ -91,7 +92,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     },
     // One access line per request (onResponse below) instead of Fastify's two with the whole
     // request and response objects.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Errors before routing (a path parameter over its length, a malformed URL) and Node's own
