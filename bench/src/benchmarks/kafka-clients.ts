@@ -222,28 +222,102 @@ function eventsFor(run: RelayRun, count: number, partition: number): Message[] {
   }));
 }
 
+/** Made on first use for a partition, kept for the run, closed together. */
+function perPartition<P>(
+  make: (partition: number) => Promise<P>,
+  close: (made: P) => Promise<void>,
+) {
+  const made = new Map<number, Promise<P>>();
+  return {
+    of(partition: number): Promise<P> {
+      let one = made.get(partition);
+      if (!one) {
+        one = make(partition);
+        made.set(partition, one);
+      }
+      return one;
+    },
+    closeAll: () =>
+      Promise.all([...made.values()].map(async (one) => close(await one).catch(() => {}))),
+  };
+}
+
+interface KafkajsShapedBatch {
+  batch: { partition: number; messages: ReadonlyArray<{ offset: string }> };
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+}
+
+/**
+ * The eachBatch of both KafkaJS-shaped clients: one transaction (`commit`) per chunk of a
+ * partition's batch, its offset resolved after it, until RELAY_COMMANDS are relayed.
+ */
+function relayBatches(
+  commit: (partition: number, nextOffset: string, events: number) => Promise<void>,
+) {
+  let relayed = 0;
+  const done = deferred();
+  return {
+    eachBatch: async ({ batch, resolveOffset, heartbeat }: KafkajsShapedBatch) => {
+      for (const chunk of chunks(batch.messages)) {
+        const last = chunk.at(-1)?.offset as string;
+        try {
+          await commit(batch.partition, String(Number(last) + 1), chunk.length);
+        } catch (error) {
+          done.reject(error);
+          throw error;
+        }
+        resolveOffset(last);
+        await heartbeat();
+        relayed += chunk.length;
+        if (relayed >= RELAY_COMMANDS) done.resolve();
+      }
+    },
+    finished: async () => {
+      await done.promise;
+      return { messages: relayed };
+    },
+  };
+}
+
 async function relayKafkajs(clients: Clients, run: RelayRun) {
-  const producers = new Map<number, ReturnType<typeof createProducer>>();
-  const producerOf = async (partition: number) => {
-    let producer = producers.get(partition);
-    if (!producer) {
-      producer = createProducer(clients.transactional, {
+  const producers = perPartition(
+    async (partition) => {
+      const producer = createProducer(clients.transactional, {
         transactionalId: `${run.groupId}.${partition}`,
         idempotent: true,
         maxInFlightRequests: 1,
       });
       await producer.connect();
-      producers.set(partition, producer);
-    }
-    return producer;
-  };
+      return producer;
+    },
+    (producer) => producer.disconnect(),
+  );
   const consumer = clients.kafkajs.consumer({
     groupId: run.groupId,
     readUncommitted: false,
     maxBytesPerPartition: 1024 * 1024,
   });
-  let relayed = 0;
-  const done = deferred();
+  const relay = relayBatches(async (partition, offset, events) => {
+    const transaction = await (await producers.of(partition)).transaction();
+    try {
+      await transaction.send({
+        topic: run.output,
+        acks: -1,
+        messages: eventsFor(run, events, partition),
+      });
+      await retryConcurrentTransactions(() =>
+        transaction.sendOffsets({
+          consumerGroupId: run.groupId,
+          topics: [{ topic: run.input, partitions: [{ partition, offset }] }],
+        }),
+      );
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => {});
+      throw error;
+    }
+  });
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [run.input], fromBeginning: true });
@@ -251,55 +325,19 @@ async function relayKafkajs(clients: Clients, run: RelayRun) {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: PARTITIONS,
-      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-        const producer = await producerOf(batch.partition);
-        for (const chunk of chunks(batch.messages)) {
-          const last = chunk.at(-1)?.offset as string;
-          const transaction = await producer.transaction();
-          try {
-            await transaction.send({
-              topic: run.output,
-              acks: -1,
-              messages: eventsFor(run, chunk.length, batch.partition),
-            });
-            await retryConcurrentTransactions(() =>
-              transaction.sendOffsets({
-                consumerGroupId: run.groupId,
-                topics: [
-                  {
-                    topic: run.input,
-                    partitions: [{ partition: batch.partition, offset: String(Number(last) + 1) }],
-                  },
-                ],
-              }),
-            );
-            await transaction.commit();
-          } catch (error) {
-            await transaction.abort().catch(() => {});
-            done.reject(error);
-            throw error;
-          }
-          resolveOffset(last);
-          await heartbeat();
-          relayed += chunk.length;
-          if (relayed >= RELAY_COMMANDS) done.resolve();
-        }
-      },
+      eachBatch: relay.eachBatch,
     });
-    await done.promise;
-    return { messages: relayed };
+    return await relay.finished();
   } finally {
     await consumer.disconnect();
-    await Promise.all([...producers.values()].map((p) => p.disconnect()));
+    await producers.closeAll();
   }
 }
 
 async function relayLibrdkafka(clients: Clients, run: RelayRun) {
-  const producers = new Map<number, LibrdkafkaProducer>();
-  const producerOf = async (partition: number) => {
-    let producer = producers.get(partition);
-    if (!producer) {
-      producer = clients.librdkafka.producer({
+  const producers = perPartition(
+    async (partition) => {
+      const producer: LibrdkafkaProducer = clients.librdkafka.producer({
         kafkaJS: {
           transactionalId: `${run.groupId}.${partition}`,
           idempotent: true,
@@ -307,10 +345,10 @@ async function relayLibrdkafka(clients: Clients, run: RelayRun) {
         },
       });
       await producer.connect();
-      producers.set(partition, producer);
-    }
-    return producer;
-  };
+      return producer;
+    },
+    (producer) => producer.disconnect(),
+  );
   const consumer: LibrdkafkaConsumer = clients.librdkafka.consumer({
     kafkaJS: {
       groupId: run.groupId,
@@ -320,78 +358,55 @@ async function relayLibrdkafka(clients: Clients, run: RelayRun) {
     },
     'js.consumer.max.batch.size': -1,
   });
-  let relayed = 0;
-  const done = deferred();
+  const relay = relayBatches(async (partition, offset, events) => {
+    const transaction = await (await producers.of(partition)).transaction();
+    try {
+      await transaction.send({
+        topic: run.output,
+        messages: eventsFor(run, events, partition).map(librdkafkaRecord),
+      });
+      // librdkafka takes the group from a joined consumer, not from a group id.
+      await transaction.sendOffsets({
+        consumer,
+        topics: [{ topic: run.input, partitions: [{ partition, offset }] }],
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => {});
+      throw error;
+    }
+  });
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [run.input] });
     await consumer.run({
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: PARTITIONS,
-      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-        const producer = await producerOf(batch.partition);
-        for (const chunk of chunks(batch.messages)) {
-          const last = chunk.at(-1)?.offset as string;
-          const transaction = await producer.transaction();
-          try {
-            await transaction.send({
-              topic: run.output,
-              messages: eventsFor(run, chunk.length, batch.partition).map(librdkafkaRecord),
-            });
-            await transaction.sendOffsets({
-              consumer,
-              topics: [
-                {
-                  topic: run.input,
-                  partitions: [{ partition: batch.partition, offset: String(Number(last) + 1) }],
-                },
-              ],
-            });
-            await transaction.commit();
-          } catch (error) {
-            await transaction.abort().catch(() => {});
-            done.reject(error);
-            throw error;
-          }
-          resolveOffset(last);
-          await heartbeat();
-          relayed += chunk.length;
-          if (relayed >= RELAY_COMMANDS) done.resolve();
-        }
-      },
+      eachBatch: relay.eachBatch,
     });
-    await done.promise;
-    return { messages: relayed };
+    return await relay.finished();
   } finally {
     await consumer.disconnect();
-    await Promise.all([...producers.values()].map((p) => p.disconnect()));
+    await producers.closeAll();
   }
 }
 
-async function relayPlatformatic(
-  clients: Clients,
-  run: RelayRun,
-  perPartition: Map<number, number>,
-) {
-  const producers = new Map<number, PlatformaticProducer>();
+async function relayPlatformatic(clients: Clients, run: RelayRun, written: Map<number, number>) {
+  const producers = perPartition(
+    async (partition): Promise<PlatformaticProducer> =>
+      createPlatformaticProducer({
+        brokers: clients.brokers,
+        clientId: 'bench',
+        transactionalId: `${run.groupId}.${partition}`,
+        retryDelayMs: PLATFORMATIC_TRANSACTION_RETRY_MS,
+      }),
+    (producer) => producer.close(),
+  );
   const consumer = createPlatformaticConsumer({
     brokers: clients.brokers,
     clientId: 'bench',
     groupId: run.groupId,
   });
-  const producerOf = (partition: number) => {
-    let producer = producers.get(partition);
-    if (!producer) {
-      producer = createPlatformaticProducer({
-        brokers: clients.brokers,
-        clientId: 'bench',
-        transactionalId: `${run.groupId}.${partition}`,
-        retryDelayMs: PLATFORMATIC_TRANSACTION_RETRY_MS,
-      });
-      producers.set(partition, producer);
-    }
-    return producer;
-  };
   type Consumed =
     Awaited<ReturnType<typeof consumer.consume>> extends AsyncIterable<infer M> ? M : never;
   // A partition's transactions one after another; partitions side by side.
@@ -401,7 +416,7 @@ async function relayPlatformatic(
   let relayed = 0;
   let failed: unknown;
   const commit = async (partition: number, chunk: Consumed[]) => {
-    const transaction = await producerOf(partition).beginTransaction();
+    const transaction = await (await producers.of(partition)).beginTransaction();
     try {
       await transaction.addConsumer(consumer);
       await transaction.send({
@@ -433,7 +448,7 @@ async function relayPlatformatic(
       buffers.set(partition, buffer);
       const count = (seen.get(partition) ?? 0) + 1;
       seen.set(partition, count);
-      if (buffer.length === EVENTS_PER_TRANSACTION || count === perPartition.get(partition)) {
+      if (buffer.length === EVENTS_PER_TRANSACTION || count === written.get(partition)) {
         buffers.set(partition, []);
         const tail = (tails.get(partition) ?? Promise.resolve()).then(() =>
           commit(partition, buffer),
@@ -450,7 +465,7 @@ async function relayPlatformatic(
   } finally {
     await stream.close().catch(() => {});
     await closeForcibly(consumer);
-    await Promise.all([...producers.values()].map((p) => p.close().catch(() => {})));
+    await producers.closeAll();
   }
 }
 
@@ -603,7 +618,7 @@ export async function kafkaClientsBench(context: BenchContext) {
       (_, i) => events[i % events.length] as Message,
     );
     await writeTransactionally(clients.transactional, topics.consume, consumeInput, 500);
-    const perPartition = new Map(
+    const writtenPerPartition = new Map(
       (await admin.fetchTopicOffsets(topics.relayIn)).map((p) => [
         p.partition,
         Number(p.high) - Number(p.low),
@@ -640,7 +655,7 @@ export async function kafkaClientsBench(context: BenchContext) {
               ? relayKafkajs(clients, run)
               : client === 'librdkafka'
                 ? relayLibrdkafka(clients, run)
-                : relayPlatformatic(clients, run, perPartition),
+                : relayPlatformatic(clients, run, writtenPerPartition),
           ),
           PATH_TIMEOUT_MS,
           `relay ${client}`,
