@@ -28,7 +28,7 @@ node_headers_dir() {
   local prefix
   prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
   [ -f "$prefix/include/node/node.h" ] ||
-    die "Node's headers are not in $prefix/include/node: install them (Debian: libnode-dev) and re-run"
+    die "Node's headers are not in $prefix/include/node: install them (Debian's nodejs package has them) and re-run"
   echo "$prefix"
 }
 

@@ -18,16 +18,14 @@ export type {
 /** The version of librdkafka the module was built with (for benchmark results). */
 export const librdkafkaVersion: string = confluent.librdkafkaVersion;
 
-const LEVELS = ['nothing', 'error', 'warn', 'info', 'debug'] as const;
-
 export function createLibrdkafka(options: {
   brokers: string[];
   clientId: string;
   log: Logger;
 }): KafkaJS.Kafka {
   const log = options.log.child({ component: 'librdkafka' });
-  const write = (level: (typeof LEVELS)[number]) => (message: string, extra?: object) =>
-    level === 'nothing' ? undefined : log[level](extra ?? {}, message);
+  const write = (level: 'error' | 'warn' | 'info' | 'debug') => (message: string, extra?: object) =>
+    log[level](extra ?? {}, message);
   return new confluent.KafkaJS.Kafka({
     kafkaJS: {
       brokers: options.brokers,

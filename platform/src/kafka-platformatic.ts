@@ -60,8 +60,10 @@ const bytes = (value: string | Buffer) => (Buffer.isBuffer(value) ? value : Buff
 export function platformaticRecord(topic: string, message: Message, partition?: number) {
   const headers = new Map<Buffer, Buffer>();
   for (const [name, value] of Object.entries(message.headers ?? {})) {
-    // kafkajs leaves a header without a value out; so does this.
-    if (value !== undefined) headers.set(Buffer.from(name), bytes(value as string | Buffer));
+    // kafkajs leaves a header without a value out; so does this. A map holds one value a name.
+    if (value === undefined) continue;
+    if (Array.isArray(value)) throw new Error(`header ${name} repeated: not sent through ${topic}`);
+    headers.set(Buffer.from(name), bytes(value));
   }
   const { key, value } = message;
   // Parley sends no tombstones through this producer (commands always have a value).
