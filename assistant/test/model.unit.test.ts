@@ -58,6 +58,23 @@ describe('the offline model', () => {
     assert.ok(first >= 140, `first token after ${first} ms`);
     assert.ok(total >= 150 + (count - 1) * 9, `${count} tokens in ${total} ms`);
   });
+
+  it('keeps its pace on its own clock: a caller that was busy gets the tokens due at once', async () => {
+    const model = offlineModel({ tokensPerSecond: 100, firstTokenMs: 50 });
+    const started = performance.now();
+    const result = streamText({ model, messages: [ask], maxRetries: 0 });
+    let count = 0;
+    for await (const _ of result.textStream) {
+      // The caller's event loop is held up for 200 ms after the first token, as under load.
+      if (count === 0) while (performance.now() - started < 250);
+      count += 1;
+    }
+    const total = performance.now() - started;
+    const onItsClock = 50 + (count - 1) * 10;
+    // Paced from the last token read, the 200 ms would be added to the reply's end.
+    assert.ok(total < onItsClock + 150, `${count} tokens in ${total} ms (due by ${onItsClock})`);
+    assert.ok(total >= onItsClock - 5, `${count} tokens in ${total} ms, before they were due`);
+  });
 });
 
 describe('a guarded reply', () => {

@@ -3,9 +3,11 @@
  * every test work without a network or a key. It implements the `ai` SDK's language model
  * specification (V3), so the reactor calls it exactly as it calls a real provider: `streamText`
  * gets a first token after `firstTokenMs`, then one word at a time at `tokensPerSecond`, then
- * usage (words in, words out). The same prompt always gives the same reply. Two behaviours stand
- * in for a broken provider: `fail` (refuses every call, retryable) and `stall` (never sends a
- * first token).
+ * usage (words in, words out). The pace is kept on the model's own clock from the call, as a
+ * remote provider keeps it: a caller whose event loop runs late gets the tokens already due at
+ * once, instead of every later token being pushed back by its lateness. The same prompt always
+ * gives the same reply. Two behaviours stand in for a broken provider: `fail` (refuses every
+ * call, retryable) and `stall` (never sends a first token).
  */
 import {
   APICallError,
@@ -135,15 +137,20 @@ export function offlineModel(options: OfflineModelOptions): LanguageModelV3 {
       const reply = words(offlineReply(lastUserText(call)));
       const limit = call.maxOutputTokens ?? reply.length;
       const signal = call.abortSignal;
+      const asked = performance.now();
+      /** How long until token `n` is due: on the model's clock, not after the last one was read. */
+      const untilToken = (n: number) =>
+        Math.max(0, asked + options.firstTokenMs + n * msPerToken - performance.now());
       let sent = 0;
       const stream = new ReadableStream<LanguageModelV3StreamPart>({
         async start(controller) {
           try {
             controller.enqueue({ type: 'stream-start', warnings: [] });
-            await pause(behaviour === 'stall' ? 2 ** 31 - 1 : options.firstTokenMs, signal);
+            await pause(behaviour === 'stall' ? 2 ** 31 - 1 : untilToken(0), signal);
             controller.enqueue({ type: 'text-start', id: 'text-0' });
             for (const word of reply.slice(0, limit)) {
-              if (sent > 0) await pause(msPerToken, signal);
+              // Tokens already due (a busy caller came late) go at once, as a provider's would.
+              if (sent > 0 && untilToken(sent) > 0) await pause(untilToken(sent), signal);
               controller.enqueue({
                 type: 'text-delta',
                 id: 'text-0',
