@@ -141,6 +141,9 @@ export function offlineModel(options: OfflineModelOptions): LanguageModelV3 {
       /** How long until token `n` is due: on the model's clock, not after the last one was read. */
       const untilToken = (n: number) =>
         Math.max(0, asked + options.firstTokenMs + n * msPerToken - performance.now());
+      // Tokens already due (a busy caller came late) go at once, as a provider's would.
+      const tokenDue = (n: number) =>
+        untilToken(n) > 0 ? pause(untilToken(n), signal) : undefined;
       let sent = 0;
       const stream = new ReadableStream<LanguageModelV3StreamPart>({
         async start(controller) {
@@ -149,8 +152,7 @@ export function offlineModel(options: OfflineModelOptions): LanguageModelV3 {
             await pause(behaviour === 'stall' ? 2 ** 31 - 1 : untilToken(0), signal);
             controller.enqueue({ type: 'text-start', id: 'text-0' });
             for (const word of reply.slice(0, limit)) {
-              // Tokens already due (a busy caller came late) go at once, as a provider's would.
-              if (sent > 0 && untilToken(sent) > 0) await pause(untilToken(sent), signal);
+              if (sent > 0) await tokenDue(sent);
               controller.enqueue({
                 type: 'text-delta',
                 id: 'text-0',
