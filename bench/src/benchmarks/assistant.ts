@@ -7,8 +7,9 @@
  * a message (201), waits for the reply's first `reply-delta` and then its `reply-finished`.
  *
  * Baselines, same run: the bare `ai` SDK streaming the same offline model in this one process
- * (`streamText`, nothing around it) at the same numbers of concurrent replies; and raw Kafka
- * produce -> consume latency (the first-token target is read against its p99).
+ * (`streamText`, nothing around it) at the same numbers of concurrent replies, each level's right
+ * before Parley's; and raw Kafka produce -> consume latency (the first-token target is read
+ * against its p99).
  */
 import { randomUUID } from 'node:crypto';
 import { createKafka } from '@parley/platform/kafka';
@@ -172,13 +173,7 @@ async function throughParley(parley: Parley, conversations: number, seconds: num
 
 export async function assistantBench(context: BenchContext) {
   const seconds = context.seconds ?? SECONDS;
-  process.stderr.write('assistant: bare ai SDK baseline\n');
   const baseline = [];
-  for (const level of LEVELS) {
-    const result = await bareSdk(level, seconds);
-    baseline.push(result);
-    process.stderr.write(`assistant: bare SDK at ${level}: ${result.repliesPerSec} replies/s\n`);
-  }
   const parley = await startParley(context, {
     label: 'a',
     partitions: PARTITIONS,
@@ -191,7 +186,12 @@ export async function assistantBench(context: BenchContext) {
   });
   try {
     const levels = [];
+    // Each level's baseline right before it (Parley's processes idle meanwhile): this machine
+    // drifts by a fifth within minutes, so a ratio compares like with like.
     for (const level of LEVELS) {
+      const bare = await bareSdk(level, seconds);
+      baseline.push(bare);
+      process.stderr.write(`assistant: bare SDK at ${level}: ${bare.repliesPerSec} replies/s\n`);
       const result = await throughParley(parley, level, seconds);
       levels.push(result);
       process.stderr.write(
