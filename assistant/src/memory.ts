@@ -69,6 +69,14 @@ function upTo(turns: StoredTurn[], messageId: string): StoredTurn[] {
   return at < 0 ? turns : turns.slice(0, at + 1);
 }
 
+/** A turn to keep, under the version of the event that recorded it. */
+export interface Keeping {
+  version: number;
+  turn: StoredTurn;
+}
+
+type Chain = ReturnType<Redis['pipeline']>;
+
 export class ConversationMemory {
   constructor(
     private readonly redis: Redis,
@@ -94,37 +102,36 @@ export class ConversationMemory {
 
   /** Keeps a turn under the version of the event that recorded it (a replay writes it again). */
   async remember(conversationId: string, version: number, turn: StoredTurn): Promise<void> {
-    const key = this.key('turns', conversationId);
-    const field = String(version).padStart(10, '0');
-    const [, , size] = ((await this.redis
-      .multi()
-      .hset(key, field, toWire(turn))
-      .expire(key, MEMORY_SECONDS)
-      .hlen(key)
-      .exec()) ?? []) as Array<[Error | null, unknown]>;
-    const count = Number(size?.[1] ?? 0);
-    if (count > MEMORY_TURNS) {
-      const fields = (await this.redis.hkeys(key)).sort();
-      await this.redis.hdel(key, ...fields.slice(0, count - MEMORY_TURNS));
-    }
+    const results = await this.keep(this.redis.multi(), conversationId, { version, turn }).exec();
+    await this.trim(conversationId, Number(results?.[2]?.[1] ?? 0));
   }
 
   /**
    * What answering a message needs, in one round trip: whether its reply was sent already, the
    * conversation's owner and title state, its turns up to the message, and whether the user
-   * stopped it before it began (`stopKey`).
+   * stopped it before it began (`stopKey`). With `keeping`, the message's own turn is kept first
+   * in the same transaction (a new message: one round trip instead of two before the model call).
    */
-  async forAnswer(conversationId: string, messageId: string, commandId: string, stopKey: string) {
-    const results = ((await this.redis
-      .pipeline()
+  async forAnswer(
+    conversationId: string,
+    messageId: string,
+    commandId: string,
+    stopKey: string,
+    keeping?: Keeping,
+  ) {
+    const chain = keeping
+      ? this.keep(this.redis.multi(), conversationId, keeping)
+      : this.redis.pipeline();
+    const all = ((await chain
       .exists(this.key('recorded', commandId))
       .hmget(this.key('conversation', conversationId), 'owner', 'titled')
       .hgetall(this.key('turns', conversationId))
       .exists(stopKey)
       .exec()) ?? []) as Array<[Error | null, unknown]>;
-    const failed = results.find(([error]) => error);
+    const failed = all.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
-    const [recorded, about, turns, stopped] = results.map(([, value]) => value);
+    if (keeping) await this.trim(conversationId, Number(all[2]?.[1] ?? 0));
+    const [recorded, about, turns, stopped] = all.slice(keeping ? 3 : 0).map(([, value]) => value);
     const [owner, titled] = (about as Array<string | null>) ?? [];
     return {
       recorded: recorded === 1,
@@ -133,6 +140,23 @@ export class ConversationMemory {
       turns: upTo(parseTurns((turns as Record<string, string>) ?? {}), messageId),
       stopped: stopped === 1,
     };
+  }
+
+  /** Queues the keeping of a turn on `chain`: three replies, the last the number of turns. */
+  private keep(chain: Chain, conversationId: string, { version, turn }: Keeping): Chain {
+    const key = this.key('turns', conversationId);
+    return chain
+      .hset(key, String(version).padStart(10, '0'), toWire(turn))
+      .expire(key, MEMORY_SECONDS)
+      .hlen(key);
+  }
+
+  /** The oldest turns dropped once there are more than MEMORY_TURNS. */
+  private async trim(conversationId: string, count: number): Promise<void> {
+    if (count <= MEMORY_TURNS) return;
+    const key = this.key('turns', conversationId);
+    const fields = (await this.redis.hkeys(key)).sort();
+    await this.redis.hdel(key, ...fields.slice(0, count - MEMORY_TURNS));
   }
 
   async forget(conversationId: string): Promise<void> {

@@ -35,7 +35,7 @@ import type { ChatEventMap, CommandMetadata, RecordMap } from '@parley/schemas/g
 import { commandRecord } from '@parley/schemas/serde/command-record';
 import type { AvroSerde } from '@parley/schemas/serde/serde';
 import { generateText, type LanguageModel } from 'ai';
-import type { ConversationMemory, StoredTurn } from './memory.ts';
+import type { ConversationMemory, Keeping, StoredTurn } from './memory.ts';
 import type { AssistantMetrics } from './metrics.ts';
 import { type ModelCaller, type Reply, ReplyFailed } from './model/model-call.ts';
 import { PartitionProgress } from './partition-progress.ts';
@@ -328,7 +328,7 @@ export async function startReactor(options: ReactorOptions) {
     messageId: string,
     attempt: number,
     event: ChatEvent,
-    authorId?: string,
+    asked?: { authorId: string; keeping: Keeping },
   ) => {
     const { metadata } = event.value;
     const about = await memory.forAnswer(
@@ -336,9 +336,10 @@ export async function startReactor(options: ReactorOptions) {
       messageId,
       recordCommandIdOf(messageId, attempt),
       stopKey(options.namespace, messageId),
+      asked?.keeping,
     );
     if (about.recorded) return;
-    const ownerId = about.ownerId ?? authorId;
+    const ownerId = about.ownerId ?? asked?.authorId;
     const failWith = (reason: string) =>
       fail(conversationId, messageId, attempt, reason, metadata.correlationId);
     if (!ownerId) return failWith('unknown_conversation');
@@ -388,12 +389,18 @@ export async function startReactor(options: ReactorOptions) {
       case 'ConversationRenamed':
         return memory.titled(id);
       case 'UserMessagePosted':
-        await memory.remember(id, version, {
-          role: 'user',
-          messageId: event.value.messageId,
-          ...textOf(event.value.text, event.value.encryptedText),
+        // The message is kept in the memory in the same round trip that reads it for the prompt.
+        return answer(id, event.value.messageId, 1, event, {
+          authorId: event.value.authorId,
+          keeping: {
+            version,
+            turn: {
+              role: 'user',
+              messageId: event.value.messageId,
+              ...textOf(event.value.text, event.value.encryptedText),
+            },
+          },
         });
-        return answer(id, event.value.messageId, 1, event, event.value.authorId);
       case 'AssistantReplyRecorded':
         return memory.remember(id, version, {
           role: 'assistant',
