@@ -142,8 +142,10 @@ export function offlineModel(options: OfflineModelOptions): LanguageModelV3 {
       const untilToken = (n: number) =>
         Math.max(0, asked + options.firstTokenMs + n * msPerToken - performance.now());
       // Tokens already due (a busy caller came late) go at once, as a provider's would.
-      const tokenDue = (n: number) =>
-        untilToken(n) > 0 ? pause(untilToken(n), signal) : undefined;
+      const tokenDue = (n: number) => {
+        const wait = untilToken(n);
+        return wait > 0 ? pause(wait, signal) : undefined;
+      };
       let sent = 0;
       const stream = new ReadableStream<LanguageModelV3StreamPart>({
         async start(controller) {
