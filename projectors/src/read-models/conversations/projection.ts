@@ -53,6 +53,8 @@ export const REPLACES_PER_COMMAND = 500;
  * SecantusDB allows; reads by `_id` are cheap now.
  */
 const WRITTEN_DOCUMENTS = 10_000;
+/** Documents per cursor batch while checksumming a generation (about 0.3 KB each). */
+const CHECKSUM_BATCH = 1000;
 const written = new WrittenDocuments<ConversationDoc>(WRITTEN_DOCUMENTS);
 
 /** Inserts, treating "already there" (a replay) as done. */
@@ -171,8 +173,11 @@ export const conversationsProjection: GuardedProjection = {
     const { conversations, messages } = collections(stores, g);
     const { createHash } = await import('node:crypto');
     const hash = createHash('md5');
-    for await (const doc of conversations.find().sort({ _id: 1 })) hash.update(JSON.stringify(doc));
-    for await (const doc of messages.find().sort({ _id: 1 })) hash.update(JSON.stringify(doc));
+    // Small cursor batches: the driver's default (up to 16 MB a batch, decoded at once) took a
+    // rebuild of a million events from 236 to 350 MB resident in this step alone.
+    const sorted = { sort: { _id: 1 }, batchSize: CHECKSUM_BATCH } as const;
+    for await (const doc of conversations.find({}, sorted)) hash.update(JSON.stringify(doc));
+    for await (const doc of messages.find({}, sorted)) hash.update(JSON.stringify(doc));
     return hash.digest('hex');
   },
 
