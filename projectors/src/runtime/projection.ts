@@ -79,6 +79,11 @@ interface Common {
   readonly name: string;
   /** Partitions applied at the same time (3 unless the store wants fewer writers). */
   readonly partitionsConcurrently?: number;
+  /**
+   * Bytes fetched a partition at a time, which bounds a batch (1 MB unless given): larger batches
+   * mean fewer transactions, and more memory for the events they hold.
+   */
+  readonly batchBytes?: number;
   readonly topics: (names: typeof topicNames) => string[];
   prepare(stores: Stores, generation: Generation): Promise<void>;
   drop(stores: Stores, generation: Generation): Promise<void>;

@@ -66,6 +66,8 @@ export interface RunningProjection {
 }
 
 const EMPTY = Buffer.alloc(0);
+const PARTITIONS_CONCURRENTLY = 3;
+const BATCH_BYTES = 1024 * 1024;
 
 const transientRetry = retry(handleWhen(isTransient), {
   maxAttempts: 5,
@@ -195,14 +197,14 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     return count;
   };
 
+  const batchBytes = projection.batchBytes ?? BATCH_BYTES;
   const consumer: Consumer = options.kafka.consumer({
     groupId,
     readUncommitted: false,
-    // Bounded fetches keep a projector's memory low (one batch per partition in flight). 2 MB a
-    // partition (about 4,000 chat events a batch): half the fetches and transactions of 1 MB, a
-    // fifth faster in a rebuild of usage-daily; 6 MB a fetch, the partitions applied at once.
-    maxBytesPerPartition: 2 * 1024 * 1024,
-    maxBytes: 6 * 1024 * 1024,
+    // Bounded fetches keep a projector's memory low (one batch per partition in flight), a fetch
+    // holding about as many batches as are applied at once.
+    maxBytesPerPartition: batchBytes,
+    maxBytes: batchBytes * (projection.partitionsConcurrently ?? PARTITIONS_CONCURRENTLY),
   });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
@@ -210,7 +212,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     autoCommit: true,
     autoCommitInterval: 1000,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: projection.partitionsConcurrently ?? 3,
+    partitionsConsumedConcurrently: projection.partitionsConcurrently ?? PARTITIONS_CONCURRENTLY,
     eachBatch: async ({
       batch,
       resolveOffset,
