@@ -198,13 +198,14 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
   };
 
   const batchBytes = projection.batchBytes ?? BATCH_BYTES;
+  const concurrently = projection.partitionsConcurrently ?? PARTITIONS_CONCURRENTLY;
   const consumer: Consumer = options.kafka.consumer({
     groupId,
     readUncommitted: false,
     // Bounded fetches keep a projector's memory low (one batch per partition in flight), a fetch
     // holding about as many batches as are applied at once.
     maxBytesPerPartition: batchBytes,
-    maxBytes: batchBytes * (projection.partitionsConcurrently ?? PARTITIONS_CONCURRENTLY),
+    maxBytes: batchBytes * concurrently,
   });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
@@ -212,7 +213,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     autoCommit: true,
     autoCommitInterval: 1000,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: projection.partitionsConcurrently ?? PARTITIONS_CONCURRENTLY,
+    partitionsConsumedConcurrently: concurrently,
     eachBatch: async ({
       batch,
       resolveOffset,
