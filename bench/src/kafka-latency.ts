@@ -3,7 +3,7 @@
  * that measure how soon something written is seen (freshness, assistant).
  */
 import { randomUUID } from 'node:crypto';
-import { createProducer, type Kafka } from '@parley/platform/kafka';
+import { createProducer, createTopics, type Kafka } from '@parley/platform/kafka';
 import { openLoop, within } from './load.ts';
 import { percentiles } from './measure.ts';
 
@@ -23,10 +23,7 @@ export async function kafkaLatency(
   const consumer = kafka.consumer({ groupId });
   const waiting = new Map<string, () => void>();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: partitions }],
-    });
+    await createTopics(admin, [{ topic, numPartitions: partitions }]);
     await producer.connect();
     await consumer.connect();
     const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@parley/platform/config';
-import type { Admin, Kafka } from '@parley/platform/kafka';
+import { type Admin, createTopics, type Kafka } from '@parley/platform/kafka';
 import { createMetricsRegistry } from '@parley/platform/metrics';
 import { createRedis, type Redis } from '@parley/platform/redis';
 import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
@@ -50,9 +50,9 @@ export async function processorFixture(partitions = 3) {
   await admin.connect();
   await registerSchemas(createSchemaRegistry(options), options, schemas);
   const topics = contexts.flatMap((c) => [c.commandTopic, c.eventsTopic, c.stateTopic]);
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: contexts.flatMap((c) => [
+  await createTopics(
+    admin,
+    contexts.flatMap((c) => [
       { topic: c.commandTopic, numPartitions: partitions },
       { topic: c.eventsTopic, numPartitions: partitions },
       {
@@ -61,7 +61,7 @@ export async function processorFixture(partitions = 3) {
         configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
       },
     ]),
-  });
+  );
   const publisher: Redis = createRedis({
     url: config.REDIS_URL,
     connectionName: `test-processor-${randomUUID()}`,
@@ -195,10 +195,10 @@ export async function processorFixture(partitions = 3) {
     /** The dead-letter topics of every projector group, deleted with the rest at cleanup. */
     async createDeadLetterTopics() {
       const deadLetters = DEAD_LETTER_GROUPS.map((g) => names.deadLetters(g));
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: deadLetters.map((topic) => ({ topic, numPartitions: 1 })),
-      });
+      await createTopics(
+        admin,
+        deadLetters.map((topic) => ({ topic, numPartitions: 1 })),
+      );
       topics.push(...deadLetters);
     },
     async cleanup() {

@@ -3,10 +3,12 @@
  * same API should kafkajs stop being maintained). Producers use the Java-compatible murmur2
  * partitioner so a key lands on the same partition whichever client wrote it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Admin,
   AssignerProtocol,
   CompressionTypes,
+  type ITopicConfig,
   Kafka,
   type KafkaConfig,
   logLevel,
@@ -23,6 +25,7 @@ export type {
   Consumer,
   EachBatchPayload,
   IHeaders,
+  ITopicConfig,
   Kafka,
   KafkaMessage,
   Message,
@@ -147,5 +150,45 @@ export function subscribedTopics(memberMetadata: Buffer): string[] {
   } catch {
     // Not a consumer's metadata (another protocol): no topics.
     return [];
+  }
+}
+
+/** What a broker answers for a topic whose metadata has not reached it yet, or has no leader yet. */
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+const notYet = (error: unknown) => NOT_YET.has(String((error as { type?: unknown }).type));
+
+/**
+ * Creates topics and waits until every partition has a leader; whether any was created (false:
+ * all existed). kafkajs's own wait (`waitForLeaders`) gives up at once when the broker answers
+ * UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker does for a moment after a creation, before its
+ * metadata has caught up: that moment is waited out here, `timeoutMs` at most.
+ */
+export async function createTopics(
+  admin: Admin,
+  topics: ITopicConfig[],
+  timeoutMs = 30_000,
+): Promise<boolean> {
+  let created = true;
+  try {
+    created = await admin.createTopics({ topics, waitForLeaders: true });
+  } catch (error) {
+    if (!notYet(error)) throw error;
+  }
+  const names = topics.map((t) => t.topic);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: names });
+      const led = metadata.topics.every(
+        (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+      );
+      if (led) return created;
+    } catch (error) {
+      if (!notYet(error)) throw error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`topics without a leader after ${timeoutMs} ms: ${names.join(', ')}`);
+    }
+    await sleep(100);
   }
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import type { Admin, KafkaMessage } from '../src/kafka.ts';
+import { type Admin, createTopics, type KafkaMessage } from '../src/kafka.ts';
 import { connectCommandSender } from '../src/kafka-platformatic.ts';
 import { stackConfig, testKafka, uniqueName } from '../src/testing/fixtures.ts';
 
@@ -17,10 +17,7 @@ let admin: Admin;
 before(async () => {
   admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic, numPartitions: PARTITIONS }],
-  });
+  await createTopics(admin, [{ topic, numPartitions: PARTITIONS }]);
 });
 after(async () => {
   await admin.deleteTopics({ topics: [topic] }).catch(() => {});

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type LagMonitor, type PartitionLag, startLagMonitor } from '../src/consumer-lag.ts';
-import type { Admin, Consumer, Producer } from '../src/kafka.ts';
+import { type Admin, type Consumer, createTopics, type Producer } from '../src/kafka.ts';
 import { createMetricsRegistry } from '../src/metrics.ts';
 import {
   consumersCheck,
@@ -22,7 +22,7 @@ let producer: Producer;
 before(async () => {
   admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+  await createTopics(admin, [{ topic, numPartitions: 1 }]);
   producer = kafka.producer();
   await producer.connect();
 });

@@ -2,7 +2,7 @@
 // an Avro record through the schema registry and Kafka, then PostgreSQL, MongoDB wire and Redis.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { createProducer } from '../src/kafka.ts';
+import { createProducer, createTopics } from '../src/kafka.ts';
 import { createMongoClient } from '../src/mongo.ts';
 import { createPostgresPool } from '../src/postgres.ts';
 import { createRedis } from '../src/redis.ts';
@@ -27,7 +27,7 @@ describe('local stack smoke', () => {
     const admin = kafka.admin();
     await admin.connect();
     cleanups.push(() => admin.disconnect());
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
     cleanups.push(() => admin.deleteTopics({ topics: [topic] }));
 
     const registry = createSchemaRegistry(schemaRegistryOptions(config));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import type { Admin } from '@parley/platform/kafka';
+import { type Admin, createTopics } from '@parley/platform/kafka';
 import { testKafka, uniqueName } from '@parley/platform/testing/fixtures';
 import type { TopicSpec } from '../src/topics/catalogue.ts';
 import { reconcileTopics } from '../src/topics/reconcile.ts';
@@ -33,16 +33,13 @@ it('creates missing topics, leaves matching ones, reports and repairs drift', as
   const drifted = uniqueName('reconcile-drifted');
   created.push(fresh, drifted);
   // A topic made by hand with the wrong partition count and retention.
-  await admin.createTopics({
-    topics: [
-      {
-        topic: drifted,
-        numPartitions: 2,
-        configEntries: [{ name: 'retention.ms', value: '60000' }],
-      },
-    ],
-    waitForLeaders: true,
-  });
+  await createTopics(admin, [
+    {
+      topic: drifted,
+      numPartitions: 2,
+      configEntries: [{ name: 'retention.ms', value: '60000' }],
+    },
+  ]);
 
   const first = await reconcileTopics(admin, [spec(fresh, 3), spec(drifted, 3)]);
   assert.deepEqual(first.created, [fresh]);

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createProducer } from '@parley/platform/kafka';
+import { createProducer, createTopics } from '@parley/platform/kafka';
 import {
   createSchemaRegistry,
   deleteSubject,
@@ -64,7 +64,7 @@ describe('AvroSerde', () => {
     await admin.connect();
     cleanups.push(() => admin.disconnect());
     const topic = uniqueName('serde-roundtrip');
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
     cleanups.push(() => admin.deleteTopics({ topics: [topic] }));
 
     const values = new Map(set.records.map((r) => [r.name, r.type.random() as never]));

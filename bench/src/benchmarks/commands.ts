@@ -21,6 +21,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   createKafka,
   createProducer,
+  createTopics,
   createTransactionalKafka,
   type Kafka,
   type Message,
@@ -306,10 +307,7 @@ export async function commandsBench(context: BenchContext) {
   let database: Awaited<ReturnType<typeof createDatabase>> | undefined;
   try {
     await reconcileTopics(admin, catalogue, { repairConfig: false });
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic: baselineTopic, numPartitions: PARTITIONS }],
-    });
+    await createTopics(admin, [{ topic: baselineTopic, numPartitions: PARTITIONS }]);
     await registerSchemas(createSchemaRegistry(options), options, schemas);
 
     process.stderr.write('commands: baseline (bare transactional producers)\n');

@@ -8,7 +8,13 @@
  * (baseline) and once Avro-decoding each one.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createKafka, createProducer, type Kafka, type Producer } from '@parley/platform/kafka';
+import {
+  createKafka,
+  createProducer,
+  createTopics,
+  type Kafka,
+  type Producer,
+} from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import {
   createSchemaRegistry,
@@ -127,10 +133,10 @@ export async function kafkaBaseline(context: BenchContext) {
   const rawTopic = `bench.raw-${randomUUID().slice(0, 8)}`;
   const avroTopic = `bench.avro-${randomUUID().slice(0, 8)}`;
   const warmupTopic = `bench.warmup-${randomUUID().slice(0, 8)}`;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [rawTopic, avroTopic, warmupTopic].map((topic) => ({ topic, numPartitions: 12 })),
-  });
+  await createTopics(
+    admin,
+    [rawTopic, avroTopic, warmupTopic].map((topic) => ({ topic, numPartitions: 12 })),
+  );
   const subject = `${avroTopic}-value`;
   try {
     const { id } = await registry.register(

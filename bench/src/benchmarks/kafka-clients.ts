@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import {
   createKafka,
   createProducer,
+  createTopics,
   createTransactionalKafka,
   type Kafka,
   type Message,
@@ -601,10 +602,10 @@ export async function kafkaClientsBench(context: BenchContext) {
   };
   const groups: string[] = [];
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
-    });
+    await createTopics(
+      admin,
+      Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
+    );
     process.stderr.write('kafka-clients: writing the commands and events the paths read\n');
     const commands = await messageCommands(clients.serde, 5_000, 2_000);
     const events = await messageEvents(clients.serde, 5_000);

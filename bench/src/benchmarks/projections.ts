@@ -8,7 +8,13 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createKafka, createProducer, type Kafka, type Message } from '@parley/platform/kafka';
+import {
+  createKafka,
+  createProducer,
+  createTopics,
+  type Kafka,
+  type Message,
+} from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import { migrate } from '@parley/platform/migrate';
 import { connectMongo, type MongoClient } from '@parley/platform/mongo';
@@ -377,13 +383,10 @@ export async function projectionsBench(context: BenchContext) {
   try {
     await registerSchemas(createSchemaRegistry(options), options, schemas);
     await migrate(postgres.pool, IDENTITY_SCHEMA, IDENTITY_MIGRATIONS);
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        ...Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
-        ...dlq.map((topic) => ({ topic, numPartitions: 1 })),
-      ],
-    });
+    await createTopics(admin, [
+      ...Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
+      ...dlq.map((topic) => ({ topic, numPartitions: 1 })),
+    ]);
     const written = await writeMix(kafka, serde, cipher, topics, total);
     const counts = {
       users: (await admin.fetchTopicOffsets(topics.users)).reduce((n, o) => n + Number(o.high), 0),

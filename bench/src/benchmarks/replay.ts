@@ -9,7 +9,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKafka } from '@parley/platform/kafka';
+import { createKafka, createTopics } from '@parley/platform/kafka';
 import { createLogger } from '@parley/platform/logger';
 import { migrate } from '@parley/platform/migrate';
 import { DataKeyStore, PersonalDataCipher } from '@parley/platform/personal-data';
@@ -109,10 +109,10 @@ export async function replayBench(context: BenchContext) {
   try {
     await registerSchemas(createSchemaRegistry(options), options, schemas);
     await migrate(postgres.pool, IDENTITY_SCHEMA, IDENTITY_MIGRATIONS);
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
-    });
+    await createTopics(
+      admin,
+      Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
+    );
     await writeMix(kafka, serde, cipher, topics, total);
     const records = (await admin.fetchTopicOffsets(topics.chat)).reduce(
       (n, o) => n + Number(o.high),

@@ -4,7 +4,7 @@
  * on request; partition drift never is, because adding partitions moves keys to other partitions
  * and breaks per-aggregate ordering.
  */
-import type { Admin } from '@parley/platform/kafka';
+import { type Admin, createTopics } from '@parley/platform/kafka';
 import type { TopicSpec } from './catalogue.ts';
 
 export interface Drift {
@@ -66,15 +66,15 @@ export async function reconcileTopics(
   const existing = new Set(await admin.listTopics());
   const missing = catalogue.filter((t) => !existing.has(t.name));
   if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
+    await createTopics(
+      admin,
+      missing.map((t) => ({
         topic: t.name,
         numPartitions: t.partitions,
         replicationFactor: t.replicationFactor,
         configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
       })),
-    });
+    );
   }
 
   const present = catalogue.filter((t) => existing.has(t.name));
