@@ -14,6 +14,16 @@ import { Counter, Gauge, type Registry } from './metrics.ts';
 export interface ConsumerHandle {
   readonly consumer: Consumer;
   stop(): Promise<void>;
+  /**
+   * For a consumer that finishes its records after its handler returned: resolves with the error
+   * when that work fails, and the handle is then stopped and started again like after a crash.
+   */
+  readonly failed?: Promise<unknown>;
+  /**
+   * Records done so far, for such a consumer: a finished batch handler is then no progress until
+   * this count has grown.
+   */
+  applied?(): number;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'restarting' | 'stopped';
@@ -132,17 +142,27 @@ export function superviseConsumer<H extends ConsumerHandle>(
 
   const watch = (h: H) => {
     const { consumer } = h;
+    // What the handle had done at its last crash: progress is more than that.
+    let appliedAtCrash = 0;
     // After kafkajs restarted it itself, it runs again once it has joined again.
     consumer.on(consumer.events.GROUP_JOIN, () => {
       if (handle === h) setState('running');
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, () => {
       if (handle !== h) return;
+      if (h.applied && h.applied() <= appliedAtCrash) return;
       crashes = 0;
       attempt = 0;
     });
+    void h.failed?.then((error) => {
+      if (handle !== h) return;
+      handle = undefined;
+      void h.stop().catch(() => undefined);
+      scheduleRestart(error);
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (handle !== h) return;
+      appliedAtCrash = h.applied?.() ?? 0;
       if (payload.restart) {
         // kafkajs starts it again itself; it counts as running once it has joined again.
         crashes += 1;

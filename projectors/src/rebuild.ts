@@ -121,11 +121,17 @@ async function rebuildLocked(options: RebuildOptions, key: string) {
       phase,
     };
   };
+  // A batch that cannot be applied ends the rebuild (its generation is then abandoned).
+  let failure: { error: unknown } | undefined;
+  void run.failed.then((error) => {
+    failure = { error };
+  });
   try {
     // Caught up when two looks a second apart find nothing left.
     let quiet = 0;
     while (quiet < 2) {
       await new Promise((r) => setTimeout(r, 1000));
+      if (failure) throw failure.error;
       const p = await progress('replaying');
       options.metrics.rebuildProgress.set(
         { projection: projection.name, generation: String(number) },

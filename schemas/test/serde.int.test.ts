@@ -215,6 +215,39 @@ describe('AvroSerde', () => {
     );
   });
 
+  it('decodes only the fields a selection lists, other records whole, with the same errors', async () => {
+    const selection = {
+      metadata: ['aggregateId', 'occurredAt'],
+      events: { AssistantReplyRecorded: ['completionTokens'] },
+    } as const;
+    const value = set.byName('AssistantReplyRecorded')?.type.random() as never as {
+      metadata: { aggregateId: string; occurredAt: number };
+      completionTokens: number;
+    };
+    const { payload } = await serde.encode('AssistantReplyRecorded', value as never);
+    const selected = await serde.decode(payload, { selection });
+    assert.deepEqual(JSON.parse(JSON.stringify(selected.value)), {
+      metadata: { aggregateId: value.metadata.aggregateId, occurredAt: value.metadata.occurredAt },
+      completionTokens: value.completionTokens,
+    });
+    assert.deepEqual(serde.decodeKnown(payload, { selection }), selected);
+    const archived = set.byName('ConversationArchived')?.type.random();
+    const whole = await serde.encode('ConversationArchived', archived as never);
+    assert.deepEqual(
+      await serde.decode(whole.payload, { selection }),
+      await serde.decode(whole.payload),
+    );
+    // The skipped fields are still read over: a record cut short or with bytes after it is refused.
+    assert.throws(
+      () => serde.decodeKnown(payload.subarray(0, payload.length - 3), { selection }),
+      TruncatedPayloadError,
+    );
+    assert.throws(
+      () => serde.decodeKnown(Buffer.concat([payload, Buffer.from([1, 2, 3])]), { selection }),
+      CorruptPayloadError,
+    );
+  });
+
   it('writes standard bytes: Python fastavro decodes them through the registry', async () => {
     const python = testPython();
     const samples = ['UserRegistered', 'AssistantReplyRecorded', 'StartConversation'].map(

@@ -16,6 +16,7 @@ import {
   type IdentityEvent,
   identityEventTypes,
 } from '@parley/schemas/generated/records';
+import type { FieldSelection, SelectedEvent } from '@parley/schemas/serde/field-selection';
 import type { AnyRecord } from '@parley/schemas/serde/serde';
 import type { topicNames } from '@parley/schemas/topics/catalogue';
 
@@ -30,9 +31,9 @@ export interface Source {
 
 /**
  * A decoded event with where it came from, typed from its Avro schema: `event.type` narrows
- * `event.value` to that event's fields.
+ * `event.value` to that event's fields; to those the projection reads, when it selects them.
  */
-export type ProjectedEvent = (ChatEvent | IdentityEvent) & Source;
+export type ProjectedEvent<S extends FieldSelection = FieldSelection> = SelectedEvent<S> & Source;
 export type ProjectedChatEvent = ChatEvent & Source;
 export type ProjectedIdentityEvent = IdentityEvent & Source;
 
@@ -55,7 +56,8 @@ export class NotAnEventError extends Error {
 /** A decoded record as a projection reads it; a record that is no event is refused. */
 export function projectedEvent(record: AnyRecord, source: Source): ProjectedEvent {
   if (!isDomainEvent(record)) throw new NotAnEventError(`${record.type} is not an event`);
-  // The decoded record is this batch's own: its source is added in place, not copied.
+  // The decoded record is this batch's own: its source is added in place, not copied. (Decoded
+  // with the projection's selection, it holds the fields the projection's own type promises.)
   return Object.assign(record, source);
 }
 
@@ -74,9 +76,15 @@ export interface Generation extends Place {
   readonly projection: string;
 }
 
-interface Common {
+interface Common<S extends FieldSelection> {
   /** Also the consumer group (`projector.<name>`) and the dead-letter topic's owner. */
   readonly name: string;
+  /**
+   * The fields it reads of the events it lists, when not all: the others are skipped when the
+   * events are decoded (aggregateId, aggregateVersion and occurredAt of the metadata are needed by
+   * the runtime).
+   */
+  readonly reads?: S;
   /** Partitions applied at the same time (3 unless the store wants fewer writers). */
   readonly partitionsConcurrently?: number;
   /**
@@ -95,20 +103,24 @@ interface Common {
  * Applied inside the runner's transaction, which also moves the checkpoint: a batch is applied
  * exactly once, whatever is replayed.
  */
-export interface PostgresProjection extends Common {
+export interface PostgresProjection<S extends FieldSelection = FieldSelection> extends Common<S> {
   readonly store: 'postgres';
   apply(
     client: PoolClient,
     stores: Stores,
     generation: Generation,
-    events: readonly ProjectedEvent[],
+    events: readonly ProjectedEvent<S>[],
   ): Promise<void>;
 }
 
 /** Writes guarded by the aggregate version: replaying a batch changes nothing. */
-export interface GuardedProjection extends Common {
+export interface GuardedProjection<S extends FieldSelection = FieldSelection> extends Common<S> {
   readonly store: 'mongo' | 'redis';
-  apply(stores: Stores, generation: Generation, events: readonly ProjectedEvent[]): Promise<void>;
+  apply(
+    stores: Stores,
+    generation: Generation,
+    events: readonly ProjectedEvent<S>[],
+  ): Promise<void>;
 }
 
 export type Projection = PostgresProjection | GuardedProjection;

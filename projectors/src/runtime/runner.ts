@@ -62,6 +62,13 @@ export interface RunningProjection {
   lag(): Promise<number>;
   /** Events applied by this run. */
   applied(): number;
+  /**
+   * Resolves with the error when a batch fails to apply for good (after its retries and one by
+   * one). The batch is applied after its handler returned, so kafkajs never sees the error: whoever
+   * runs the projection stops it and starts it again, from the last offset committed.
+   */
+  readonly failed: Promise<unknown>;
+  /** Stops fetching, waits for the batches being applied, then leaves the group. */
   stop(): Promise<void>;
 }
 
@@ -89,6 +96,8 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
   );
   const positions = new Map<string, number>();
   let applied = 0;
+  /** The projection's selection of fields, if it reads only some. */
+  const reading = projection.reads ? { selection: projection.reads } : {};
 
   /**
    * The batch's records decoded; the undecodable ones are poison. A transient failure (the schema
@@ -107,7 +116,9 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
       try {
         const payload = message.value ?? EMPTY;
         // A promise only for a schema not seen yet: one per record costs the collector.
-        const decoded = options.serde.decodeKnown(payload) ?? (await options.serde.decode(payload));
+        const decoded =
+          options.serde.decodeKnown(payload, reading) ??
+          (await options.serde.decode(payload, reading));
         const source = { topic, partition, offset: message.offset };
         const traced = eventSpan(projection.name, decoded.type, message, spans);
         events.push(projectedEvent(decoded, { ...source, ...traced }));
@@ -209,71 +220,120 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
   });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
+  /**
+   * Each partition's batch being applied. Its handler has returned, so kafkajs fetches on while
+   * the store works; the partition's next batch is decoded meanwhile and applied after it.
+   */
+  const inFlight = new Map<string, Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let stopping = false;
+  let reportFailure: (error: unknown) => void = () => {};
+  const failed = new Promise<unknown>((resolve) => {
+    reportFailure = resolve;
+  });
+  // Read after an await: the previous batch's apply may have failed meanwhile.
+  const failureNow = () => failure;
+  const fail = (error: unknown) => {
+    if (failure) return;
+    failure = { error };
+    log.error({ err: error, projection: projection.name }, 'batch could not be applied; stopping');
+    reportFailure(error);
+  };
+  // Kafka's offset moves only once the batch is applied: a restart reads it again otherwise.
+  const commit = (topic: string, partition: number, nextOffset: number) =>
+    consumer
+      .commitOffsets([{ topic, partition, offset: String(nextOffset) }])
+      .catch((error: unknown) =>
+        log.warn(
+          { err: error, topic, partition },
+          'offset commit failed; the batch may be read again',
+        ),
+      );
+
+  const applyAndAcknowledge = async (
+    topic: string,
+    partition: number,
+    events: readonly ProjectedEvent[],
+    messages: KafkaMessage[],
+    nextOffset: number,
+    started: number,
+    spans: Span[],
+  ) => {
+    let count: number;
+    try {
+      count = await applyBatch(topic, partition, events, nextOffset);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      log.warn({ err: error, topic, partition }, 'batch failed; applying one by one');
+      count = await applyOneByOne(topic, partition, events, messages);
+    }
+    endSpans(spans);
+    applied += count;
+    options.onBatch?.(count, started);
+    positions.set(`${topic}:${partition}`, nextOffset);
+    await commit(topic, partition, nextOffset);
+    const labels = {
+      projection: projection.name,
+      generation: String(generation.number),
+      topic,
+      partition: String(partition),
+    };
+    metrics.applied.inc(labels, count);
+    metrics.batchSeconds.observe(
+      { projection: projection.name },
+      (performance.now() - started) / 1000,
+    );
+    const last = events.at(-1);
+    if (last) {
+      metrics.delaySeconds.observe(
+        { projection: projection.name },
+        Math.max(0, (Date.now() - Number(last.value.metadata.occurredAt)) / 1000),
+      );
+    }
+  };
+
   await consumer.run({
-    autoCommit: true,
-    autoCommitInterval: 1000,
+    autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: concurrently,
-    eachBatch: async ({
-      batch,
-      resolveOffset,
-      heartbeat,
-      isRunning,
-      isStale,
-      commitOffsetsIfNecessary,
-    }) => {
-      if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      if (!isRunning() || isStale() || stopping || batch.messages.length === 0) return;
+      if (failure) throw failure.error;
       const started = performance.now();
       const { topic, partition } = batch;
+      const key = `${topic}:${partition}`;
       const spans: Span[] = [];
+      // Decoded while the partition's previous batch is still being applied.
       const { events, poison } = await decode(topic, partition, batch.messages, spans);
+      await inFlight.get(key);
+      const late = failureNow();
+      if (late || stopping) {
+        endSpans(spans, late?.error ?? new Error('stopped'));
+        if (late) throw late.error;
+        return;
+      }
       if (poison.length > 0) {
         await deadLetters.write(poison);
         metrics.deadLetters.inc({ projection: projection.name, topic }, poison.length);
         log.warn({ topic, partition, count: poison.length }, 'undecodable records dead-lettered');
       }
       const nextOffset = Number(batch.lastOffset()) + 1;
-      let count: number;
-      try {
-        count = await applyBatch(topic, partition, events, nextOffset);
-      } catch (error) {
-        if (isTransient(error)) {
-          endSpans(spans, error);
-          throw error;
-        }
-        log.warn({ err: error, topic, partition }, 'batch failed; applying one by one');
-        count = await applyOneByOne(topic, partition, events, batch.messages).catch(
-          (failed: unknown) => {
-            endSpans(spans, failed);
-            throw failed;
-          },
-        );
-      }
-      endSpans(spans);
-      applied += count;
-      options.onBatch?.(count, started);
-      positions.set(`${topic}:${partition}`, nextOffset);
-      resolveOffset(batch.lastOffset());
-      await commitOffsetsIfNecessary();
-      await heartbeat();
-      const labels = {
-        projection: projection.name,
-        generation: String(generation.number),
+      const applying = applyAndAcknowledge(
         topic,
-        partition: String(partition),
-      };
-      metrics.applied.inc(labels, count);
-      metrics.batchSeconds.observe(
-        { projection: projection.name },
-        (performance.now() - started) / 1000,
-      );
-      const last = events.at(-1);
-      if (last) {
-        metrics.delaySeconds.observe(
-          { projection: projection.name },
-          Math.max(0, (Date.now() - Number(last.value.metadata.occurredAt)) / 1000),
-        );
-      }
+        partition,
+        events,
+        batch.messages,
+        nextOffset,
+        started,
+        spans,
+      ).catch((error: unknown) => {
+        endSpans(spans, error);
+        fail(error);
+      });
+      inFlight.set(key, applying);
+      // The next fetch reads on while this batch is applied; Kafka's offset moves once it is.
+      resolveOffset(batch.lastOffset());
+      await heartbeat();
     },
   });
 
@@ -282,6 +342,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     consumer,
     topics,
     applied: () => applied,
+    failed,
     async lag() {
       let lag = 0;
       for (const topic of topics) {
@@ -293,7 +354,11 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
       }
       return lag;
     },
-    stop: () => consumer.disconnect(),
+    async stop() {
+      stopping = true;
+      await Promise.all(inFlight.values());
+      await consumer.disconnect();
+    },
   };
 }
 

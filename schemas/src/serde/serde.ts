@@ -6,7 +6,8 @@
  */
 import type { SchemaRegistry } from '@parley/platform/schema-registry';
 import { isRegistryNotFound, SchemaType } from '@parley/platform/schema-registry';
-import type avro from 'avsc';
+import avro from 'avsc';
+import { avroTypeOptions } from '../avro/logical-types.ts';
 import type { RecordSchema, SchemaSet } from '../avro/schema-set.ts';
 import type { RecordMap, RecordName } from '../generated/records.ts';
 import {
@@ -19,6 +20,7 @@ import {
   UnknownRecordTypeError,
   UnknownSchemaIdError,
 } from './errors.ts';
+import { type EventName, type FieldSelection, selectFields } from './field-selection.ts';
 import { frame, unframe } from './wire-format.ts';
 
 export type AnyRecord = { [K in RecordName]: { type: K; value: RecordMap[K] } }[RecordName];
@@ -33,9 +35,18 @@ export type Decoded = AnyRecord & { schemaId: number };
 
 interface Reader {
   record: RecordSchema;
+  /** The type values are read into: the record's current schema, or a selection of its fields. */
+  type: avro.Type;
   resolver: avro.Resolver | undefined;
   /** The schema the record was written with. */
   writer: avro.Type;
+}
+
+export interface DecodeOptions {
+  /** The record exactly as its writer's schema has it (fields since added absent, removed present). */
+  asWritten?: boolean;
+  /** Only these fields of the events it lists (see field-selection.ts). */
+  selection?: FieldSelection;
 }
 
 export class AvroSerde {
@@ -43,6 +54,8 @@ export class AvroSerde {
   private readonly readers = new Map<number, Promise<Reader>>();
   /** The readers loaded so far, by schema id. */
   private readonly loaded = new Map<number, Reader>();
+  /** The readers of each selection, by schema id. */
+  private readonly selected = new WeakMap<FieldSelection, Map<number, Reader>>();
 
   constructor(
     private readonly registry: SchemaRegistry,
@@ -83,12 +96,13 @@ export class AvroSerde {
 
   /**
    * The record, resolved into the current schema of its type; or, `asWritten`, exactly as its
-   * writer's schema has it (fields since added are absent, removed ones present).
+   * writer's schema has it (fields since added are absent, removed ones present). With a
+   * `selection`, an event it lists has only the selected fields.
    */
-  async decode(payload: Buffer, { asWritten = false } = {}): Promise<Decoded> {
+  async decode(payload: Buffer, options: DecodeOptions = {}): Promise<Decoded> {
     const { schemaId, body } = unframe(payload);
     const reader = this.loaded.get(schemaId) ?? (await this.readerFor(schemaId));
-    return read(reader, body, schemaId, asWritten);
+    return read(this.select(reader, schemaId, options.selection), body, schemaId, options);
   }
 
   /**
@@ -96,10 +110,41 @@ export class AvroSerde {
    * when it is not (decode fetches it). A consumer decoding millions of records saves a promise
    * on each.
    */
-  decodeKnown(payload: Buffer, { asWritten = false } = {}): Decoded | undefined {
+  decodeKnown(payload: Buffer, options: DecodeOptions = {}): Decoded | undefined {
     const { schemaId, body } = unframe(payload);
     const reader = this.loaded.get(schemaId);
-    return reader && read(reader, body, schemaId, asWritten);
+    return (
+      reader && read(this.select(reader, schemaId, options.selection), body, schemaId, options)
+    );
+  }
+
+  /** The reader of a selection's fields of the record, made once per selection and schema id. */
+  private select(reader: Reader, schemaId: number, selection: FieldSelection | undefined): Reader {
+    const fields = selection?.events[reader.record.name as EventName];
+    if (!selection || !fields) return reader;
+    let readers = this.selected.get(selection);
+    if (!readers) {
+      readers = new Map();
+      this.selected.set(selection, readers);
+    }
+    let found = readers.get(schemaId);
+    if (!found) {
+      const type = avro.Type.forSchema(
+        selectFields(reader.record.schema, fields, selection.metadata) as avro.Schema,
+        avroTypeOptions(),
+      );
+      try {
+        found = { ...reader, type, resolver: type.createResolver(reader.writer) };
+      } catch (error) {
+        throw new SerdeError(
+          'INCOMPATIBLE_WRITER_SCHEMA',
+          `schema id ${schemaId} of ${reader.record.name} lacks a selected field: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      readers.set(schemaId, found);
+    }
+    return found;
   }
 
   private readerFor(schemaId: number): Promise<Reader> {
@@ -131,9 +176,10 @@ export class AvroSerde {
     const writerName = writer.name ?? '(unnamed)';
     const record = this.schemas.byFullName(writerName);
     if (!record) throw new UnknownRecordTypeError(writerName);
-    if (writer.equals(record.type)) return { record, resolver: undefined, writer };
+    if (writer.equals(record.type))
+      return { record, type: record.type, resolver: undefined, writer };
     try {
-      return { record, resolver: record.type.createResolver(writer), writer };
+      return { record, type: record.type, resolver: record.type.createResolver(writer), writer };
     } catch (error) {
       throw new SerdeError(
         'INCOMPATIBLE_WRITER_SCHEMA',
@@ -145,15 +191,15 @@ export class AvroSerde {
 }
 
 /** A payload's body decoded by its reader. */
-function read(reader: Reader, body: Buffer, schemaId: number, asWritten: boolean): Decoded {
-  const { record, resolver, writer } = reader;
+function read(reader: Reader, body: Buffer, schemaId: number, options: DecodeOptions): Decoded {
+  const { record, type, resolver, writer } = reader;
   let value: unknown;
   try {
-    value = asWritten
+    value = options.asWritten
       ? writer.fromBuffer(body)
       : resolver
-        ? record.type.fromBuffer(body, resolver)
-        : record.type.fromBuffer(body);
+        ? type.fromBuffer(body, resolver)
+        : type.fromBuffer(body);
   } catch (error) {
     const message = (error as Error).message;
     if (/truncated/i.test(message)) throw new TruncatedPayloadError(message, error);

@@ -3,9 +3,25 @@
  * (UTC) from the chat events. Pure. Replies count for the conversation's owner, whom the
  * projection remembers from ConversationStarted (`startedIn`, then the writer's owners table).
  */
+import type { FieldSelection } from '@parley/schemas/serde/field-selection';
 import type { ProjectedEvent } from '../../runtime/projection.ts';
 
 const DAY_MS = 86_400_000;
+
+/**
+ * What the projection reads of the chat events: a rebuild skips the rest (the text and ciphertext
+ * of every message and reply) as it decodes.
+ */
+export const usageReads = {
+  metadata: ['aggregateId', 'aggregateVersion', 'occurredAt'],
+  events: {
+    ConversationStarted: ['ownerId'],
+    UserMessagePosted: ['authorId'],
+    AssistantReplyRecorded: ['promptTokens', 'completionTokens'],
+  },
+} as const satisfies FieldSelection;
+
+export type UsageEvent = ProjectedEvent<typeof usageReads>;
 
 /** One user's counts for one day: what the batch adds to the row. */
 export interface UsageDay {
@@ -19,7 +35,7 @@ export interface UsageDay {
 }
 
 /** The owners of the conversations a batch starts, by conversation id. */
-export function startedIn(events: readonly ProjectedEvent[]): Map<string, string> {
+export function startedIn(events: readonly UsageEvent[]): Map<string, string> {
   const started = new Map<string, string>();
   for (const e of events) {
     if (e.type === 'ConversationStarted') {
@@ -31,7 +47,7 @@ export function startedIn(events: readonly ProjectedEvent[]): Map<string, string
 
 /** The conversations whose replies the batch counts but whose owners it does not know. */
 export function ownersToLoad(
-  events: readonly ProjectedEvent[],
+  events: readonly UsageEvent[],
   known: ReadonlyMap<string, string>,
 ): string[] {
   const unknown = new Set<string>();
@@ -48,7 +64,7 @@ export function ownersToLoad(
  * whole batch). A reply whose conversation has no known owner counts for nobody.
  */
 export function dailyUsage(
-  events: readonly ProjectedEvent[],
+  events: readonly UsageEvent[],
   ownerOf: ReadonlyMap<string, string>,
 ): UsageDay[] {
   // Per user, per day number: no date formatting per event.
