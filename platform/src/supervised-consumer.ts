@@ -154,11 +154,14 @@ export function superviseConsumer<H extends ConsumerHandle>(
       crashes = 0;
       attempt = 0;
     });
-    void h.failed?.then((error) => {
-      if (handle !== h) return;
+    // Stopped for good (by kafkajs, or by the handle's own work): made again from the factory.
+    const restartAfter = (error: unknown) => {
       handle = undefined;
       void h.stop().catch(() => undefined);
       scheduleRestart(error);
+    };
+    void h.failed?.then((error) => {
+      if (handle === h) restartAfter(error);
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (handle !== h) return;
@@ -171,9 +174,7 @@ export function superviseConsumer<H extends ConsumerHandle>(
         log.warn({ err: payload.error, consumer: name, crashes }, 'consumer restarting');
         return;
       }
-      handle = undefined;
-      void h.stop().catch(() => undefined);
-      scheduleRestart(payload.error);
+      restartAfter(payload.error);
     });
   };
 

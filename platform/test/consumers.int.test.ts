@@ -12,7 +12,7 @@ import {
   type SupervisedConsumer,
   superviseConsumer,
 } from '../src/supervised-consumer.ts';
-import { quietLogger, testKafka, uniqueName } from '../src/testing/fixtures.ts';
+import { quietLogger, testKafka, uniqueName, until } from '../src/testing/fixtures.ts';
 
 const kafka = testKafka();
 const topic = uniqueName('supervised');
@@ -31,16 +31,6 @@ after(async () => {
   await admin.deleteTopics({ topics: [topic] }).catch(() => {});
   await admin.disconnect();
 });
-
-async function until<T>(probe: () => T | Promise<T>, what: string, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const send = (n: number) =>
   producer.send({

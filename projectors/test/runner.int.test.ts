@@ -10,7 +10,13 @@ import { type Admin, createProducer, createTopics, type Producer } from '@parley
 import { createMetricsRegistry } from '@parley/platform/metrics';
 import { createSchemaRegistry, schemaRegistryOptions } from '@parley/platform/schema-registry';
 import { superviseConsumer } from '@parley/platform/supervised-consumer';
-import { quietLogger, stackConfig, testKafka, uniqueName } from '@parley/platform/testing/fixtures';
+import {
+  quietLogger,
+  stackConfig,
+  testKafka,
+  uniqueName,
+  until,
+} from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv } from '@parley/platform/testing/tokens';
 import { registerSchemas } from '@parley/schemas/avro/register';
 import { loadSchemaSet } from '@parley/schemas/avro/schema-set';
@@ -51,16 +57,6 @@ after(async () => {
   await admin?.disconnect();
   for (const resource of connected.resources) await resource.close().catch(() => {});
 });
-
-async function until<T>(probe: () => T | Promise<T>, what: string, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Archives of as many conversations, one event each. */
 async function send(count: number) {

@@ -33,6 +33,17 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
+/** Polls a probe every 50 ms until it gives something truthy; fails the test after `ms`. */
+export async function until<T>(probe: () => T | Promise<T>, what: string, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export const quietLogger = () =>
   createLogger({ service: 'test', level: 'error', environment: 'test' });
 

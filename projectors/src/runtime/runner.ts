@@ -75,6 +75,7 @@ export interface RunningProjection {
 const EMPTY = Buffer.alloc(0);
 const PARTITIONS_CONCURRENTLY = 3;
 const BATCH_BYTES = 1024 * 1024;
+const COMMIT_INTERVAL_MS = 1000;
 
 const transientRetry = retry(handleWhen(isTransient), {
   maxAttempts: 5,
@@ -239,16 +240,29 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     log.error({ err: error, projection: projection.name }, 'batch could not be applied; stopping');
     reportFailure(error);
   };
-  // Kafka's offset moves only once the batch is applied: a restart reads it again otherwise.
-  const commit = (topic: string, partition: number, nextOffset: number) =>
-    consumer
-      .commitOffsets([{ topic, partition, offset: String(nextOffset) }])
+  /**
+   * Kafka's offset moves only once a batch is applied: a restart reads it again otherwise. Applied
+   * offsets are committed together at most once a second (a batch replayed after a crash changes
+   * nothing), not one request per batch.
+   */
+  const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
+  let commitTimer: NodeJS.Timeout | undefined;
+  const commitApplied = async () => {
+    clearTimeout(commitTimer);
+    commitTimer = undefined;
+    if (toCommit.size === 0) return;
+    const offsets = [...toCommit.values()];
+    toCommit.clear();
+    await consumer
+      .commitOffsets(offsets)
       .catch((error: unknown) =>
-        log.warn(
-          { err: error, topic, partition },
-          'offset commit failed; the batch may be read again',
-        ),
+        log.warn({ err: error, offsets }, 'offset commit failed; those batches may be read again'),
       );
+  };
+  const commit = (topic: string, partition: number, nextOffset: number) => {
+    toCommit.set(`${topic}:${partition}`, { topic, partition, offset: String(nextOffset) });
+    commitTimer ??= setTimeout(() => void commitApplied(), COMMIT_INTERVAL_MS);
+  };
 
   const applyAndAcknowledge = async (
     topic: string,
@@ -271,7 +285,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     applied += count;
     options.onBatch?.(count, started);
     positions.set(`${topic}:${partition}`, nextOffset);
-    await commit(topic, partition, nextOffset);
+    commit(topic, partition, nextOffset);
     const labels = {
       projection: projection.name,
       generation: String(generation.number),
@@ -357,6 +371,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     async stop() {
       stopping = true;
       await Promise.all(inFlight.values());
+      await commitApplied();
       await consumer.disconnect();
     },
   };
