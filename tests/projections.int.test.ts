@@ -14,6 +14,7 @@ import { createMetricsRegistry } from '@parley/platform/metrics';
 import { namespaceOf, physical, pointerKey, viewKeys } from '@parley/platform/read-model-names';
 import { quietLogger, stackConfig, testPython } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
+import { conversationLayout, meLayout } from '@parley/platform/view-hashes';
 import { processorFixture } from '../command-api/test/processor-fixture.ts';
 import { storeSettings as projectorSettings } from '../projectors/src/config.ts';
 import { readDeadLetters, redriveDeadLetters } from '../projectors/src/dead-letter-tool.ts';
@@ -143,12 +144,15 @@ async function conversationDoc(id: string) {
   return collections(read.stores, await gen('conversations')).conversations.findOne({ _id: id });
 }
 
-async function viewOf(kind: 'me' | 'conversation', id: string) {
+/** A view as the query API reads it (its layout: platform/src/view-hashes.ts). */
+async function meView(id: string) {
   const keys = viewKeys(await gen('views'));
-  const hash = await read.stores.redis.hgetall(kind === 'me' ? keys.me(id) : keys.conversation(id));
-  return hash.version
-    ? { version: Number(hash.version), data: hash.data ? JSON.parse(hash.data) : null }
-    : undefined;
+  return meLayout.fromHash(await read.stores.redis.hgetall(keys.me(id)));
+}
+
+async function conversationView(id: string) {
+  const keys = viewKeys(await gen('views'));
+  return conversationLayout.fromHash(await read.stores.redis.hgetall(keys.conversation(id)));
 }
 
 /** The `read` tables of this test's namespace whose rows hold any of these texts. */
@@ -306,15 +310,16 @@ describe('projections', () => {
     assert.equal(doc.title, 'Lisbon');
     assert.equal(doc.lastMessage?.preview, 'hello 2');
     const view = await until(async () => {
-      const v = await viewOf('conversation', aggregateId);
+      const v = await conversationView(aggregateId);
       return v?.version === 4 && v;
     }, 'the conversation view');
     assert.deepEqual(
-      view.data.messages.map((m: { text: string }) => m.text),
+      view.data?.messages.map((m) => m.text),
       ['hello 0', 'hello 1', 'hello 2'],
     );
-    const me = await until(() => viewOf('me', ann.userId), 'the me view');
-    assert.equal(me.data.email, ann.email);
+    assert.equal(view.data?.lastMessage?.preview, 'hello 2');
+    const me = await until(() => meView(ann.userId), 'the me view');
+    assert.equal(me.data?.email, ann.email);
     const g = await gen('usage-daily');
     const usage = await until(async () => {
       const { rows } = await read.stores.pool.query(
@@ -332,7 +337,7 @@ describe('projections', () => {
     await post(`/v1/users/${ann.userId}/erase`, { password: PASSWORD }, ann.accessToken);
     await until(async () => (await userRow(ann.userId))?.status === 'erased', 'the erasure');
     await until(
-      async () => (await viewOf('me', ann.userId))?.data?.status === 'erased',
+      async () => (await meView(ann.userId))?.data?.status === 'erased',
       'the erased me view',
     );
 
@@ -410,14 +415,8 @@ describe('projections', () => {
       query.app.inject({ url, headers: { authorization: `Bearer ${token}` } });
     try {
       // Before: the owner reads what they wrote (decrypted for their own read models).
-      await until(
-        async () => (await viewOf('conversation', annConversation))?.version === 3,
-        'ann',
-      );
-      await until(
-        async () => (await viewOf('conversation', bobConversation))?.version === 2,
-        'bob',
-      );
+      await until(async () => (await conversationView(annConversation))?.version === 3, 'ann');
+      await until(async () => (await conversationView(bobConversation))?.version === 2, 'bob');
       await until(async () => (await conversationDoc(annConversation))?.messageCount === 2, 'docs');
       const before = await read(`/v1/conversations/${annConversation}`, ann.accessToken);
       assert.equal(before.statusCode, 200, before.body);
@@ -430,7 +429,7 @@ describe('projections', () => {
         'her conversation erased in MongoDB',
       );
       await until(
-        async () => (await viewOf('conversation', annConversation))?.data === null,
+        async () => (await conversationView(annConversation))?.data === null,
         'her conversation view a tombstone',
       );
       await until(async () => (await userRow(ann.userId))?.status === 'erased', 'her user row');
@@ -478,7 +477,7 @@ describe('projections', () => {
       );
       assert.ok((await storesHolding(bobWrote)).length >= 3, 'his text is rebuilt');
       assert.equal((await conversationDoc(annConversation))?.status, 'erased');
-      assert.equal((await viewOf('conversation', annConversation))?.data ?? null, null);
+      assert.equal((await conversationView(annConversation))?.data ?? null, null);
       const rebuiltHis = await read(`/v1/conversations/${bobConversation}`, bob.accessToken);
       assert.equal(rebuiltHis.json().title, bobWrote[0]);
     } finally {
@@ -726,7 +725,7 @@ describe('projections', () => {
     }, 'MongoDB: the message after the poison');
     assert.equal(doc.lastMessage?.preview, 'after\nthe poison');
     await until(
-      async () => (await viewOf('conversation', kept))?.version === 2,
+      async () => (await conversationView(kept))?.version === 2,
       'Redis: the conversation view after the poison',
     );
     await until(
@@ -846,7 +845,7 @@ describe('projections', () => {
       0,
     );
     const view = await until(async () => {
-      const v = await viewOf('conversation', aggregateId);
+      const v = await conversationView(aggregateId);
       return v?.version === 3 && v;
     }, 'the view tombstone');
     assert.equal(view.data, null);
@@ -875,7 +874,7 @@ describe('projections', () => {
 
   it('starts a rebuild again after one died part-way: a new generation, from offset zero', async () => {
     const ann = await registered();
-    await until(async () => (await viewOf('me', ann.userId))?.data, 'the me view');
+    await until(async () => (await meView(ann.userId))?.data, 'the me view');
     const live = await gen('views');
     // What a rebuild killed after reading everything leaves: its build recorded, some of its
     // keys, and its consumer group's offsets committed at the end of the topics.
@@ -924,17 +923,14 @@ describe('projections', () => {
       [result.generation],
     );
     // Built from offset zero: what was projected before is in the new generation too.
-    assert.equal((await viewOf('me', ann.userId))?.data?.userId, ann.userId);
+    assert.equal((await meView(ann.userId))?.data?.userId, ann.userId);
   });
 
   it('changes nothing when every batch is replayed', async () => {
     const ann = await registered();
     const { aggregateId } = await post('/v1/conversations', { title: 'Twice' }, ann.accessToken);
     await post(`/v1/conversations/${aggregateId}/messages`, { text: 'once' }, ann.accessToken);
-    await until(
-      async () => (await viewOf('conversation', aggregateId))?.version === 2,
-      'the views',
-    );
+    await until(async () => (await conversationView(aggregateId))?.version === 2, 'the views');
     await until(async () => (await conversationDoc(aggregateId))?.version === 2, 'the documents');
     // Every live projection caught up with everything the earlier tests wrote, then stopped: the
     // replay must find nothing left to apply.

@@ -41,7 +41,15 @@ export interface ViewMessage extends ReplyOf {
   at: number;
 }
 
-export interface ConversationView {
+/** The last message with text, as a list shows it (a failed reply has none). */
+export interface LastMessage {
+  role: 'user' | 'assistant';
+  preview: string;
+  at: number;
+}
+
+/** A conversation without its messages: what a list of conversations reads. */
+export interface ConversationHead {
   id: string;
   ownerId: string;
   title: string | null;
@@ -49,6 +57,11 @@ export interface ConversationView {
   messageCount: number;
   createdAt: number;
   lastActivityAt: number;
+  lastMessage: LastMessage | null;
+}
+
+export interface ConversationView extends ConversationHead {
+  /** The latest messages, oldest first, at most LATEST_MESSAGES. */
   messages: ViewMessage[];
 }
 

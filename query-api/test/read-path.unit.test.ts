@@ -29,10 +29,17 @@ describe('read model shapes', () => {
     );
     assert.equal(view.data?.messages.length, LATEST_MESSAGES);
     assert.equal(view.data?.messages.at(-1)?.id, many.at(-1)?._id);
-    const long = { ...message(2), text: 'x'.repeat(PREVIEW_LENGTH + 30) };
-    const listed = conversationViewOf(doc({ messageCount: 1 }), [long]);
+    // The document's preview (the conversations projection cut it) is the view's and the list's.
+    const preview = 'x'.repeat(PREVIEW_LENGTH);
+    const lastMessage = { role: 'user' as const, preview, at: new Date(2000) };
+    const listed = conversationViewOf(doc({ messageCount: 1, lastMessage }), [message(2, 2000)]);
     assert.ok(listed.data);
-    assert.equal(listItemFromView(listed.data, 2).lastMessage?.preview.length, PREVIEW_LENGTH);
+    assert.deepEqual(listed.data.lastMessage, { role: 'user', preview, at: 2000 });
+    assert.deepEqual(listItemFromView(listed.data, 2).lastMessage, {
+      role: 'user',
+      preview,
+      at: new Date(2000).toISOString(),
+    });
   });
 });
 

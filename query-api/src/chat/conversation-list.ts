@@ -7,7 +7,7 @@
  */
 import { AppError } from '@parley/platform/errors';
 import { viewKeys } from '@parley/platform/read-model-names';
-import { type ConversationView, isGone } from '@parley/platform/read-models';
+import { isGone } from '@parley/platform/read-models';
 import type { ReadModels } from '../dependencies.ts';
 import type { ReadSource } from '../http/read-reply.ts';
 import type { ListEntry } from '../read-models/view-store.ts';
@@ -80,7 +80,7 @@ async function fromViews(reads: ReadModels, query: ListQuery): Promise<ListPage>
     }
     const fresh = entries.filter((e) => !query.after || isAfter(e, query.after));
     const views = await redis(() =>
-      reads.store.readHashes<ConversationView>(fresh.map((e) => keys.conversation(e.id))),
+      reads.store.readConversationHeads(fresh.map((e) => keys.conversation(e.id))),
     );
     const missing = fresh.filter((_, i) => views[i] === undefined).map((e) => e.id);
     const docs = new Map(

@@ -3,6 +3,7 @@
 import { viewKeys } from '@parley/platform/read-model-names';
 import type { ConversationView, Versioned } from '@parley/platform/read-models';
 import { DependencyUnavailable } from '@parley/platform/resilience';
+import { conversationLayout } from '@parley/platform/view-hashes';
 import type { ReadModels } from '../dependencies.ts';
 import { NotFound } from '../http/errors.ts';
 import { readView, type WaitedView } from '../read-models/read-view.ts';
@@ -23,6 +24,7 @@ export async function readOwnedConversation(
     model: 'conversation',
     id,
     key: viewKeys({ namespace: reads.namespace, number: generations.views }).conversation(id),
+    layout: conversationLayout,
     generation: generations.views,
     minVersion,
     database: conversationById(reads, generations.conversations, id),

@@ -5,13 +5,13 @@
  * (its projection trails a moment) is shown at the top with `seq: null`; cursors only ever come
  * from messages with a seq, so the next pages neither repeat nor skip one.
  */
-import {
-  type ConversationDoc,
-  type ConversationView,
-  type MessageDoc,
-  PREVIEW_LENGTH,
-  type ReplyOf,
-  type ViewMessage,
+import type {
+  ConversationDoc,
+  ConversationHead,
+  ConversationView,
+  MessageDoc,
+  ReplyOf,
+  ViewMessage,
 } from '@parley/platform/read-models';
 import type { ListEntry } from '../read-models/view-store.ts';
 
@@ -43,7 +43,7 @@ const replyOf = (m: ReplyOf): ReplyOf => ({
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** What a list item and a whole conversation show alike, from a view. */
-function summaryFromView(view: ConversationView) {
+function summaryFromView(view: ConversationHead) {
   return {
     id: view.id,
     title: view.title,
@@ -54,13 +54,11 @@ function summaryFromView(view: ConversationView) {
   };
 }
 
-export function listItemFromView(view: ConversationView, version: number): ListItem {
-  const last = [...view.messages].reverse().find((m) => m.text !== null);
+export function listItemFromView(view: ConversationHead, version: number): ListItem {
+  const last = view.lastMessage;
   return {
     ...summaryFromView(view),
-    lastMessage: last?.text
-      ? { role: last.role, preview: last.text.slice(0, PREVIEW_LENGTH), at: iso(last.at) }
-      : null,
+    lastMessage: last ? { role: last.role, preview: last.preview, at: iso(last.at) } : null,
     version,
   };
 }

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { viewKeys } from '@parley/platform/read-model-names';
 import type { MeView, UserRow } from '@parley/platform/read-models';
+import { meLayout } from '@parley/platform/view-hashes';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { perUserRateLimit, requireRole } from '../http/access.ts';
@@ -54,6 +55,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{
       model: 'me',
       id: userId,
       key: viewKeys({ namespace: reads.namespace, number: generations.views }).me(userId),
+      layout: meLayout,
       generation: generations.views,
       minVersion,
       database: userById(reads, generations.users, userId),

@@ -7,6 +7,7 @@
 import { AppError } from '@parley/platform/errors';
 import type { Versioned } from '@parley/platform/read-models';
 import type { Guard } from '@parley/platform/resilience';
+import type { ViewLayout } from '@parley/platform/view-hashes';
 import type { ViewKind } from '@parley/platform/view-progress';
 import type { ReadSource } from '../http/read-reply.ts';
 import type { ReadMetrics } from './read-metrics.ts';
@@ -37,11 +38,14 @@ export class CacheAside {
   ) {}
 
   /** The view from Redis, or undefined with `degraded` when Redis cannot be read. */
-  async fromRedis<T>(key: string): Promise<{ view?: Versioned<T>; degraded: boolean }> {
+  async fromRedis<T>(
+    key: string,
+    layout: ViewLayout<T>,
+  ): Promise<{ view?: Versioned<T>; degraded: boolean }> {
     const { redisGuard, store } = this.deps;
     if (redisGuard.isOpen()) return { degraded: true };
     try {
-      const view = await redisGuard(() => store.readHash<T>(key));
+      const view = await redisGuard(() => store.readHash(key, layout));
       return view ? { view, degraded: false } : { degraded: false };
     } catch (error) {
       if (error instanceof AppError && error.status === 503) return { degraded: true };
@@ -52,6 +56,8 @@ export class CacheAside {
   async read<T>(options: {
     model: ViewKind;
     key: string;
+    /** How the view is laid out in its hash. */
+    layout: ViewLayout<T>;
     minVersion?: number;
     /** After a progress message: Redis only, the database was read already. */
     redisOnly?: boolean;
@@ -59,9 +65,9 @@ export class CacheAside {
     published?: number;
     database: DatabaseRead<T>;
   }): Promise<SourcedView<T>> {
-    const { model, key, minVersion, database } = options;
+    const { model, key, layout, minVersion, database } = options;
     const { metrics } = this.deps;
-    const cached = await this.fromRedis<T>(key);
+    const cached = await this.fromRedis(key, layout);
     const wanted = (view: Versioned<T> | undefined) =>
       view !== undefined && (minVersion === undefined || view.version >= minVersion);
     if (cached.view && (wanted(cached.view) || options.redisOnly)) {
@@ -80,7 +86,7 @@ export class CacheAside {
       fromDatabase = await this.deps.flight.run(`${database.store}|${key}`, async () => {
         metrics.databaseReads.inc({ store: database.store, model });
         const loaded = await database.load();
-        if (!cached.degraded) await this.fill(key, loaded, options.published);
+        if (!cached.degraded) await this.fill(key, layout, loaded, options.published);
         return loaded;
       });
     } catch (error) {
@@ -102,6 +108,7 @@ export class CacheAside {
 
   private async fill<T>(
     key: string,
+    layout: ViewLayout<T>,
     loaded: { view: Versioned<T> | undefined; fillable: boolean },
     published: number | undefined,
   ): Promise<void> {
@@ -111,6 +118,6 @@ export class CacheAside {
     if (!view || !fillable || (published !== undefined && view.version < published)) return;
     const { redisGuard, store, ttlSeconds } = this.deps;
     if (redisGuard.isOpen()) return;
-    await redisGuard(() => store.fillHash(key, view, ttlSeconds)).catch(() => {});
+    await redisGuard(() => store.fillHash(key, view, ttlSeconds, layout)).catch(() => {});
   }
 }

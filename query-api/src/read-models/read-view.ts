@@ -3,6 +3,7 @@
  * and not there, a bounded wait on the views' progress (no polling), then the view as it is,
  * marked stale.
  */
+import type { ViewLayout } from '@parley/platform/view-hashes';
 import type { ViewKind } from '@parley/platform/view-progress';
 import type { ReadModels } from '../dependencies.ts';
 import type { DatabaseRead, SourcedView } from './cache-aside.ts';
@@ -18,12 +19,13 @@ export async function readView<T>(
     model: ViewKind;
     id: string;
     key: string;
+    layout: ViewLayout<T>;
     generation: number;
     minVersion: number | undefined;
     database: DatabaseRead<T>;
   },
 ): Promise<WaitedView<T>> {
-  const { model, id, key, generation, minVersion, database } = options;
+  const { model, id, key, layout, generation, minVersion, database } = options;
   const { value, stale } = await waitForVersion<SourcedView<T>>({
     minVersion,
     versionOf: (read) => read.view?.version,
@@ -31,6 +33,7 @@ export async function readView<T>(
       reads.cache.read({
         model,
         key,
+        layout,
         minVersion,
         redisOnly: again,
         published: reads.hub.lastPublished(generation, model, id),

@@ -55,6 +55,13 @@ export function conversationViewOf(
       messageCount: doc.messageCount,
       createdAt: doc.createdAt.getTime(),
       lastActivityAt: doc.lastActivityAt.getTime(),
+      lastMessage: doc.lastMessage
+        ? {
+            role: doc.lastMessage.role,
+            preview: doc.lastMessage.preview,
+            at: doc.lastMessage.at.getTime(),
+          }
+        : null,
       messages,
     },
   };

@@ -1,5 +1,6 @@
 /**
- * Reading and filling the Redis views. Reads are plain HMGET / ZREVRANGEBYSCORE. Fills (after a
+ * Reading and filling the Redis views (their layout: platform/src/view-hashes.ts). Reads are plain
+ * HGETALL / HMGET / ZREVRANGEBYSCORE. Fills (after a
  * database read) go through Lua scripts that write only over an older version, like the views
  * projection's own writes, and give what they write a TTL: a view filled by a reader is a cache
  * entry, and the projection goes on from it. A conversation list carries a marker member, added
@@ -7,18 +8,20 @@
  * projection with only its newest conversations, so it is read as a miss.
  */
 
-import type { Versioned } from '@parley/platform/read-models';
+import type { ConversationHead, Versioned } from '@parley/platform/read-models';
 import type { Redis } from '@parley/platform/redis';
+import { conversationHeadOf, type ViewLayout } from '@parley/platform/view-hashes';
 
 /** The member that says a list holds every conversation (score -inf: never in a page). */
 export const LIST_COMPLETE = '~complete';
 
+/** ARGV: version, data ('' = tombstone), ttl, then the view's further fields (name, value). */
 const FILL_HASH = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if current >= tonumber(ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1])
 if ARGV[2] == '' then redis.call('HSET', KEYS[1], 'version', ARGV[1])
-else redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2]) end
+else redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2], unpack(ARGV, 4)) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
@@ -32,7 +35,13 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1`;
 
 type ViewRedis = Redis & {
-  fillHash(key: string, version: number, data: string, ttl: number): Promise<number>;
+  fillHash(
+    key: string,
+    version: number,
+    data: string,
+    ttl: number,
+    ...fields: string[]
+  ): Promise<number>;
   fillList(key: string, ttl: number, ...scoresAndMembers: Array<string | number>): Promise<number>;
 };
 
@@ -56,7 +65,10 @@ export class ViewStore {
     this.redis = defineViewScripts(redis);
   }
 
-  async readHashes<T>(keys: readonly string[]): Promise<Array<Versioned<T> | undefined>> {
+  /** Conversations without their messages (a list's items): HMGET of version and head. */
+  async readConversationHeads(
+    keys: readonly string[],
+  ): Promise<Array<Versioned<ConversationHead> | undefined>> {
     if (keys.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const key of keys) pipeline.hmget(key, 'version', 'data');
@@ -65,21 +77,25 @@ export class ViewStore {
       if (error) throw error;
       const [version, data] = value as [string | null, string | null];
       if (version === null) return undefined;
-      return { version: Number(version), data: data ? (JSON.parse(data) as T) : null };
+      return { version: Number(version), data: data ? conversationHeadOf(data).head : null };
     });
   }
 
-  /** One view: a plain HMGET, no pipeline (the hot path of every single-view read). */
-  async readHash<T>(key: string): Promise<Versioned<T> | undefined> {
-    const [version, data] = await this.redis.hmget(key, 'version', 'data');
-    if (version === null || version === undefined) return undefined;
-    return { version: Number(version), data: data ? (JSON.parse(data) as T) : null };
+  /** One view, all of its fields at once: a plain HGETALL, no pipeline (every single-view read). */
+  async readHash<T>(key: string, layout: ViewLayout<T>): Promise<Versioned<T> | undefined> {
+    return layout.fromHash(await this.redis.hgetall(key));
   }
 
   /** Writes the view unless Redis already has this version or a newer one. */
-  async fillHash<T>(key: string, view: Versioned<T>, ttlSeconds: number): Promise<boolean> {
-    const data = view.data === null ? '' : JSON.stringify(view.data);
-    return (await this.redis.fillHash(key, view.version, data, ttlSeconds)) === 1;
+  async fillHash<T>(
+    key: string,
+    view: Versioned<T>,
+    ttlSeconds: number,
+    layout: ViewLayout<T>,
+  ): Promise<boolean> {
+    const stored = view.data === null ? { data: '', fields: [] } : layout.toHash(view.data);
+    const { data, fields } = stored;
+    return (await this.redis.fillHash(key, view.version, data, ttlSeconds, ...fields)) === 1;
   }
 
   /**

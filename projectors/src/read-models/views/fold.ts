@@ -1,7 +1,9 @@
 /**
  * The views read model's fold: identity events over a user's `me` view, chat events over a
  * conversation's view (its latest messages), and the guarded writes they need. Pure; the writer
- * (projection.ts) loads the views from Redis, decrypts, and runs the writes.
+ * (projection.ts) loads the views from Redis, decrypts, and runs the writes. A conversation is
+ * loaded without the messages stored before (their fields stay as they are): a view's `messages`
+ * are then the ones the batch added, which are the ones to write.
  */
 import {
   type ConversationView,
@@ -10,6 +12,7 @@ import {
   type ReplyOf,
   type Versioned,
 } from '@parley/platform/read-models';
+import { lastMessageOf } from '@parley/platform/view-hashes';
 import type { EncryptedText } from '@parley/schemas/generated/records';
 import type { BatchContent } from '../../runtime/content.ts';
 import {
@@ -39,6 +42,8 @@ export type ViewWrite =
       data: ConversationView | null;
       /** The owner whose list holds the conversation (by last activity), when known. */
       ownerId: string | null;
+      /** How many messages the stored view counted (0: none stored). */
+      countBefore: number;
     };
 
 export function evolveMe(
@@ -114,6 +119,7 @@ export function evolveConversationView(
         messageCount: 0,
         createdAt: at,
         lastActivityAt: at,
+        lastMessage: null,
         messages: [],
       },
     };
@@ -126,15 +132,19 @@ export function evolveConversationView(
     role: 'user' | 'assistant',
     text: string | null,
     reply: ReplyOf = {},
-  ) => ({
-    version,
-    data: {
-      ...data,
-      messageCount: data.messageCount + 1,
-      lastActivityAt: at,
-      messages: [...data.messages, { id, role, text, at, ...reply }].slice(-LATEST_MESSAGES),
-    },
-  });
+  ) => {
+    const message = { id, role, text, at, ...reply };
+    return {
+      version,
+      data: {
+        ...data,
+        messageCount: data.messageCount + 1,
+        lastActivityAt: at,
+        lastMessage: lastMessageOf([message], data.lastMessage),
+        messages: [...data.messages, message].slice(-LATEST_MESSAGES),
+      },
+    };
+  };
   switch (event.type) {
     case 'ConversationRenamed':
       return {
@@ -240,7 +250,15 @@ export function foldViews(
   for (const [id, view] of conversations) {
     if (loaded.conversations.get(id)?.version === view.version) continue;
     const ownerId = owners.get(id) ?? null;
-    writes.push({ kind: 'conversation', id, version: view.version, data: view.data, ownerId });
+    const countBefore = loaded.conversations.get(id)?.data?.messageCount ?? 0;
+    writes.push({
+      kind: 'conversation',
+      id,
+      version: view.version,
+      data: view.data,
+      ownerId,
+      countBefore,
+    });
   }
   return writes;
 }

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { viewKeys } from '@parley/platform/read-model-names';
+import { LATEST_MESSAGES } from '@parley/platform/read-models';
 import { redisReady } from '@parley/platform/testing/fixtures';
+import { conversationLayout } from '@parley/platform/view-hashes';
 import { decodeViewProgress, viewProgressChannel } from '@parley/platform/view-progress';
 import { history } from '../spec.ts';
 import { writerFixture } from '../writer-fixture.ts';
@@ -41,8 +43,8 @@ describe('views read model in Redis', () => {
       const me = await redis.hgetall(keys.me(owner));
       assert.equal(me.version, '1');
       assert.equal(JSON.parse(me.data ?? '{}').email, 'cy@example.com');
-      const conversation = JSON.parse((await redis.hget(keys.conversation(id), 'data')) ?? '{}');
-      assert.equal(conversation.title, 'Porto');
+      const conversation = conversationLayout.fromHash(await redis.hgetall(keys.conversation(id)));
+      assert.equal(conversation?.data?.title, 'Porto');
       assert.deepEqual(await redis.zrange(keys.list(owner), 0, -1), [id]);
 
       const before = await fixture.checksum();
@@ -67,5 +69,44 @@ describe('views read model in Redis', () => {
     } finally {
       subscriber.disconnect();
     }
+  });
+
+  it(`keeps a conversation's latest ${LATEST_MESSAGES} messages over many batches, one field each`, async () => {
+    const { redis } = fixture.stores;
+    const keys = viewKeys(fixture.generation);
+    const owner = randomUUID();
+    const id = randomUUID();
+    const chat = history(id);
+    const post = (n: number) =>
+      chat('UserMessagePosted', {
+        messageId: `m-${n}`,
+        authorId: owner,
+        text: `message ${n}`,
+        encryptedText: null,
+      });
+    await fixture.apply([
+      chat('ConversationStarted', { ownerId: owner, title: 'Faro', encryptedTitle: null }),
+      post(0),
+      post(1),
+    ]);
+    // Batches of one to seven messages: each writes its own and drops what falls out.
+    let n = 2;
+    for (const size of [1, 7, 3, 5, 1, 6, 4]) {
+      await fixture.apply(Array.from({ length: size }, () => post(n++)));
+    }
+    const hash = await redis.hgetall(keys.conversation(id));
+    const fields = Object.keys(hash).filter((f) => /^m\d+$/.test(f));
+    assert.equal(fields.length, LATEST_MESSAGES, 'one field per kept message, no more');
+    const view = conversationLayout.fromHash(hash);
+    assert.equal(view?.data?.messageCount, n);
+    assert.deepEqual(
+      view?.data?.messages.map((m) => m.text),
+      Array.from({ length: LATEST_MESSAGES }, (_, i) => `message ${n - LATEST_MESSAGES + i}`),
+    );
+    assert.equal(view?.data?.lastMessage?.preview, `message ${n - 1}`);
+
+    // Its owner erased: only the version stays (no head, no message fields).
+    await fixture.apply([history(owner)('UserErased', {})]);
+    assert.deepEqual(await redis.hgetall(keys.conversation(id)), { version: String(n + 1) });
   });
 });

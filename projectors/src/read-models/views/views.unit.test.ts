@@ -45,6 +45,7 @@ const conversation: ConversationView = {
   messageCount: 0,
   createdAt: T0,
   lastActivityAt: T0,
+  lastMessage: null,
   messages: [],
 };
 
@@ -112,10 +113,12 @@ describe('views projection', () => {
           id: ids.chat1,
           version: 2,
           ownerId: ids.alice,
+          countBefore: 0,
           data: {
             ...conversation,
             messageCount: 1,
             lastActivityAt: T0 + MINUTE,
+            lastMessage: { role: 'user', preview: 'Where to eat?', at: T0 + MINUTE },
             messages: [{ id: ids.message1, role: 'user', text: 'Where to eat?', at: T0 + MINUTE }],
           },
         },
@@ -141,10 +144,16 @@ describe('views projection', () => {
           id: ids.chat1,
           version: LATEST_MESSAGES + 3,
           ownerId: ids.alice,
+          countBefore: 0,
           data: {
             ...conversation,
             messageCount: LATEST_MESSAGES + 2,
             lastActivityAt: T0 + (LATEST_MESSAGES + 2) * MINUTE,
+            lastMessage: {
+              role: 'user',
+              preview: `message ${LATEST_MESSAGES + 1}`,
+              at: T0 + (LATEST_MESSAGES + 2) * MINUTE,
+            },
             messages: posts.slice(2).map((_, i) => ({
               id: `m${i + 2}`,
               role: 'user' as const,
@@ -156,13 +165,65 @@ describe('views projection', () => {
       ]);
   });
 
+  it('given a stored head, writes only the batch’s messages; a failed reply keeps the last text', () => {
+    const chat = history(ids.chat1, 7);
+    const head: ConversationView = {
+      ...conversation,
+      messageCount: 6,
+      lastActivityAt: T0 + 6 * MINUTE,
+      lastMessage: { role: 'user', preview: 'And then?', at: T0 + 6 * MINUTE },
+      messages: [],
+    };
+    specWith()
+      .given(views([], [[ids.chat1, { version: 7, data: head }]]))
+      .when(
+        chat('AssistantReplyFailed', {
+          replyTo: 'm5',
+          reason: 'timeout',
+          model: 'offline',
+          attempt: 1,
+        }),
+      )
+      .thenWrites([
+        {
+          kind: 'conversation',
+          id: ids.chat1,
+          version: 8,
+          ownerId: ids.alice,
+          countBefore: 6,
+          data: {
+            ...head,
+            messageCount: 7,
+            lastActivityAt: T0 + 7 * MINUTE,
+            messages: [
+              {
+                id: `${ids.chat1.slice(0, 8)}-event-8`,
+                role: 'assistant',
+                text: null,
+                at: T0 + 7 * MINUTE,
+                replyTo: 'm5',
+                outcome: 'failed',
+              },
+            ],
+          },
+        },
+      ]);
+  });
+
   it('leaves a tombstone of a deleted conversation, still naming its owner (the list drops it)', () => {
     const chat = history(ids.chat1, 1);
     specWith()
       .given(views([], [[ids.chat1, { version: 1, data: conversation }]]))
       .when(chat('ConversationDeleted', {}))
       .thenWrites([
-        { kind: 'conversation', id: ids.chat1, version: 2, ownerId: ids.alice, data: null },
+        {
+          kind: 'conversation',
+          id: ids.chat1,
+          version: 2,
+          ownerId: ids.alice,
+          countBefore: 0,
+          data: null,
+        },
       ]);
   });
 
@@ -172,7 +233,14 @@ describe('views projection', () => {
       .given(views([], [[ids.chat1, { version: 1, data: conversation }]]))
       .when(chat('ConversationArchived', {}))
       .thenWrites([
-        { kind: 'conversation', id: ids.chat1, version: 2, ownerId: ids.alice, data: null },
+        {
+          kind: 'conversation',
+          id: ids.chat1,
+          version: 2,
+          ownerId: ids.alice,
+          countBefore: 0,
+          data: null,
+        },
       ]);
   });
 
