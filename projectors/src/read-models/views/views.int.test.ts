@@ -109,4 +109,54 @@ describe('views read model in Redis', () => {
     await fixture.apply([history(owner)('UserErased', {})]);
     assert.deepEqual(await redis.hgetall(keys.conversation(id)), { version: String(n + 1) });
   });
+
+  it('goes on from a view of the earlier layout (its messages inside data) and rewrites it in this one', async () => {
+    const { redis } = fixture.stores;
+    const keys = viewKeys(fixture.generation);
+    const owner = randomUUID();
+    const id = randomUUID();
+    const chat = history(id, 4);
+    const earlier = Array.from({ length: 3 }, (_, n) => ({
+      id: `old-${n}`,
+      role: 'user',
+      text: `earlier ${n}`,
+      at: 1_000 + n,
+    }));
+    const head = {
+      id,
+      ownerId: owner,
+      title: 'Braga',
+      status: 'active',
+      messageCount: 3,
+      createdAt: 1_000,
+      lastActivityAt: 1_002,
+    };
+    await redis.hset(keys.conversation(id), {
+      version: '4',
+      data: JSON.stringify({ ...head, messages: earlier }),
+    });
+    assert.equal(
+      conversationLayout.fromHash(await redis.hgetall(keys.conversation(id)))?.data?.lastMessage
+        ?.preview,
+      'earlier 2',
+      'the earlier layout reads with its last message',
+    );
+    await fixture.apply([
+      chat('UserMessagePosted', {
+        messageId: 'new-0',
+        authorId: owner,
+        text: 'and now',
+        encryptedText: null,
+      }),
+    ]);
+    const hash = await redis.hgetall(keys.conversation(id));
+    assert.equal(JSON.parse(hash.data ?? '{}').messages, undefined, 'the head alone in data');
+    const view = conversationLayout.fromHash(hash);
+    assert.equal(view?.version, 5);
+    assert.deepEqual(
+      view?.data?.messages.map((m) => m.text),
+      ['earlier 0', 'earlier 1', 'earlier 2', 'and now'],
+    );
+    assert.equal(view?.data?.messageCount, 4);
+  });
 });
