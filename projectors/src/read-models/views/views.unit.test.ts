@@ -8,7 +8,7 @@ import {
 import type { EncryptedText } from '@parley/schemas/generated/records';
 import { batchContent } from '../../runtime/content.ts';
 import { history, ids, MINUTE, sealedText, specFor, T0 } from '../spec.ts';
-import { foldViews, type Views } from './fold.ts';
+import { foldViews, type Views, type ViewWrite } from './fold.ts';
 
 const EMAIL = sealedText('alice@example.com');
 const NAME = sealedText('Alice');
@@ -47,6 +47,16 @@ const conversation: ConversationView = {
   lastActivityAt: T0,
   lastMessage: null,
   messages: [],
+};
+
+/** The tombstone of chat1 at version 2: no data, its owner named so the list drops it. */
+const chat1Tombstone: ViewWrite = {
+  kind: 'conversation',
+  id: ids.chat1,
+  version: 2,
+  ownerId: ids.alice,
+  countBefore: 0,
+  data: null,
 };
 
 describe('views projection', () => {
@@ -215,16 +225,7 @@ describe('views projection', () => {
     specWith()
       .given(views([], [[ids.chat1, { version: 1, data: conversation }]]))
       .when(chat('ConversationDeleted', {}))
-      .thenWrites([
-        {
-          kind: 'conversation',
-          id: ids.chat1,
-          version: 2,
-          ownerId: ids.alice,
-          countBefore: 0,
-          data: null,
-        },
-      ]);
+      .thenWrites([chat1Tombstone]);
   });
 
   it('writes an erased owner’s conversation as a tombstone', () => {
@@ -232,16 +233,7 @@ describe('views projection', () => {
     specWith([ids.alice])
       .given(views([], [[ids.chat1, { version: 1, data: conversation }]]))
       .when(chat('ConversationArchived', {}))
-      .thenWrites([
-        {
-          kind: 'conversation',
-          id: ids.chat1,
-          version: 2,
-          ownerId: ids.alice,
-          countBefore: 0,
-          data: null,
-        },
-      ]);
+      .thenWrites([chat1Tombstone]);
   });
 
   it('writes nothing when every event is already reflected (a replayed batch)', () => {
