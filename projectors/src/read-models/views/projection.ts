@@ -190,10 +190,14 @@ export const viewsProjection: GuardedProjection = {
     const hash = createHash('md5');
     for (const key of keys) {
       const type = await stores.redis.type(key);
+      // A hash's fields in name order: HGETALL gives them in the order of Redis's table, which
+      // depends on the hash's history (a conversation's message fields come and go).
       const value =
         type === 'zset'
           ? await stores.redis.zrange(key, 0, -1, 'WITHSCORES')
-          : await stores.redis.hgetall(key);
+          : Object.entries(await stores.redis.hgetall(key)).sort(([a], [b]) =>
+              a < b ? -1 : a > b ? 1 : 0,
+            );
       hash.update(`${key.slice(prefix.length)}=${JSON.stringify(value)}\n`);
     }
     return hash.digest('hex');
