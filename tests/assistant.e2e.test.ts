@@ -330,6 +330,40 @@ describe('the assistant', () => {
     assert.equal(late.status, 422);
   });
 
+  it('asks the model nothing for a reply stopped before the assistant reached its message', async () => {
+    const ann = person();
+    const id = await conversation(ann, 'Never mind');
+    const stream = await events(ann, id);
+    const assistant = services.get('assistant');
+    assert.ok(assistant);
+    const calls = await modelCalls();
+    // The reactor frozen: the message and its stop are both written before it can read either.
+    assistant.signal('SIGSTOP');
+    let messageId: string;
+    try {
+      messageId = await post(ann, id, 'Tell me everything about the moon');
+      const stopped = await command(
+        ann,
+        'POST',
+        `/v1/conversations/${id}/messages/${messageId}/stop`,
+      );
+      assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+    } finally {
+      assistant.signal('SIGCONT');
+    }
+    const seen = await stream.waitFor((all) => all.some((e) => e.event === 'reply-stopped'));
+    stream.close();
+    const replyId = seen.find(replyTo(messageId))?.data?.replyId;
+    assert.ok(replyId, 'the reply began, then stopped');
+    assert.equal(textOf(seen, replyId), '', 'no text streamed');
+    const recorded = await until(async () => {
+      const items = await messages(ann, id);
+      return items.find((m) => m.replyTo === messageId && m.outcome === 'stopped');
+    }, 'the stopped reply recorded');
+    assert.equal(recorded.text, '');
+    assert.equal(await modelCalls(), calls, 'the model was not asked');
+  });
+
   it('gives an untitled conversation the assistant’s title after the first exchange', async () => {
     const ann = person();
     const id = await conversation(ann);
