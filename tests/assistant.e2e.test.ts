@@ -51,8 +51,9 @@ async function start(name: Service, env: Record<string, string> = {}) {
       READ_RATE_LIMIT_PER_MINUTE: '100000',
       GENERATION_CACHE_MS: '200',
       LOG_LEVEL: 'warn',
-      // Analysts get two messages a day here: the quota test uses one.
+      // Analysts get two messages a day here, admins one token: the quota tests use them.
       QUOTA_MESSAGES_PER_DAY: 'user=1000,admin=1000,analyst=2',
+      QUOTA_TOKENS_PER_DAY: 'user=1000000,admin=1,analyst=1000000',
       ...PACE,
       ...env,
     },
@@ -96,7 +97,7 @@ after(async () => {
 const url = (service: Service, path: string) => `${services.get(service)?.url}${path}`;
 
 /** A person: a token for a user id of their own (no registration needed for chat). */
-function person(role: 'user' | 'analyst' = 'user') {
+function person(role: 'user' | 'analyst' | 'admin' = 'user') {
   const userId = randomUUID();
   const token = signToken(key, { sub: userId, roles: [role], expiresIn: 3600 });
   return {
@@ -364,10 +365,10 @@ describe('the assistant', () => {
     assert.equal(await modelCalls(), calls, 'the model was not asked');
   });
 
-  it('gives an untitled conversation the assistant’s title after the first exchange', async () => {
+  it('gives an untitled conversation the assistant’s title after the first exchange, its tokens counted', async () => {
     const ann = person();
     const id = await conversation(ann);
-    await post(ann, id, 'Planning a garden with tomatoes and basil');
+    const messageId = await post(ann, id, 'Planning a garden with tomatoes and basil');
     const titled = await until(async () => {
       const res = await fetch(url('query-api', `/v1/conversations/${id}`), {
         headers: { authorization: ann.headers.authorization },
@@ -376,6 +377,35 @@ describe('the assistant', () => {
       return body.title ? body : undefined;
     }, 'the proposed title');
     assert.equal(titled.title, 'Planning a garden with tomatoes and');
+
+    // The day's usage holds the reply's tokens and the title's.
+    const [reply] = await recordedReplies(messageId);
+    const title = (await fixture.allEvents(fixture.chat?.eventsTopic ?? '')).find(
+      (e) => e.type === 'ConversationRenamed' && e.aggregateId === id,
+    );
+    assert.ok(reply && title);
+    const tokens = (e: typeof reply) => ({
+      prompt: Number(e.value.promptTokens),
+      completion: Number(e.value.completionTokens),
+    });
+    assert.ok(tokens(title).prompt > 0 && tokens(title).completion > 0, 'the title cost tokens');
+    const expected = {
+      promptTokens: tokens(reply).prompt + tokens(title).prompt,
+      completionTokens: tokens(reply).completion + tokens(title).completion,
+    };
+    await until(
+      async () => {
+        const res = await fetch(url('query-api', '/v1/usage'), {
+          headers: { authorization: ann.headers.authorization },
+        });
+        const day = ((await res.json()) as { days?: Array<Record<string, number>> }).days?.[0];
+        return (
+          day?.promptTokens === expected.promptTokens &&
+          day.completionTokens === expected.completionTokens
+        );
+      },
+      `the usage at ${JSON.stringify(expected)}`,
+    );
   });
 
   it('refuses a message over the daily quota with 429 and the reset time, before any model call', async () => {
@@ -401,6 +431,28 @@ describe('the assistant', () => {
     assert.equal(res.body.code, 'QUOTA_EXCEEDED');
     assert.match(String(res.body.resetAt), /T00:00:00\.000Z$/);
     await new Promise((r) => setTimeout(r, 2_000));
+    assert.equal(await modelCalls(), calls, 'no model call for the refused message');
+  });
+
+  it('refuses a message with 429 once the day’s tokens reach the quota', async () => {
+    const admin = person('admin');
+    const id = await conversation(admin, 'Tokens');
+    const messageId = await post(admin, id, 'One question, then no more tokens today');
+    const [reply] = await until(async () => {
+      const found = await recordedReplies(messageId);
+      return found.length === 1 && found;
+    }, 'the reply');
+    assert.ok(Number(reply?.value.completionTokens) > 1, 'the reply used the day’s token');
+    // The reactor counts the tokens as it records the reply; let it finish.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const calls = await modelCalls();
+    const res = await command(admin, 'POST', `/v1/conversations/${id}/messages`, {
+      text: 'And another?',
+    });
+    assert.equal(res.status, 429, JSON.stringify(res.body));
+    assert.equal(res.body.code, 'QUOTA_EXCEEDED');
+    assert.equal(res.body.quota, 'tokens');
+    await new Promise((r) => setTimeout(r, 1_000));
     assert.equal(await modelCalls(), calls, 'no model call for the refused message');
   });
 

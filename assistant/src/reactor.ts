@@ -194,7 +194,7 @@ export async function startReactor(options: ReactorOptions) {
     correlationId: string,
   ) => {
     try {
-      const { text } = await generateText({
+      const { text, totalUsage } = await generateText({
         model: options.model.model,
         system: 'Give a short title (at most six words) for a conversation that starts like this.',
         messages: turns.map((t) => ({ role: t.role, content: t.text })),
@@ -206,15 +206,24 @@ export async function startReactor(options: ReactorOptions) {
         .replace(/^["“]|["”]$/g, '')
         .slice(0, 200);
       if (!title) return;
+      const commandId = uuidFrom(`assistant-title|${conversationId}`);
+      const usage = {
+        inputTokens: totalUsage.inputTokens ?? 0,
+        outputTokens: totalUsage.outputTokens ?? 0,
+      };
       await send('ProposeConversationTitle', {
-        metadata: metadataFor(
-          conversationId,
-          uuidFrom(`assistant-title|${conversationId}`),
-          correlationId,
-        ),
+        metadata: metadataFor(conversationId, commandId, correlationId),
         encryptedTitle: await cipher.encrypt(ownerId, title),
+        promptTokens: usage.inputTokens,
+        completionTokens: usage.outputTokens,
       });
-      await memory.titled(conversationId);
+      // A title costs tokens like a reply: they count against the owner's daily quota too.
+      await Promise.all([
+        memory.titled(conversationId),
+        countTokens(options.redis, ownerId, commandId, usage.inputTokens + usage.outputTokens),
+      ]);
+      metrics.tokens.inc({ direction: 'input' }, usage.inputTokens);
+      metrics.tokens.inc({ direction: 'output' }, usage.outputTokens);
     } catch (error) {
       // A title is a nicety: the conversation stays untitled, the reply is recorded anyway.
       log.warn({ err: error, conversationId }, 'no title proposed');

@@ -28,6 +28,8 @@ const sealed = (text: string): EncryptedText => ({
 });
 const TITLE = sealed('Trip to Lisbon');
 const TEXT = sealed('Where should I eat?');
+/** A title the owner gave: no model tokens. */
+const noTokens = { promptTokens: 0, completionTokens: 0 };
 
 const started: Event = {
   type: 'ConversationStarted',
@@ -114,7 +116,7 @@ describe('RenameConversation', () => {
   it('renames; the state holds no title, so every rename is recorded', () => {
     const renamed: Event = {
       type: 'ConversationRenamed',
-      value: { title: '', encryptedTitle: sealed('Lisbon food') },
+      value: { title: '', encryptedTitle: sealed('Lisbon food'), ...noTokens },
     };
     spec
       .given([started])
@@ -204,7 +206,10 @@ describe('commands sent before content was encrypted (plain text)', () => {
       .given([started])
       .when(rename('Lisbon food'))
       .thenEvents([
-        { type: 'ConversationRenamed', value: { title: 'Lisbon food', encryptedTitle: null } },
+        {
+          type: 'ConversationRenamed',
+          value: { title: 'Lisbon food', encryptedTitle: null, ...noTokens },
+        },
       ]);
   });
   it('refuses empty and overlong titles and messages', () => {
@@ -345,15 +350,25 @@ describe('untitled conversations and the assistant’s title', () => {
   };
   const propose: ConversationCommand = {
     type: 'ProposeConversationTitle',
-    value: { metadata: byAssistant, encryptedTitle: sealed('Eating in Lisbon') },
+    value: {
+      metadata: byAssistant,
+      encryptedTitle: sealed('Eating in Lisbon'),
+      promptTokens: 31,
+      completionTokens: 5,
+    },
   };
   it('starts without a title', () => {
     spec.given([]).when(start('')).thenEvents([untitled]);
   });
-  it('takes the assistant’s proposal once, and never over a title', () => {
+  it('takes the assistant’s proposal once (with the tokens it cost), and never over a title', () => {
     const proposed: Event = {
       type: 'ConversationRenamed',
-      value: { title: '', encryptedTitle: sealed('Eating in Lisbon') },
+      value: {
+        title: '',
+        encryptedTitle: sealed('Eating in Lisbon'),
+        promptTokens: 31,
+        completionTokens: 5,
+      },
     };
     spec.given([untitled, posted, replied()]).when(propose).thenEvents([proposed]);
     spec.given([untitled, posted, replied(), proposed]).when(propose).thenEvents([]);
@@ -393,7 +408,9 @@ describe('If-Match and event stamping', () => {
     spec
       .given([started, posted])
       .when(rename('x', metadata({ expectedVersion: 2 })))
-      .thenEvents([{ type: 'ConversationRenamed', value: { title: 'x', encryptedTitle: null } }]);
+      .thenEvents([
+        { type: 'ConversationRenamed', value: { title: 'x', encryptedTitle: null, ...noTokens } },
+      ]);
   });
   it('checks who may see the conversation before its version: another user gets 404, never 409', () => {
     for (const expectedVersion of [0, 1, 2, 99]) {

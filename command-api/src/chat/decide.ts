@@ -84,7 +84,15 @@ function rename(command: Of<'RenameConversation'>, state: ConversationState): Dr
   // The state holds no title (it is encrypted): a rename to the same title is recorded too.
   const title = plainUnlessEncrypted(command.title, command.encryptedTitle, validTitle);
   return [
-    { type: 'ConversationRenamed', value: { title, encryptedTitle: command.encryptedTitle } },
+    {
+      type: 'ConversationRenamed',
+      value: {
+        title,
+        encryptedTitle: command.encryptedTitle,
+        promptTokens: 0,
+        completionTokens: 0,
+      },
+    },
   ];
 }
 
@@ -167,7 +175,16 @@ function proposeTitle(command: Of<'ProposeConversationTitle'>, state: Conversati
   }
   if (state.titled) return [];
   return [
-    { type: 'ConversationRenamed', value: { title: '', encryptedTitle: command.encryptedTitle } },
+    {
+      type: 'ConversationRenamed',
+      value: {
+        title: '',
+        encryptedTitle: command.encryptedTitle,
+        // What the title cost counts in the owner's usage.
+        promptTokens: command.promptTokens,
+        completionTokens: command.completionTokens,
+      },
+    },
   ];
 }
 

@@ -62,6 +62,10 @@ export interface ProposeConversationTitle {
   metadata: CommandMetadata;
   /** The title, encrypted under the owner's data key. (personal data: encrypted) */
   encryptedTitle: EncryptedText;
+  /** Input tokens the assistant's model used to propose the title, summed over every step of the call (0 in commands written before they were counted). */
+  promptTokens: number;
+  /** Output tokens the assistant's model used to propose the title, summed over every step of the call (0 in commands written before they were counted). */
+  completionTokens: number;
 }
 
 /** Sent by the assistant reactor with the finished reply. */
@@ -228,6 +232,10 @@ export interface ConversationRenamed {
   title: string;
   /** The new title, encrypted under the owner's data key. (personal data: encrypted) */
   encryptedTitle: null | EncryptedText;
+  /** Input tokens the assistant's model used to propose this title; 0 for a title the owner gave (and in events written before they were counted). */
+  promptTokens: number;
+  /** Output tokens the assistant's model used to propose this title; 0 for a title the owner gave (and in events written before they were counted). */
+  completionTokens: number;
 }
 
 /** A user started a conversation with the assistant. */

@@ -243,7 +243,12 @@ describe('conversations projection', () => {
     specWith()
       .given(docs(started))
       .when(
-        chat('ConversationRenamed', { title: 'Porto instead', encryptedTitle: null }),
+        chat('ConversationRenamed', {
+          title: 'Porto instead',
+          encryptedTitle: null,
+          promptTokens: 0,
+          completionTokens: 0,
+        }),
         chat('ReplyStopRequested', { messageId: ids.message1 }),
         chat('ConversationArchived', {}),
       )

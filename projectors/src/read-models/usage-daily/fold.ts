@@ -1,7 +1,8 @@
 /**
  * The usage-daily read model's fold: messages, assistant replies and tokens per user per day
- * (UTC) from the chat events. Pure. Replies count for the conversation's owner, whom the
- * projection remembers from ConversationStarted (`startedIn`, then the writer's owners table).
+ * (UTC) from the chat events. Pure. Replies, and the tokens of the titles the assistant proposed,
+ * count for the conversation's owner, whom the projection remembers from ConversationStarted
+ * (`startedIn`, then the writer's owners table).
  */
 import type { FieldSelection } from '@parley/schemas/serde/field-selection';
 import type { ProjectedEvent } from '../../runtime/projection.ts';
@@ -18,6 +19,7 @@ export const usageReads = {
     ConversationStarted: ['ownerId'],
     UserMessagePosted: ['authorId'],
     AssistantReplyRecorded: ['promptTokens', 'completionTokens'],
+    ConversationRenamed: ['promptTokens', 'completionTokens'],
   },
 } as const satisfies FieldSelection;
 
@@ -45,7 +47,13 @@ export function startedIn(events: readonly UsageEvent[]): Map<string, string> {
   return started;
 }
 
-/** The conversations whose replies the batch counts but whose owners it does not know. */
+/** Whether an event costs its conversation's owner tokens: a reply, or a title the model gave. */
+function costsTokens(e: UsageEvent): boolean {
+  if (e.type === 'AssistantReplyRecorded') return true;
+  return e.type === 'ConversationRenamed' && e.value.promptTokens + e.value.completionTokens > 0;
+}
+
+/** The conversations whose token costs the batch counts but whose owners it does not know. */
 export function ownersToLoad(
   events: readonly UsageEvent[],
   known: ReadonlyMap<string, string>,
@@ -53,7 +61,7 @@ export function ownersToLoad(
   const unknown = new Set<string>();
   for (const e of events) {
     const id = e.value.metadata.aggregateId;
-    if (e.type === 'AssistantReplyRecorded' && !known.has(id)) unknown.add(id);
+    if (costsTokens(e) && !known.has(id)) unknown.add(id);
   }
   return [...unknown];
 }
@@ -61,7 +69,7 @@ export function ownersToLoad(
 /**
  * What a batch adds, per user and day, sorted by user then day: partitions applied concurrently
  * share a user's days, and locking rows in different orders deadlocked (each deadlock redoing a
- * whole batch). A reply whose conversation has no known owner counts for nobody.
+ * whole batch). A reply or title whose conversation has no known owner counts for nobody.
  */
 export function dailyUsage(
   events: readonly UsageEvent[],
@@ -91,6 +99,12 @@ export function dailyUsage(
       if (!owner) continue;
       const d = dayOf(owner, e.value.metadata.occurredAt);
       d.replies += 1;
+      d.promptTokens += e.value.promptTokens;
+      d.completionTokens += e.value.completionTokens;
+    } else if (e.type === 'ConversationRenamed' && costsTokens(e)) {
+      const owner = ownerOf.get(e.value.metadata.aggregateId);
+      if (!owner) continue;
+      const d = dayOf(owner, e.value.metadata.occurredAt);
       d.promptTokens += e.value.promptTokens;
       d.completionTokens += e.value.completionTokens;
     }

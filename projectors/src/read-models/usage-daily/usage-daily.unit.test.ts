@@ -70,6 +70,33 @@ describe('usage-daily projection', () => {
       ]);
   });
 
+  it('given a known owner, when the assistant titles the conversation, then its tokens count (not an owner’s rename)', () => {
+    const chat = history(ids.chat1, 1);
+    const renamed = (promptTokens: number, completionTokens: number) => ({
+      title: '',
+      encryptedTitle: null,
+      promptTokens,
+      completionTokens,
+    });
+    spec
+      .given(new Map([[ids.chat1, ids.alice]]))
+      .when(
+        chat('ConversationRenamed', renamed(0, 0)),
+        chat('AssistantReplyRecorded', reply(12, 30)),
+        chat('ConversationRenamed', renamed(40, 6)),
+      )
+      .thenWrites([
+        {
+          ...counts,
+          userId: ids.alice,
+          day: today,
+          replies: 1,
+          promptTokens: 52,
+          completionTokens: 36,
+        },
+      ]);
+  });
+
   it('counts a reply for nobody when its conversation has no known owner', () => {
     const chat = history(ids.chat1, 1);
     spec
@@ -81,15 +108,30 @@ describe('usage-daily projection', () => {
   it('learns owners from the batch and asks the store only for the others', () => {
     const chat1 = history(ids.chat1);
     const chat2 = history(ids.chat2, 4);
+    const chat3 = history(ids.chat3, 2);
+    const chat4 = history(ids.chat4, 2);
     const events = [
       chat1('ConversationStarted', { ownerId: ids.alice, title: 't', encryptedTitle: null }),
       chat1('AssistantReplyRecorded', reply(1, 1)),
       chat2('AssistantReplyRecorded', reply(1, 1)),
       chat2('ConversationArchived', {}),
+      // An owner's rename costs nothing; the assistant's title does.
+      chat3('ConversationRenamed', {
+        title: '',
+        encryptedTitle: null,
+        promptTokens: 0,
+        completionTokens: 0,
+      }),
+      chat4('ConversationRenamed', {
+        title: '',
+        encryptedTitle: null,
+        promptTokens: 9,
+        completionTokens: 2,
+      }),
     ];
     const started = startedIn(events);
     assert.deepEqual([...started], [[ids.chat1, ids.alice]]);
-    assert.deepEqual(ownersToLoad(events, started), [ids.chat2]);
+    assert.deepEqual(ownersToLoad(events, started), [ids.chat2, ids.chat4]);
   });
 
   it('writes days as the dates PostgreSQL stores', () => {
