@@ -37,7 +37,7 @@ import type { AvroSerde } from '@parley/schemas/serde/serde';
 import { generateText, type LanguageModel } from 'ai';
 import type { ConversationMemory, Keeping, StoredTurn } from './memory.ts';
 import type { AssistantMetrics } from './metrics.ts';
-import { type ModelCaller, type Reply, ReplyFailed } from './model/model-call.ts';
+import { type ModelCaller, type Reply, ReplyFailed, usageOf } from './model/model-call.ts';
 import { PartitionProgress } from './partition-progress.ts';
 import { buildPrompt, type Turn } from './prompt.ts';
 import type { ReplyWriter } from './reply-writer.ts';
@@ -207,10 +207,7 @@ export async function startReactor(options: ReactorOptions) {
         .slice(0, 200);
       if (!title) return;
       const commandId = uuidFrom(`assistant-title|${conversationId}`);
-      const usage = {
-        inputTokens: totalUsage.inputTokens ?? 0,
-        outputTokens: totalUsage.outputTokens ?? 0,
-      };
+      const usage = usageOf(totalUsage);
       await send('ProposeConversationTitle', {
         metadata: metadataFor(conversationId, commandId, correlationId),
         encryptedTitle: await cipher.encrypt(ownerId, title),

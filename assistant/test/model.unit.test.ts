@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { streamText } from 'ai';
-import { modelCaller, ReplyFailed } from '../src/model/model-call.ts';
+import { modelCaller, ReplyFailed, usageOf } from '../src/model/model-call.ts';
 import { offlineModel, offlineReply } from '../src/model/offline-model.ts';
 
 const ask = { role: 'user' as const, content: 'Where should we eat in Lisbon tonight?' };
@@ -214,5 +214,23 @@ describe('a reply stopped by the user', () => {
     }
     assert.equal(caller.breakerState(), 'closed');
     assert.equal((await caller.streamReply(request())).finishReason, 'stop');
+  });
+});
+
+describe('a provider’s usage as recorded', () => {
+  it('keeps whole counts, and makes what is missing or nonsense 0 or the largest int', () => {
+    assert.deepEqual(usageOf({ inputTokens: 12, outputTokens: 30 }), {
+      inputTokens: 12,
+      outputTokens: 30,
+    });
+    assert.deepEqual(usageOf({}), { inputTokens: 0, outputTokens: 0 });
+    assert.deepEqual(usageOf({ inputTokens: -5, outputTokens: Number.NaN }), {
+      inputTokens: 0,
+      outputTokens: 0,
+    });
+    assert.deepEqual(usageOf({ inputTokens: 2.6, outputTokens: 1e12 }), {
+      inputTokens: 3,
+      outputTokens: 2 ** 31 - 1,
+    });
   });
 });

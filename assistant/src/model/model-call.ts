@@ -46,6 +46,23 @@ export interface Reply {
   attempts: number;
 }
 
+/** The largest count an Avro int holds: the recorded usage fields are ints. */
+const MAX_TOKENS = 2 ** 31 - 1;
+
+/**
+ * A provider's usage as Parley records it: what it did not report is 0, and what it reported is
+ * trusted only as a whole number from 0 to the largest int (a provider's nonsense must not make a
+ * reply unrecordable or take tokens off a user's day).
+ */
+export function usageOf(reported: {
+  inputTokens?: number | undefined;
+  outputTokens?: number | undefined;
+}) {
+  const count = (n: number | undefined) =>
+    n !== undefined && Number.isFinite(n) && n > 0 ? Math.min(Math.round(n), MAX_TOKENS) : 0;
+  return { inputTokens: count(reported.inputTokens), outputTokens: count(reported.outputTokens) };
+}
+
 /** Why a reply could not be made; `reason` is what the recorded failure says. */
 export class ReplyFailed extends Error {
   constructor(
@@ -191,7 +208,7 @@ export function modelCaller(model: LanguageModel, settings: ModelCallSettings): 
       const ended = performance.now();
       return {
         finishReason: await result.finishReason,
-        usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 },
+        usage: usageOf(usage),
         firstTokenMs: Math.round((first.at ?? ended) - started),
         durationMs: Math.round(ended - started),
       };
