@@ -187,6 +187,13 @@ export async function startReactor(options: ReactorOptions) {
   };
 
   /** After the first exchange of an untitled conversation: the model's title, once. */
+  /** The tokens a model call cost: the owner's daily count (once per command) and the metric. */
+  const charge = (ownerId: string, commandId: string, usage: Reply['usage']) => {
+    metrics.tokens.inc({ direction: 'input' }, usage.inputTokens);
+    metrics.tokens.inc({ direction: 'output' }, usage.outputTokens);
+    return countTokens(options.redis, ownerId, commandId, usage.inputTokens + usage.outputTokens);
+  };
+
   const proposeTitle = async (
     conversationId: string,
     ownerId: string,
@@ -215,12 +222,7 @@ export async function startReactor(options: ReactorOptions) {
         completionTokens: usage.outputTokens,
       });
       // A title costs tokens like a reply: they count against the owner's daily quota too.
-      await Promise.all([
-        memory.titled(conversationId),
-        countTokens(options.redis, ownerId, commandId, usage.inputTokens + usage.outputTokens),
-      ]);
-      metrics.tokens.inc({ direction: 'input' }, usage.inputTokens);
-      metrics.tokens.inc({ direction: 'output' }, usage.outputTokens);
+      await Promise.all([memory.titled(conversationId), charge(ownerId, commandId, usage)]);
     } catch (error) {
       // A title is a nicety: the conversation stays untitled, the reply is recorded anyway.
       log.warn({ err: error, conversationId }, 'no title proposed');
@@ -256,13 +258,12 @@ export async function startReactor(options: ReactorOptions) {
       attempt: ask.attempt,
     });
     const stopped = reply.finishReason === 'stopped';
-    const used = reply.usage.inputTokens + reply.usage.outputTokens;
     // The reply is in Kafka: what follows is independent, and the client hears of the end at once.
     await Promise.all([
       memory.recorded(commandId),
       // The stop was for this reply: a reply asked for again later starts afresh.
       stopped ? options.redis.del(stopKey(options.namespace, ask.messageId)) : undefined,
-      countTokens(options.redis, ask.ownerId, commandId, used),
+      charge(ask.ownerId, commandId, reply.usage),
       writer.append(
         ask.conversationId,
         stopped
@@ -276,8 +277,6 @@ export async function startReactor(options: ReactorOptions) {
       ),
     ]);
     metrics.replies.inc({ outcome: stopped ? 'stopped' : 'finished' });
-    metrics.tokens.inc({ direction: 'input' }, reply.usage.inputTokens);
-    metrics.tokens.inc({ direction: 'output' }, reply.usage.outputTokens);
     if (!stopped) {
       metrics.firstToken.observe(reply.firstTokenMs / 1000);
       metrics.duration.observe(reply.durationMs / 1000);

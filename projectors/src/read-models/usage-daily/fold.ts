@@ -48,7 +48,9 @@ export function startedIn(events: readonly UsageEvent[]): Map<string, string> {
 }
 
 /** Whether an event costs its conversation's owner tokens: a reply, or a title the model gave. */
-function costsTokens(e: UsageEvent): boolean {
+function costsTokens(
+  e: UsageEvent,
+): e is Extract<UsageEvent, { type: 'AssistantReplyRecorded' | 'ConversationRenamed' }> {
   if (e.type === 'AssistantReplyRecorded') return true;
   return e.type === 'ConversationRenamed' && e.value.promptTokens + e.value.completionTokens > 0;
 }
@@ -94,17 +96,11 @@ export function dailyUsage(
   for (const e of events) {
     if (e.type === 'UserMessagePosted') {
       dayOf(e.value.authorId, e.value.metadata.occurredAt).messages += 1;
-    } else if (e.type === 'AssistantReplyRecorded') {
+    } else if (costsTokens(e)) {
       const owner = ownerOf.get(e.value.metadata.aggregateId);
       if (!owner) continue;
       const d = dayOf(owner, e.value.metadata.occurredAt);
-      d.replies += 1;
-      d.promptTokens += e.value.promptTokens;
-      d.completionTokens += e.value.completionTokens;
-    } else if (e.type === 'ConversationRenamed' && costsTokens(e)) {
-      const owner = ownerOf.get(e.value.metadata.aggregateId);
-      if (!owner) continue;
-      const d = dayOf(owner, e.value.metadata.occurredAt);
+      if (e.type === 'AssistantReplyRecorded') d.replies += 1;
       d.promptTokens += e.value.promptTokens;
       d.completionTokens += e.value.completionTokens;
     }
