@@ -88,14 +88,15 @@ stop_apps() {
 # A Python with fastavro (the tests' independent Avro implementation) and DuckDB (reads the
 # replay's Parquet files back, as an analyst would).
 PYTHON_VENV="$CACHE_DIR/venv"
+SCHEMATHESIS_VERSION=4.32.5
 ensure_python_tools() {
-  [ -x "$PYTHON_VENV/bin/python" ] && "$PYTHON_VENV/bin/python" -c 'import fastavro, duckdb' 2>/dev/null && return 0
+  [ -x "$PYTHON_VENV/bin/python" ] && "$PYTHON_VENV/bin/python" -c "import fastavro, duckdb, importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null && return 0
   command -v python3 >/dev/null || apt_install python3 python3-venv
-  step "installing fastavro and duckdb for the tests (cached in $PYTHON_VENV)"
+  step "installing fastavro, duckdb and schemathesis for the tests (cached in $PYTHON_VENV)"
   python3 -m venv "$PYTHON_VENV" >"$LOG_DIR/python-venv.log" 2>&1 || apt_install python3-venv
   [ -x "$PYTHON_VENV/bin/python" ] || python3 -m venv "$PYTHON_VENV" >>"$LOG_DIR/python-venv.log" 2>&1
-  "$PYTHON_VENV/bin/pip" install --quiet 'fastavro>=1.9,<2' 'duckdb>=1.1,<2' >>"$LOG_DIR/python-venv.log" 2>&1 ||
-    die "installing fastavro and duckdb failed, see $LOG_DIR/python-venv.log"
+  "$PYTHON_VENV/bin/pip" install --quiet 'fastavro>=1.9,<2' 'duckdb>=1.1,<2' "schemathesis==$SCHEMATHESIS_VERSION" >>"$LOG_DIR/python-venv.log" 2>&1 ||
+    die "installing fastavro, duckdb and schemathesis failed, see $LOG_DIR/python-venv.log"
 }
 
 # promtool, for the alert rules' unit tests: taken from Debian's prometheus package without

@@ -2,13 +2,12 @@
  * The command API as a Fastify app: platform base (health, metrics, problem+json), token
  * verification, the OpenAPI document at /docs, and one routes plugin per context.
  */
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { authOptions, registerAuth } from '@parley/platform/auth';
 import { createHttpServer } from '@parley/platform/http';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
+import { registerOpenApi } from '@parley/platform/openapi';
 import type { FastifyInstance } from 'fastify';
 import { authRoutes } from './auth/routes.ts';
 import { chatRoutes } from './chat/routes.ts';
@@ -40,17 +39,7 @@ export async function buildApp({
     rateLimitRedis: deps.redis,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Parley command API', version: '1' },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      },
-      security: [{ bearer: [] }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await registerOpenApi(app, { title: 'Parley command API' });
   await registerAuth(app, authOptions(config, deps.revoked));
 
   app.get('/', { schema: { hide: true } }, async () => ({

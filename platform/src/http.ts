@@ -26,8 +26,9 @@ import type { Logger } from './logger.ts';
 import { Histogram, type Registry } from './metrics.ts';
 import { genericProblems } from './problem-responses.ts';
 import { sharedCountRateLimitStore } from './rate-limit-store.ts';
+import { RouteMethods } from './route-methods.ts';
 import { securityHeaders } from './security-headers.ts';
-import { addTextKeyword, parseJsonBody, withTextRules } from './text-input.ts';
+import { addTextKeyword, defaultTextKind, parseJsonBody, withTextRules } from './text-input.ts';
 import {
   context,
   contextFrom,
@@ -38,6 +39,19 @@ import {
   trace,
   tracer,
 } from './tracing.ts';
+
+/** A domain or HTTP error of ours: its status, code, detail and extensions. */
+function answerAppError(error: AppError, request: FastifyRequest, reply: FastifyReply) {
+  // A dependency that is down (503) is an expected state, watched through readiness and metrics.
+  if (error.status === 503) request.log.warn({ err: error }, error.message);
+  else if (error.status >= 500) request.log.error({ err: error }, error.message);
+  const retryAfter = error.extensions.retryAfterSeconds;
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+  return reply
+    .status(error.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(problem(error.status, error.code, error.message, error.extensions));
+}
 
 export interface HttpServerOptions {
   service: string;
@@ -128,7 +142,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     ),
   );
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? strict : coercing).compile(withTextRules(schema) as object),
+    (httpPart === 'body' ? strict : coercing).compile(
+      withTextRules(schema, defaultTextKind(httpPart)) as object,
+    ),
   );
   // JSON bodies in UTF-8 only, invalid bytes refused rather than replaced (text-input.ts).
   app.removeContentTypeParser('application/json');
@@ -139,6 +155,39 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       done(error as Error, undefined);
     }
   });
+
+  // A path served with other methods answers 405 with Allow, not 404 (route-methods.ts).
+  const routeMethods = new RouteMethods();
+  app.addHook('onRoute', (route) => routeMethods.add(route.method, route.url));
+  const methodNotAllowed = (request: FastifyRequest, reply: FastifyReply, allowed: string[]) =>
+    reply
+      .status(405)
+      .header('allow', allowed.join(', '))
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(
+        problem(
+          405,
+          'METHOD_NOT_ALLOWED',
+          `${request.method.slice(0, 20)} is not allowed here; allowed: ${allowed.join(', ')}`,
+        ),
+      );
+  const pathOf = (request: FastifyRequest) => request.url.split('?')[0] ?? '';
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
+    const allowed = routeMethods.allowed(pathOf(request));
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      return methodNotAllowed(request, reply, allowed);
+    }
+    return reply
+      .status(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(problem(404, 'NOT_FOUND', `no route for ${request.method} ${pathOf(request)}`));
+  };
+  /** A path named by a route of its own, taken by a route with a parameter that refused it. */
+  const literalRefused = (request: FastifyRequest, error: FastifyError) => {
+    if (error.validationContext !== 'params') return undefined;
+    const allowed = routeMethods.literal(pathOf(request));
+    return allowed.length > 0 && !allowed.includes(request.method) ? allowed : undefined;
+  };
 
   // Every documented route's document lists the errors any route can answer (problem-responses.ts).
   app.addHook('onRoute', (route) => {
@@ -260,17 +309,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof AppError) {
-      // A dependency that is down (503) is an expected state, watched through readiness and metrics.
-      if (error.status === 503) request.log.warn({ err: error }, error.message);
-      else if (error.status >= 500) request.log.error({ err: error }, error.message);
-      const retryAfter = error.extensions.retryAfterSeconds;
-      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
-      return reply
-        .status(error.status)
-        .type(PROBLEM_CONTENT_TYPE)
-        .send(problem(error.status, error.code, error.message, error.extensions));
-    }
+    // No route for this method and path: what its body or headers hold does not matter (a QUERY
+    // without a Content-Type is refused before the not-found handler would run).
+    if (request.is404) return notFound(request, reply);
+    if (error instanceof AppError) return answerAppError(error, request, reply);
+    const allowed = literalRefused(request, error);
+    if (allowed) return methodNotAllowed(request, reply, allowed);
     const status = error.statusCode ?? 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'unhandled error');
@@ -293,14 +337,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       );
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .type(PROBLEM_CONTENT_TYPE)
-      .send(
-        problem(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
-      ),
-  );
+  app.setNotFoundHandler(notFound);
 
   app.get('/health/live', { logLevel: 'warn' }, async () => ({
     status: 'live',

@@ -68,23 +68,108 @@ type SchemaNode = { [key: string]: unknown };
 const isStringSchema = (node: SchemaNode) =>
   node.type === 'string' || (Array.isArray(node.type) && node.type.includes('string'));
 
+/** Keys whose values are values, not schemas. */
+const VALUE_KEYS = ['const', 'enum', 'default', 'examples'];
+
 /**
- * A copy of a route schema in which every string schema carries the text keyword: `line` unless
+ * The text kind of a request part's strings unless their schema says otherwise: header values
+ * may hold tabs (RFC 9110 field values; Node's parser refuses CR and LF in them), the body, the
+ * path and the query are single lines.
+ */
+export const defaultTextKind = (part: string | undefined): TextKind =>
+  // Fastify names the part `headers`, OpenAPI's parameters say `header`.
+  part === 'headers' || part === 'header' ? 'multiline' : 'line';
+
+/**
+ * A copy of a route schema in which every string schema carries the text keyword: `kind` unless
  * it says otherwise. The route's own schema (what the OpenAPI document shows) is left as it is.
  */
-export function withTextRules(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(withTextRules);
+export function withTextRules(schema: unknown, kind: TextKind = 'line'): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => withTextRules(item, kind));
   if (typeof schema !== 'object' || schema === null) return schema;
   const node = schema as SchemaNode;
   const copy: SchemaNode = {};
   for (const [key, value] of Object.entries(node)) {
-    // `const`, `enum`, `default` and `examples` hold values, not schemas.
-    copy[key] = ['const', 'enum', 'default', 'examples'].includes(key)
-      ? value
-      : withTextRules(value);
+    copy[key] = VALUE_KEYS.includes(key) ? value : withTextRules(value, kind);
   }
-  if (isStringSchema(node) && copy[TEXT_KEYWORD] === undefined) copy[TEXT_KEYWORD] = 'line';
+  if (isStringSchema(node) && copy[TEXT_KEYWORD] === undefined) copy[TEXT_KEYWORD] = kind;
   return copy;
+}
+
+/**
+ * The text rule of each kind as a JSON Schema `pattern`, where clients and fuzzers can read it.
+ * Lone surrogates are left out: they are not characters, so regex engines over code points (Rust's,
+ * and so many JSON Schema tools) refuse a pattern naming them, and UTF-8 cannot carry one; only a
+ * JSON `\\uD800` escape can, and `textProblem` refuses that.
+ */
+export const TEXT_PATTERNS: Record<TextKind, string> = {
+  line: '^[^\\u0000-\\u001F\\u007F]*$',
+  multiline: '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$',
+};
+
+/** A schema of the document with the text rule as a pattern on strings that have none. */
+function documentedSchema(schema: unknown, kind: TextKind): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => documentedSchema(item, kind));
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const node = schema as SchemaNode;
+  const copy: SchemaNode = {};
+  for (const [key, value] of Object.entries(node)) {
+    copy[key] = VALUE_KEYS.includes(key) ? value : documentedSchema(value, kind);
+  }
+  // A pattern, a format or a fixed set of values already keeps to the rule.
+  const open = ['pattern', 'format', 'enum', 'const'].every((key) => node[key] === undefined);
+  if (isStringSchema(node) && open) {
+    const own = node[TEXT_KEYWORD];
+    copy.pattern = TEXT_PATTERNS[own === 'line' || own === 'multiline' ? own : kind];
+  }
+  return copy;
+}
+
+type Operation = {
+  parameters?: Array<{ in?: string; schema?: unknown }>;
+  requestBody?: { content?: Record<string, { schema?: unknown }> };
+};
+
+/**
+ * An OpenAPI document whose request parameters and bodies show the text rules as patterns: the
+ * validator checks them with the text keyword (for its clearer messages), the document says the
+ * same thing in standard JSON Schema, so a schema-valid request is never refused for its text.
+ */
+export function withDocumentedTextRules<D extends { paths?: unknown }>(document: D): D {
+  const paths = (document.paths ?? {}) as Record<string, Record<string, Operation>>;
+  const documented: Record<string, Record<string, Operation>> = {};
+  for (const [path, item] of Object.entries(paths)) {
+    documented[path] = {};
+    for (const [method, operation] of Object.entries(item)) {
+      if (typeof operation !== 'object' || operation === null) {
+        (documented[path] as Record<string, unknown>)[method] = operation;
+        continue;
+      }
+      const content = operation.requestBody?.content;
+      documented[path][method] = {
+        ...operation,
+        ...(operation.parameters && {
+          parameters: operation.parameters.map((p) => ({
+            ...p,
+            schema: documentedSchema(p.schema, defaultTextKind(p.in)),
+          })),
+        }),
+        ...(operation.requestBody &&
+          content && {
+            requestBody: {
+              ...operation.requestBody,
+              content: Object.fromEntries(
+                Object.entries(content).map(([type, media]) => [
+                  type,
+                  { ...media, schema: documentedSchema(media.schema, 'line') },
+                ]),
+              ),
+            },
+          }),
+      };
+    }
+  }
+  return { ...document, paths: documented };
 }
 
 /** A JSON body that is not JSON, not UTF-8, or sent with another charset. */

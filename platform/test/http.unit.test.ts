@@ -54,6 +54,36 @@ describe('createHttpServer', () => {
     });
   });
 
+  it('answers a path served with other methods with 405 and the methods it allows', async () => {
+    const server = build();
+    server.get('/items/:id', async () => ({}));
+    server.delete('/items/:id', async () => ({}));
+    const uuidParam = {
+      params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } },
+    };
+    server.get('/things/:id', { schema: uuidParam }, async () => ({}));
+    server.post('/things/search', async () => ({}));
+
+    const res = await server.inject({ method: 'PUT', url: '/items/42?x=1', payload: { a: 1 } });
+    assert.equal(res.statusCode, 405);
+    assert.equal(res.headers.allow, 'DELETE, GET, HEAD, OPTIONS');
+    assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+    assert.equal(res.json().code, 'METHOD_NOT_ALLOWED');
+    // A method whose body Fastify refuses before routing (QUERY with no Content-Type) too.
+    const query = await server.inject({ method: 'QUERY', url: '/items/42', payload: 'x' });
+    assert.equal(query.statusCode, 405);
+    // A path a route names on its own, taken with another method by a route with a parameter.
+    const search = await server.inject({ method: 'GET', url: '/things/search' });
+    assert.equal(search.statusCode, 405);
+    assert.equal(search.headers.allow, 'OPTIONS, POST');
+    const badId = await server.inject({ method: 'GET', url: '/things/not-an-id' });
+    assert.equal(badId.statusCode, 400);
+    // A path no route serves is still a 404, whatever the method.
+    const other = await server.inject({ method: 'TRACE', url: '/items/42/more' });
+    assert.equal(other.statusCode, 404);
+    assert.equal(other.json().code, 'NOT_FOUND');
+  });
+
   it('maps an AppError to its status, code, detail and extensions', async () => {
     const res = await build().inject({ method: 'GET', url: '/rule' });
     assert.equal(res.statusCode, 422);

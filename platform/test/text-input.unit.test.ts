@@ -4,7 +4,13 @@ import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../src/http.ts';
 import { createMetricsRegistry } from '../src/metrics.ts';
 import { quietLogger } from '../src/testing/fixtures.ts';
-import { charsetOf, textProblem } from '../src/text-input.ts';
+import {
+  charsetOf,
+  TEXT_PATTERNS,
+  type TextKind,
+  textProblem,
+  withDocumentedTextRules,
+} from '../src/text-input.ts';
 
 let app: FastifyInstance;
 
@@ -31,6 +37,7 @@ before(async () => {
           },
         },
         querystring: { type: 'object', properties: { q: { type: 'string' } } },
+        headers: { type: 'object', properties: { 'x-note': { type: 'string' } } },
       },
     },
     async (request) => request.body,
@@ -119,6 +126,103 @@ describe('text input', () => {
     assertRefused(await post(''), /body/, 'VALIDATION_FAILED');
     assertRefused(await post('{"title":'), /body/, 'INVALID_JSON');
     assertRefused(await post('{"title":"t","__proto__":{"x":1}}'), /body/, 'INVALID_JSON');
+  });
+
+  it('allows a tab in a header value (an HTTP field value may hold one), no other control', async () => {
+    const headers = { 'content-type': 'application/json', 'x-note': 'a\tb' };
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/items',
+      headers,
+      payload: '{"title":"t"}',
+    });
+    assert.equal(ok.statusCode, 200, ok.body);
+    const bell = await app.inject({
+      method: 'POST',
+      url: '/items',
+      headers: { ...headers, 'x-note': 'a\u0007b' },
+      payload: '{"title":"t"}',
+    });
+    assertRefused(bell, /x-note/);
+  });
+
+  it('states each text rule as a pattern that refuses what the rule refuses, but lone surrogates', () => {
+    // Every single code unit around the edges, then random strings of code units and pairs.
+    const samples: string[] = [];
+    for (let code = 0; code < 0x110; code++) samples.push(`a${String.fromCharCode(code)}b`);
+    for (const code of [0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xfffd, 0xffff]) {
+      samples.push(String.fromCharCode(code), `x${String.fromCharCode(code)}`);
+    }
+    samples.push('', '😀', '\ud83d\ude00\ud83d', '\ude00\ud83d', 'line\r\nnext\t');
+    const lone = /\p{Cs}/u;
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const units = [0x00, 0x09, 0x0a, 0x0d, 0x1f, 0x20, 0x41, 0x7f, 0xe9, 0xd83d, 0xde00, 0xfeff];
+    for (let i = 0; i < 2000; i++) {
+      const length = next() % 8;
+      let text = '';
+      for (let j = 0; j < length; j++)
+        text += String.fromCharCode(units[next() % units.length] ?? 0);
+      samples.push(text);
+    }
+    for (const kind of ['line', 'multiline'] as TextKind[]) {
+      const pattern = new RegExp(TEXT_PATTERNS[kind], 'u');
+      for (const text of samples) {
+        const refused = textProblem(text, kind) !== undefined;
+        // The pattern cannot name a lone surrogate; the rule refuses it anyway.
+        if (lone.test(text)) assert.ok(refused, JSON.stringify(text));
+        else assert.equal(pattern.test(text), !refused, JSON.stringify(text));
+      }
+    }
+  });
+
+  it('shows the text rules in the OpenAPI document as patterns where a string has none', () => {
+    const document = withDocumentedTextRules({
+      openapi: '3.1.0',
+      paths: {
+        '/items/{id}': {
+          post: {
+            parameters: [
+              { in: 'path', name: 'id', schema: { type: 'string', format: 'uuid' } },
+              { in: 'query', name: 'q', schema: { type: 'string' } },
+              { in: 'header', name: 'x-note', schema: { type: 'string', maxLength: 9 } },
+              { in: 'header', name: 'x-key', schema: { type: 'string', pattern: '^[a-z]+$' } },
+            ],
+            requestBody: {
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      title: { type: 'string' },
+                      text: { type: 'string', 'x-text': 'multiline' },
+                      status: { type: 'string', enum: ['active'] },
+                      tags: { type: 'array', items: { type: 'string' } },
+                    },
+                  },
+                },
+              },
+            },
+            responses: { 200: { description: 'ok' } },
+          },
+        },
+      },
+    });
+    const operation = document.paths['/items/{id}'].post;
+    const [id, q, note, key] = operation.parameters.map((p) => p.schema);
+    assert.deepEqual(id, { type: 'string', format: 'uuid' });
+    assert.equal((q as { pattern?: string }).pattern, TEXT_PATTERNS.line);
+    assert.deepEqual(note, { type: 'string', maxLength: 9, pattern: TEXT_PATTERNS.multiline });
+    assert.deepEqual(key, { type: 'string', pattern: '^[a-z]+$' });
+    const body = operation.requestBody.content['application/json'].schema.properties;
+    assert.equal((body.title as { pattern?: string }).pattern, TEXT_PATTERNS.line);
+    assert.equal((body.text as { pattern?: string }).pattern, TEXT_PATTERNS.multiline);
+    assert.deepEqual(body.status, { type: 'string', enum: ['active'] });
+    assert.equal((body.tags.items as { pattern?: string }).pattern, TEXT_PATTERNS.line);
+    assert.deepEqual(operation.responses, { 200: { description: 'ok' } });
   });
 
   it('says what is wrong with a string, or nothing', () => {

@@ -5,13 +5,12 @@
  */
 import './fastify-types.ts';
 import compress from '@fastify/compress';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { authOptions, registerAuth } from '@parley/platform/auth';
 import { createHttpServer } from '@parley/platform/http';
 import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
+import { registerOpenApi } from '@parley/platform/openapi';
 import type { FastifyInstance } from 'fastify';
 import { eventRoutes } from './chat/events-route.ts';
 import { chatRoutes } from './chat/routes.ts';
@@ -46,24 +45,13 @@ export async function buildApp({
 
   // JSON over 1 KB, gzip or brotli as the client accepts (ADR 0017); event streams are not.
   await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Parley query API',
-        version: '1',
-        description:
-          'Reads for the apps. Responses carry ETag (If-None-Match answers 304), X-Read-Source, ' +
-          'X-Degraded when Redis is down, and X-View-Stale when a minimum version asked for was ' +
-          'not reached in time.',
-      },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      },
-      security: [{ bearer: [] }],
-    },
+  await registerOpenApi(app, {
+    title: 'Parley query API',
+    description:
+      'Reads for the apps. Responses carry ETag (If-None-Match answers 304), X-Read-Source, ' +
+      'X-Degraded when Redis is down, and X-View-Stale when a minimum version asked for was ' +
+      'not reached in time.',
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
   await registerAuth(app, authOptions(config, deps.revoked));
 
   app.get('/', { schema: { hide: true } }, async () => ({
