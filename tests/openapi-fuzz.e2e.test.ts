@@ -2,8 +2,9 @@
 // command API and the query API as deployed, every part its own process on topics of this test.
 // Whatever it sends, valid or not: no 5xx; every answer keeps to the document (status, content
 // type, headers, body); a request that breaks the schema is refused; a method the document does not
-// list answers 405 with Allow; a missing required header is refused. Both APIs are still ready
-// afterwards.
+// list answers 405 with Allow; a missing required header is refused. Its stateful phase follows
+// the documents' links (a started conversation's id to its rename, archive, delete and messages; a
+// registered user's id to the admin's operations). Both APIs are still ready afterwards.
 //
 // Two checks are left out, for reasons of the API's design rather than its faults:
 // - positive_data_acceptance: the fuzzer sends a few Idempotency-Key values again and again with
@@ -93,7 +94,7 @@ function fuzz(api: ServiceProcess, name: string, extra: readonly string[] = []):
     '--exclude-checks',
     'positive_data_acceptance,ignored_auth',
     '--phases',
-    'examples,coverage,fuzzing',
+    'examples,coverage,fuzzing,stateful',
     '--max-examples',
     '25',
     '--seed',

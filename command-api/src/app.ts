@@ -9,9 +9,9 @@ import type { Logger } from '@parley/platform/logger';
 import type { Registry } from '@parley/platform/metrics';
 import { registerOpenApi } from '@parley/platform/openapi';
 import type { FastifyInstance } from 'fastify';
-import { authRoutes } from './auth/routes.ts';
-import { chatRoutes } from './chat/routes.ts';
-import { commandStatusRoutes } from './commands/routes.ts';
+import { authLinks, authRoutes } from './auth/routes.ts';
+import { chatLinks, chatRoutes } from './chat/routes.ts';
+import { commandLinks, commandStatusRoutes } from './commands/routes.ts';
 import type { Config } from './config.ts';
 import type { CommandApiDependencies } from './dependencies.ts';
 import { identityRoutes } from './identity/routes.ts';
@@ -39,7 +39,11 @@ export async function buildApp({
     rateLimitRedis: deps.redis,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  await registerOpenApi(app, { title: 'Parley command API' });
+  await registerOpenApi(app, { title: 'Parley command API' }, [
+    ...chatLinks,
+    ...authLinks,
+    ...commandLinks,
+  ]);
   await registerAuth(app, authOptions(config, deps.revoked));
 
   app.get('/', { schema: { hide: true } }, async () => ({

@@ -13,10 +13,10 @@ import type { Registry } from '@parley/platform/metrics';
 import { registerOpenApi } from '@parley/platform/openapi';
 import type { FastifyInstance } from 'fastify';
 import { eventRoutes } from './chat/events-route.ts';
-import { chatRoutes } from './chat/routes.ts';
+import { chatLinks, chatRoutes } from './chat/routes.ts';
 import type { Config } from './config.ts';
 import type { QueryApiDependencies } from './dependencies.ts';
-import { identityRoutes } from './identity/routes.ts';
+import { identityLinks, identityRoutes } from './identity/routes.ts';
 import { statusRoutes } from './status/routes.ts';
 import { usageRoutes } from './usage/routes.ts';
 
@@ -45,13 +45,17 @@ export async function buildApp({
 
   // JSON over 1 KB, gzip or brotli as the client accepts (ADR 0017); event streams are not.
   await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
-  await registerOpenApi(app, {
-    title: 'Parley query API',
-    description:
-      'Reads for the apps. Responses carry ETag (If-None-Match answers 304), X-Read-Source, ' +
-      'X-Degraded when Redis is down, and X-View-Stale when a minimum version asked for was ' +
-      'not reached in time.',
-  });
+  await registerOpenApi(
+    app,
+    {
+      title: 'Parley query API',
+      description:
+        'Reads for the apps. Responses carry ETag (If-None-Match answers 304), X-Read-Source, ' +
+        'X-Degraded when Redis is down, and X-View-Stale when a minimum version asked for was ' +
+        'not reached in time.',
+    },
+    [...chatLinks, ...identityLinks],
+  );
   await registerAuth(app, authOptions(config, deps.revoked));
 
   app.get('/', { schema: { hide: true } }, async () => ({

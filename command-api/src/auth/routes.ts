@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, defineError } from '@parley/platform/errors';
+import type { OpenApiLink } from '@parley/platform/openapi';
 import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import type { Pool } from '@parley/platform/postgres';
 import { noContent, problems } from '@parley/platform/problem-responses';
@@ -73,6 +74,21 @@ const session = Type.Object({
   tokenType: Type.Literal('Bearer'),
   expiresIn: Type.Integer({ description: 'Seconds the access token is valid' }),
 });
+
+/** What the document links: a registered user's id to what an admin can do with it. */
+export const authLinks: OpenApiLink[] = [
+  {
+    from: 'POST /v1/auth/register',
+    status: '201',
+    to: [
+      'PATCH /v1/users/{id}',
+      'PUT /v1/users/{id}/role',
+      'POST /v1/users/{id}/deactivate',
+      'POST /v1/users/{id}/erase',
+    ],
+    parameters: { id: '$response.body#/userId' },
+  },
+];
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, options) => {
   const { credentials, tokens, lockout } = options;

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { uuidFrom } from '@parley/platform/ids';
+import type { OpenApiLink } from '@parley/platform/openapi';
 import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import { Type } from 'typebox';
 import type { CommandGateway } from '../commands/command-gateway.ts';
@@ -40,6 +41,21 @@ const messageParams = Type.Object({
   id: Type.String({ format: 'uuid' }),
   messageId: Type.String({ format: 'uuid' }),
 });
+
+/** What the document links: a started conversation's id to what can be done with it. */
+export const chatLinks: OpenApiLink[] = [
+  {
+    from: 'POST /v1/conversations',
+    status: '201',
+    to: [
+      'PATCH /v1/conversations/{id}',
+      'DELETE /v1/conversations/{id}',
+      'POST /v1/conversations/{id}/archive',
+      'POST /v1/conversations/{id}/messages',
+    ],
+    parameters: { id: '$response.body#/aggregateId' },
+  },
+];
 
 export const chatRoutes: FastifyPluginAsyncTypebox<{
   gateway: CommandGateway;

@@ -5,6 +5,7 @@
  */
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { OpenApiLink } from '@parley/platform/openapi';
 import { problems } from '@parley/platform/problem-responses';
 import type { Redis } from '@parley/platform/redis';
 import type { Guard } from '@parley/platform/resilience';
@@ -12,6 +13,16 @@ import { Type } from 'typebox';
 import { commandStatus } from '../outcomes/outcome-store.ts';
 import { NotFound } from '../shared/errors.ts';
 import { accepted, answer, pending } from './http.ts';
+
+/** What the document links: a command answered 202 to its outcome. */
+export const commandLinks: OpenApiLink[] = [
+  {
+    from: 'POST /v1/conversations',
+    status: '202',
+    to: ['GET /v1/commands/{id}'],
+    parameters: { id: '$response.body#/commandId' },
+  },
+];
 
 export const commandStatusRoutes: FastifyPluginAsyncTypebox<{
   redis: Redis;

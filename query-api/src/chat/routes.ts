@@ -5,6 +5,7 @@
  * `GET /v1/conversations/{id}/messages` (newest first, or oldest first from a point).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { OpenApiLink } from '@parley/platform/openapi';
 import type { ConversationView } from '@parley/platform/read-models';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
@@ -122,6 +123,16 @@ async function messagesOf(
         : null,
   };
 }
+
+/** What the document links: a listed conversation's id to its detail and its messages. */
+export const chatLinks: OpenApiLink[] = [
+  {
+    from: 'GET /v1/conversations',
+    status: '200',
+    to: ['GET /v1/conversations/{id}', 'GET /v1/conversations/{id}/messages'],
+    parameters: { id: '$response.body#/items/0/id' },
+  },
+];
 
 export const chatRoutes: FastifyPluginAsyncTypebox<{
   reads: ReadModels;

@@ -4,6 +4,7 @@
  * never in a URL that access logs keep). Profiles come from the `me` view, filled from PostgreSQL.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { OpenApiLink } from '@parley/platform/openapi';
 import { viewKeys } from '@parley/platform/read-model-names';
 import type { MeView, UserRow } from '@parley/platform/read-models';
 import { meLayout } from '@parley/platform/view-hashes';
@@ -41,6 +42,16 @@ const searchResult = Type.Object({
 });
 
 const STATUSES = ['active', 'deactivated', 'erased'] as const;
+
+/** What the document links: the caller's own id to their user record. */
+export const identityLinks: OpenApiLink[] = [
+  {
+    from: 'GET /v1/me',
+    status: '200',
+    to: ['GET /v1/users/{id}'],
+    parameters: { id: '$response.body#/userId' },
+  },
+];
 
 export const identityRoutes: FastifyPluginAsyncTypebox<{
   reads: ReadModels;
