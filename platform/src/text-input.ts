@@ -44,8 +44,35 @@ export function textProblem(value: string, kind: TextKind): string | undefined {
   return undefined;
 }
 
-/** Adds the text keyword to an Ajv instance: `'x-text': 'line' | 'multiline'` on string schemas. */
+/**
+ * Fields that are trimmed before use (a conversation's title, a message) say `'x-not-blank': true`:
+ * only spaces and line breaks would leave nothing, so the request is refused as it arrives.
+ */
+export const NOT_BLANK_KEYWORD = 'x-not-blank';
+/** What `String.prototype.trim` removes: ECMAScript's white space and line terminators. */
+const TRIMMED =
+  '\\u0009-\\u000D\\u0020\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF';
+/** Not blank as a JSON Schema pattern: somewhere a character that trimming keeps. */
+export const NOT_BLANK_PATTERN = `[^${TRIMMED}]`;
+
+/**
+ * Adds the text keywords to an Ajv instance: `'x-text': 'line' | 'multiline'` and
+ * `'x-not-blank': true` on string schemas.
+ */
 export function addTextKeyword(ajv: Ajv): Ajv {
+  ajv.addKeyword({
+    keyword: NOT_BLANK_KEYWORD,
+    type: 'string',
+    schemaType: 'boolean',
+    errors: true,
+    validate: function validateNotBlank(this: unknown, wanted: boolean, data: string): boolean {
+      if (!wanted || data.trim() !== '') return true;
+      (validateNotBlank as unknown as { errors: unknown[] }).errors = [
+        { keyword: NOT_BLANK_KEYWORD, message: 'must not be blank', params: {} },
+      ];
+      return false;
+    },
+  });
   ajv.addKeyword({
     keyword: TEXT_KEYWORD,
     type: 'string',
@@ -121,6 +148,11 @@ function documentedSchema(schema: unknown, kind: TextKind): unknown {
   if (isStringSchema(node) && open) {
     const own = node[TEXT_KEYWORD];
     copy.pattern = TEXT_PATTERNS[own === 'line' || own === 'multiline' ? own : kind];
+  }
+  // One `pattern` per schema: the second rule goes in an `allOf` beside it.
+  if (isStringSchema(node) && node[NOT_BLANK_KEYWORD] === true) {
+    const all = Array.isArray(copy.allOf) ? copy.allOf : [];
+    copy.allOf = [...all, { pattern: NOT_BLANK_PATTERN }];
   }
   return copy;
 }

@@ -6,6 +6,7 @@ import { createMetricsRegistry } from '../src/metrics.ts';
 import { quietLogger } from '../src/testing/fixtures.ts';
 import {
   charsetOf,
+  NOT_BLANK_PATTERN,
   TEXT_PATTERNS,
   type TextKind,
   textProblem,
@@ -30,7 +31,7 @@ before(async () => {
           additionalProperties: false,
           required: ['title'],
           properties: {
-            title: { type: 'string', minLength: 1 },
+            title: { type: 'string', minLength: 1, 'x-not-blank': true },
             text: { type: 'string', 'x-text': 'multiline' },
             tags: { type: 'array', items: { type: 'string' } },
             nested: { type: 'object', properties: { name: { type: 'string' } } },
@@ -223,6 +224,42 @@ describe('text input', () => {
     assert.deepEqual(body.status, { type: 'string', enum: ['active'] });
     assert.equal((body.tags.items as { pattern?: string }).pattern, TEXT_PATTERNS.line);
     assert.deepEqual(operation.responses, { 200: { description: 'ok' } });
+  });
+
+  it('refuses a field that says not blank when it holds only spaces and line breaks', async () => {
+    for (const blank of [' ', '   ', '\\u00a0', '\\ufeff', '\\u3000 ']) {
+      const res = await post(`{"title":"${blank}"}`);
+      assertRefused(res, /title must not be blank/);
+    }
+    assert.equal((await post('{"title":" a "}')).statusCode, 200);
+  });
+
+  it('states not blank as a pattern that matches exactly what trimming leaves something of', () => {
+    const pattern = new RegExp(NOT_BLANK_PATTERN, 'u');
+    for (let code = 0; code <= 0xffff; code++) {
+      if (code >= 0xd800 && code <= 0xdfff) continue;
+      const char = String.fromCharCode(code);
+      assert.equal(pattern.test(`  ${char}\n`), char.trim() !== '', `U+${code.toString(16)}`);
+    }
+    const document = withDocumentedTextRules({
+      paths: {
+        '/t': {
+          post: {
+            requestBody: {
+              content: {
+                'application/json': { schema: { type: 'string', 'x-not-blank': true } },
+              },
+            },
+          },
+        },
+      },
+    });
+    assert.deepEqual(document.paths['/t'].post.requestBody.content['application/json'].schema, {
+      type: 'string',
+      'x-not-blank': true,
+      pattern: TEXT_PATTERNS.line,
+      allOf: [{ pattern: NOT_BLANK_PATTERN }],
+    });
   });
 
   it('says what is wrong with a string, or nothing', () => {

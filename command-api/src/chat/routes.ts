@@ -17,7 +17,8 @@ import { validMessage, validTitle } from './content.ts';
 import { MESSAGE_MAX_LENGTH, TITLE_MAX_LENGTH } from './conversation.ts';
 import type { Quotas } from './quotas.ts';
 
-const title = Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH });
+// Trimmed before use (content.ts): blank is refused as it arrives, and the document says so.
+const title = Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH, 'x-not-blank': true });
 
 // What the commands benchmark sends, exported so its peer (bench/src/peer) validates it the same.
 export const idParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -31,6 +32,7 @@ export const postMessageBody = Type.Object(
       minLength: 1,
       maxLength: MESSAGE_MAX_LENGTH,
       'x-text': 'multiline',
+      'x-not-blank': true,
     }),
     messageId: Type.Optional(Type.String({ format: 'uuid' })),
   },
