@@ -107,21 +107,30 @@ export const defaultTextKind = (part: string | undefined): TextKind =>
   // Fastify names the part `headers`, OpenAPI's parameters say `header`.
   part === 'headers' || part === 'header' ? 'multiline' : 'line';
 
-/**
- * A copy of a route schema in which every string schema carries the text keyword: `kind` unless
- * it says otherwise. The route's own schema (what the OpenAPI document shows) is left as it is.
- */
-export function withTextRules(schema: unknown, kind: TextKind = 'line'): unknown {
-  if (Array.isArray(schema)) return schema.map((item) => withTextRules(item, kind));
+/** A copy of a schema in which `finish` has seen every schema node's copy (values left alone). */
+function copySchema(
+  schema: unknown,
+  finish: (copy: SchemaNode, node: SchemaNode) => void,
+): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => copySchema(item, finish));
   if (typeof schema !== 'object' || schema === null) return schema;
   const node = schema as SchemaNode;
   const copy: SchemaNode = {};
   for (const [key, value] of Object.entries(node)) {
-    copy[key] = VALUE_KEYS.includes(key) ? value : withTextRules(value, kind);
+    copy[key] = VALUE_KEYS.includes(key) ? value : copySchema(value, finish);
   }
-  if (isStringSchema(node) && copy[TEXT_KEYWORD] === undefined) copy[TEXT_KEYWORD] = kind;
+  finish(copy, node);
   return copy;
 }
+
+/**
+ * A copy of a route schema in which every string schema carries the text keyword: `kind` unless
+ * it says otherwise. The route's own schema (what the OpenAPI document shows) is left as it is.
+ */
+export const withTextRules = (schema: unknown, kind: TextKind = 'line'): unknown =>
+  copySchema(schema, (copy, node) => {
+    if (isStringSchema(node) && copy[TEXT_KEYWORD] === undefined) copy[TEXT_KEYWORD] = kind;
+  });
 
 /**
  * The text rule of each kind as a JSON Schema `pattern`, where clients and fuzzers can read it.
@@ -135,27 +144,20 @@ export const TEXT_PATTERNS: Record<TextKind, string> = {
 };
 
 /** A schema of the document with the text rule as a pattern on strings that have none. */
-function documentedSchema(schema: unknown, kind: TextKind): unknown {
-  if (Array.isArray(schema)) return schema.map((item) => documentedSchema(item, kind));
-  if (typeof schema !== 'object' || schema === null) return schema;
-  const node = schema as SchemaNode;
-  const copy: SchemaNode = {};
-  for (const [key, value] of Object.entries(node)) {
-    copy[key] = VALUE_KEYS.includes(key) ? value : documentedSchema(value, kind);
-  }
-  // A pattern, a format or a fixed set of values already keeps to the rule.
-  const open = ['pattern', 'format', 'enum', 'const'].every((key) => node[key] === undefined);
-  if (isStringSchema(node) && open) {
-    const own = node[TEXT_KEYWORD];
-    copy.pattern = TEXT_PATTERNS[own === 'line' || own === 'multiline' ? own : kind];
-  }
-  // One `pattern` per schema: the second rule goes in an `allOf` beside it.
-  if (isStringSchema(node) && node[NOT_BLANK_KEYWORD] === true) {
-    const all = Array.isArray(copy.allOf) ? copy.allOf : [];
-    copy.allOf = [...all, { pattern: NOT_BLANK_PATTERN }];
-  }
-  return copy;
-}
+const documentedSchema = (schema: unknown, kind: TextKind): unknown =>
+  copySchema(schema, (copy, node) => {
+    if (!isStringSchema(node)) return;
+    // A pattern, a format or a fixed set of values already keeps to the rule.
+    if (['pattern', 'format', 'enum', 'const'].every((key) => node[key] === undefined)) {
+      const own = node[TEXT_KEYWORD];
+      copy.pattern = TEXT_PATTERNS[own === 'line' || own === 'multiline' ? own : kind];
+    }
+    // One `pattern` per schema: the second rule goes in an `allOf` beside it.
+    if (node[NOT_BLANK_KEYWORD] === true) {
+      const all = Array.isArray(copy.allOf) ? copy.allOf : [];
+      copy.allOf = [...all, { pattern: NOT_BLANK_PATTERN }];
+    }
+  });
 
 type Operation = {
   parameters?: Array<{ in?: string; schema?: unknown }>;
