@@ -1,6 +1,7 @@
 // The command API over HTTP (Fastify inject) with a real processor, Kafka, registry and Redis on
 // topics of the test's own: success paths, every kind of bad input and token, ownership,
 // If-Match, Idempotency-Key, and 503 when Kafka cannot be reached.
+
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +11,7 @@ import { DependencyUnavailable, guard } from '@parley/platform/resilience';
 import { SendBatcher } from '@parley/platform/send-batcher';
 import { freePort, quietLogger, until } from '@parley/platform/testing/fixtures';
 import { createSigningKey, serviceKeyEnv, signToken } from '@parley/platform/testing/tokens';
+import { NOT_BLANK_PATTERN, TEXT_PATTERNS } from '@parley/platform/text-input';
 import type { FastifyInstance } from 'fastify';
 import { CommandGateway, commandMetrics } from '../src/commands/command-gateway.ts';
 import { IdempotencyKeys } from '../src/commands/idempotency-keys.ts';
@@ -119,6 +121,8 @@ describe('command API', () => {
       { name: 'wrong type', status: 400, payload: { title: 42 } },
       { name: 'unknown field', status: 400, payload: { title: 'ok', owner: bob } },
       { name: 'empty title', status: 400, payload: { title: '' } },
+      { name: 'blank title', status: 400, payload: { title: ' \u00a0 ' } },
+      { name: 'control character', status: 400, payload: { title: 'a\u0007b' } },
       { name: 'oversize body', status: 413, payload: { title: 'x'.repeat(5000) } },
       {
         name: 'bad Idempotency-Key',
@@ -150,6 +154,14 @@ describe('command API', () => {
       payload: { title: 'x' },
     });
     assert.equal(badId.statusCode, 400);
+    // A method the path is not served with: 405 and what it allows.
+    const wrongMethod = await app.inject({
+      method: 'PUT',
+      url: '/v1/conversations',
+      headers: auth,
+    });
+    assert.equal(wrongMethod.statusCode, 405);
+    assert.equal(wrongMethod.headers.allow, 'OPTIONS, POST');
     assert.equal(await commandCount(), before, 'nothing written');
   });
 
@@ -346,7 +358,17 @@ describe('command API', () => {
     assert.equal(res.statusCode, 200);
     const doc = res.json();
     assert.equal(doc.openapi, '3.1.0');
-    assert.ok(doc.paths['/v1/conversations/{id}/messages']);
+    const post = doc.paths['/v1/conversations/{id}/messages'].post;
+    // The text rules are stated where clients read them: multiline, not blank.
+    const text = post.requestBody.content['application/json'].schema.properties.text;
+    assert.equal(text.pattern, TEXT_PATTERNS.multiline);
+    assert.deepEqual(text.allOf, [{ pattern: NOT_BLANK_PATTERN }]);
+    // A started conversation links to what can be done with it.
+    const links = doc.paths['/v1/conversations'].post.responses['201'].links;
+    assert.deepEqual(links['post-v1-conversations-id-messages'], {
+      operationRef: '#/paths/~1v1~1conversations~1{id}~1messages/post',
+      parameters: { id: '$response.body#/aggregateId' },
+    });
   });
 
   it('refuses an Idempotency-Key reused with a different body (422), writing nothing', async () => {

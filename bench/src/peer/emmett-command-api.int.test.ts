@@ -113,8 +113,9 @@ describe('Emmett peer command API', () => {
     assert.equal(extra.json().code, 'VALIDATION_FAILED');
 
     const blank = await post(aggregateId, '   ');
-    assert.equal(blank.statusCode, 422);
-    assert.equal(blank.json().code, 'RULE_VIOLATION');
+    assert.equal(blank.statusCode, 400);
+    assert.equal(blank.json().code, 'VALIDATION_FAILED');
+    assert.match(blank.json().detail, /text must not be blank/);
 
     const stranger = await post(aggregateId, 'hello', bob);
     assert.equal(stranger.statusCode, 404);
