@@ -186,7 +186,6 @@ export async function startReactor(options: ReactorOptions) {
     metrics.replies.inc({ outcome: reason === 'expired' ? 'expired' : 'failed' });
   };
 
-  /** After the first exchange of an untitled conversation: the model's title, once. */
   /** The tokens a model call cost: the owner's daily count (once per command) and the metric. */
   const charge = (ownerId: string, commandId: string, usage: Reply['usage']) => {
     metrics.tokens.inc({ direction: 'input' }, usage.inputTokens);
@@ -194,6 +193,7 @@ export async function startReactor(options: ReactorOptions) {
     return countTokens(options.redis, ownerId, commandId, usage.inputTokens + usage.outputTokens);
   };
 
+  /** After the first exchange of an untitled conversation: the model's title, once. */
   const proposeTitle = async (
     conversationId: string,
     ownerId: string,
