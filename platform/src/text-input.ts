@@ -170,40 +170,21 @@ type Operation = {
  * same thing in standard JSON Schema, so a schema-valid request is never refused for its text.
  */
 export function withDocumentedTextRules<D extends { paths?: unknown }>(document: D): D {
-  const paths = (document.paths ?? {}) as Record<string, Record<string, Operation>>;
-  const documented: Record<string, Record<string, Operation>> = {};
-  for (const [path, item] of Object.entries(paths)) {
-    documented[path] = {};
-    for (const [method, operation] of Object.entries(item)) {
-      if (typeof operation !== 'object' || operation === null) {
-        (documented[path] as Record<string, unknown>)[method] = operation;
-        continue;
+  const documented = structuredClone(document);
+  const paths = (documented.paths ?? {}) as Record<string, Record<string, unknown>>;
+  for (const item of Object.values(paths)) {
+    for (const value of Object.values(item)) {
+      if (typeof value !== 'object' || value === null) continue;
+      const operation = value as Operation;
+      for (const parameter of operation.parameters ?? []) {
+        parameter.schema = documentedSchema(parameter.schema, defaultTextKind(parameter.in));
       }
-      const content = operation.requestBody?.content;
-      documented[path][method] = {
-        ...operation,
-        ...(operation.parameters && {
-          parameters: operation.parameters.map((p) => ({
-            ...p,
-            schema: documentedSchema(p.schema, defaultTextKind(p.in)),
-          })),
-        }),
-        ...(operation.requestBody &&
-          content && {
-            requestBody: {
-              ...operation.requestBody,
-              content: Object.fromEntries(
-                Object.entries(content).map(([type, media]) => [
-                  type,
-                  { ...media, schema: documentedSchema(media.schema, 'line') },
-                ]),
-              ),
-            },
-          }),
-      };
+      for (const media of Object.values(operation.requestBody?.content ?? {})) {
+        media.schema = documentedSchema(media.schema, 'line');
+      }
     }
   }
-  return { ...document, paths: documented };
+  return documented;
 }
 
 /** A JSON body that is not JSON, not UTF-8, or sent with another charset. */

@@ -11,22 +11,12 @@ import { MESSAGE_MAX_LENGTH, TITLE_MAX_LENGTH } from './conversation.ts';
  * Characters as JSON Schema's `maxLength` counts them (code points), so a text the API's schema
  * takes is never refused here for its length: an emoji is one, not two UTF-16 units.
  */
-export function characters(text: string): number {
-  let count = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    // The low half of a surrogate pair ends a character its high half already counted.
-    const low = unit >= 0xdc00 && unit <= 0xdfff;
-    const paired =
-      low && i > 0 && text.charCodeAt(i - 1) >= 0xd800 && text.charCodeAt(i - 1) <= 0xdbff;
-    if (!paired) count++;
-  }
-  return count;
-}
+export const characters = (text: string): number => [...text].length;
 
 function valid(raw: string, what: string, max: number): string {
   const text = raw.trim();
   if (text.length === 0) throw new RuleViolation(`the ${what} must not be empty`);
+  // Counted only past the limit in UTF-16 units: below it, the characters are fewer still.
   if (text.length > max && characters(text) > max) {
     throw new RuleViolation(`the ${what} must be at most ${max} characters`, {
       extensions: { maxLength: max },
