@@ -49,6 +49,7 @@ async function start(name: Service, env: Record<string, string> = {}) {
       PROCESSOR_SESSION_TIMEOUT_MS: '6000',
       COMMAND_OUTCOME_WAIT_MS: '5000',
       READ_RATE_LIMIT_PER_MINUTE: '100000',
+      WRITE_RATE_LIMIT_PER_MINUTE: '100000',
       GENERATION_CACHE_MS: '200',
       LOG_LEVEL: 'warn',
       // Analysts get two messages a day here, admins one token: the quota tests use them.

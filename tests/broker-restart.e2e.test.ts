@@ -53,6 +53,7 @@ async function start(name: 'command-api' | 'command-processor' | 'projectors') {
       PROCESSOR_SESSION_TIMEOUT_MS: '6000',
       COMMAND_OUTCOME_WAIT_MS: '3000',
       AUTH_RATE_LIMIT_PER_MINUTE: '100000',
+      WRITE_RATE_LIMIT_PER_MINUTE: '100000',
       LOG_LEVEL: process.env.PARLEY_E2E_LOG_LEVEL ?? 'warn',
       CONSUMER_LAG_INTERVAL_MS: '1000',
     },

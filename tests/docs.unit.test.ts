@@ -1326,7 +1326,11 @@ describe('HTTP edge', () => {
   });
 
   it('the docs call the read rate limit one budget per user over all read routes', () => {
-    assert.match(read('query-api/src/http/access.ts'), /groupId: '[\w-]+'/, 'reads share a group');
+    assert.match(
+      read('query-api/src/http/access.ts'),
+      /perUserRateLimit\(maxPerMinute, '[\w-]+'\)/,
+      'reads share a group',
+    );
     const ownLimits = [...walk('query-api/src')].filter(
       (f) => f !== 'query-api/src/http/access.ts' && /\brateLimit:/.test(read(f)),
     );

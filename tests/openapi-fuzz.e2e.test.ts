@@ -48,6 +48,7 @@ async function start(name: keyof typeof SERVICE_ENTRIES) {
       // The fuzzer asks for versions that never come: a short wait keeps the run short.
       MIN_VERSION_WAIT_MS: '200',
       READ_RATE_LIMIT_PER_MINUTE: '100000',
+      WRITE_RATE_LIMIT_PER_MINUTE: '100000',
       LOG_LEVEL: 'warn',
     },
     `openapi-fuzz.${name}`,

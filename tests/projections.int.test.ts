@@ -62,6 +62,7 @@ before(async () => {
     ...keyEnv,
     COMMAND_OUTCOME_WAIT_MS: '10000',
     AUTH_RATE_LIMIT_PER_MINUTE: '100000',
+    WRITE_RATE_LIMIT_PER_MINUTE: '100000',
   });
   const config = loadConfig(projectorSettings, {
     source: { ...process.env, PII_MASTER_KEY: keyEnv.PII_MASTER_KEY ?? '' },

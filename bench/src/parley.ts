@@ -256,6 +256,8 @@ export async function startParley(context: BenchContext, options: ParleyOptions)
         // Each benchmark user posts far more than a day's quota: quotas are not what these measure.
         QUOTA_MESSAGES_PER_DAY: 'user=1000000000',
         QUOTA_TOKENS_PER_DAY: 'user=1000000000',
+        // Per user, as for reads below.
+        WRITE_RATE_LIMIT_PER_MINUTE: '1000000',
       },
       'command-api',
     );

@@ -56,6 +56,7 @@ export async function buildApp({
     cipher: deps.cipher,
     quotas: deps.quotas,
     control: deps.control,
+    rateLimitPerMinute: config.WRITE_RATE_LIMIT_PER_MINUTE,
   });
   await app.register(authRoutes, {
     pool: deps.pool,
@@ -65,6 +66,7 @@ export async function buildApp({
     tokens: deps.tokens,
     lockout: deps.lockout,
     rateLimitPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
+    writeRateLimitPerMinute: config.WRITE_RATE_LIMIT_PER_MINUTE,
   });
   await app.register(identityRoutes, {
     gateway: deps.gateway,
@@ -73,7 +75,12 @@ export async function buildApp({
     cipher: deps.cipher,
     dataKeys: deps.dataKeys,
     revoked: deps.revoked,
+    rateLimitPerMinute: config.WRITE_RATE_LIMIT_PER_MINUTE,
   });
-  await app.register(commandStatusRoutes, { redis: deps.redis, guard: deps.redisGuard });
+  await app.register(commandStatusRoutes, {
+    redis: deps.redis,
+    guard: deps.redisGuard,
+    rateLimitPerMinute: config.WRITE_RATE_LIMIT_PER_MINUTE,
+  });
   return app;
 }

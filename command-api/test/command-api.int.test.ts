@@ -41,6 +41,8 @@ before(async () => {
     ...serviceKeyEnv(key),
     COMMAND_OUTCOME_WAIT_MS: '10000',
     HTTP_BODY_LIMIT: '4096',
+    // Alice sends more than a user's minute of commands here; the limit has its own test.
+    WRITE_RATE_LIMIT_PER_MINUTE: '100000',
   }));
 });
 
@@ -369,6 +371,54 @@ describe('command API', () => {
       operationRef: '#/paths/~1v1~1conversations~1{id}~1messages/post',
       parameters: { id: '$response.body#/aggregateId' },
     });
+  });
+
+  it('limits each user’s requests per minute over every route with a token, refused ones too: then 429, writing nothing', async () => {
+    const limited = await fixture.commandApi({
+      ...serviceKeyEnv(key),
+      COMMAND_OUTCOME_WAIT_MS: '10000',
+      WRITE_RATE_LIMIT_PER_MINUTE: '4',
+    });
+    const carol = randomUUID();
+    const dave = randomUUID();
+    const send = (user: string, method: 'POST' | 'PATCH' | 'GET', url: string, payload?: object) =>
+      limited.app.inject({ method, url, headers: { authorization: token(user) }, payload });
+    try {
+      // The limit counts per fixed minute (platform/src/rate-limit-store.ts): start where one
+      // window holds every request of the test, as a busy machine may take seconds.
+      const intoWindow = Date.now() % 60_000;
+      if (intoWindow > 40_000) await new Promise((r) => setTimeout(r, 60_100 - intoWindow));
+      const started = await send(carol, 'POST', '/v1/conversations', { title: 'Plans' });
+      assert.equal(started.statusCode, 201, started.body);
+      const id = started.json().aggregateId;
+      // A refused body, an unknown command and a rename spend the same budget.
+      assert.equal((await send(carol, 'POST', '/v1/conversations', { title: '' })).statusCode, 400);
+      const poll = await send(carol, 'GET', `/v1/commands/${randomUUID()}`);
+      assert.equal(poll.statusCode, 404);
+      const renamed = await send(carol, 'PATCH', `/v1/conversations/${id}`, { title: 'Trips' });
+      assert.equal(renamed.statusCode, 200, renamed.body);
+      const before = await commandCount();
+      const refused = await send(carol, 'POST', `/v1/conversations/${id}/messages`, { text: 'Hi' });
+      assert.equal(refused.statusCode, 429);
+      assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(refused.json().code, 'RATE_LIMITED');
+      assert.ok(Number(refused.headers['retry-after']) > 0);
+      assert.equal(await commandCount(), before, 'a refused command is not written');
+      // Another user has a budget of their own.
+      const other = await send(dave, 'POST', '/v1/conversations', { title: 'Mine' });
+      assert.equal(other.statusCode, 201, other.body);
+      // The document says so on every route with a token.
+      const doc = (await limited.app.inject({ method: 'GET', url: '/docs/json' })).json();
+      for (const [path, operations] of Object.entries(doc.paths)) {
+        for (const [method, operation] of Object.entries(operations as object)) {
+          const { security, responses } = operation as { security?: unknown[]; responses: object };
+          const limitedByUser = !security || security.length > 0;
+          if (limitedByUser) assert.ok('429' in responses, `${method} ${path} documents 429`);
+        }
+      }
+    } finally {
+      await limited.close();
+    }
   });
 
   it('refuses an Idempotency-Key reused with a different body (422), writing nothing', async () => {

@@ -127,7 +127,11 @@ describe('graceful shutdown', () => {
     timeout: 120_000,
   }, async () => {
     const processor = await start('command-processor', {});
-    const api = await start('command-api', { COMMAND_OUTCOME_WAIT_MS: '20000' });
+    // Alice sends thousands of commands in seconds: far over a user's minute of them.
+    const api = await start('command-api', {
+      COMMAND_OUTCOME_WAIT_MS: '20000',
+      WRITE_RATE_LIMIT_PER_MINUTE: '100000',
+    });
     try {
       await drainsRequests(processor, api);
     } finally {

@@ -24,7 +24,14 @@ const apiWith = (env: Record<string, string>) =>
 before(async () => {
   fixture = await processorFixture();
   await fixture.start();
-  ({ deps, app, close: closeApi } = await apiWith({ AUTH_RATE_LIMIT_PER_MINUTE: '100000' }));
+  ({
+    deps,
+    app,
+    close: closeApi,
+  } = await apiWith({
+    AUTH_RATE_LIMIT_PER_MINUTE: '100000',
+    WRITE_RATE_LIMIT_PER_MINUTE: '100000',
+  }));
 });
 
 after(async () => {

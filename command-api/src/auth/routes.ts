@@ -12,7 +12,7 @@ import type { Pool } from '@parley/platform/postgres';
 import { noContent, problems } from '@parley/platform/problem-responses';
 import { Type } from 'typebox';
 import type { CommandGateway } from '../commands/command-gateway.ts';
-import { answer, commandMetadata } from '../commands/http.ts';
+import { answer, commandMetadata, writeRateLimit } from '../commands/http.ts';
 import type { AccessTokenIssuer } from './access-tokens.ts';
 import { type CredentialStore, EmailTaken, normaliseEmail } from './credential-store.ts';
 import type { LoginLockout } from './login-lockout.ts';
@@ -60,8 +60,10 @@ export interface AuthOptions {
   cipher: PersonalDataCipher;
   tokens: AccessTokenIssuer;
   lockout: LoginLockout;
-  /** Requests per minute per IP on register, login and refresh. */
+  /** Requests per minute per IP on register, login, refresh, logout and password change. */
   rateLimitPerMinute: number;
+  /** Requests per user per minute on the routes that need a token (one budget with commands). */
+  writeRateLimitPerMinute: number;
 }
 
 const email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
@@ -253,6 +255,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
   app.post(
     '/v1/auth/logout',
     {
+      config: limited,
       schema: {
         tags: ['auth'],
         summary: 'End this session (revokes the refresh token and its family)',
@@ -271,6 +274,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
     '/v1/auth/logout-all',
     {
       onRequest: app.authenticate,
+      config: writeRateLimit(options.writeRateLimitPerMinute),
       schema: {
         tags: ['auth'],
         summary: 'End every session of the user',

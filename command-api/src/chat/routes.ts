@@ -11,7 +11,13 @@ import type { OpenApiLink } from '@parley/platform/openapi';
 import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import { Type } from 'typebox';
 import type { CommandGateway } from '../commands/command-gateway.ts';
-import { answer, commandHeaders, commandMetadata, commandResponses } from '../commands/http.ts';
+import {
+  answer,
+  commandHeaders,
+  commandMetadata,
+  commandResponses,
+  writeRateLimit,
+} from '../commands/http.ts';
 import type { AssistantControl } from './assistant-control.ts';
 import { validMessage, validTitle } from './content.ts';
 import { MESSAGE_MAX_LENGTH, TITLE_MAX_LENGTH } from './conversation.ts';
@@ -67,12 +73,16 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
   quotas: Quotas;
   /** Where messages are counted for the quotas, and stop requests reach the assistant. */
   control: AssistantControl;
-}> = async (app, { gateway, cipher, quotas, control }) => {
+  /** Commands per user per minute, over every route that needs a token. */
+  rateLimitPerMinute: number;
+}> = async (app, { gateway, cipher, quotas, control, rateLimitPerMinute }) => {
   app.addHook('onRequest', app.authenticate);
+  const config = writeRateLimit(rateLimitPerMinute);
 
   app.post(
     '/v1/conversations',
     {
+      config,
       schema: {
         tags: ['conversations'],
         summary: 'Start a conversation (without a title, the assistant proposes one)',
@@ -102,6 +112,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
   app.patch(
     '/v1/conversations/:id',
     {
+      config,
       schema: {
         tags: ['conversations'],
         summary: 'Rename a conversation',
@@ -130,6 +141,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/conversations/:id/messages',
     {
+      config,
       schema: {
         tags: ['conversations'],
         summary: 'Post a message to the assistant',
@@ -169,6 +181,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/conversations/:id/messages/:messageId/regenerate',
     {
+      config,
       schema: {
         tags: ['conversations'],
         summary: 'Ask the assistant for another reply to one of my messages (earlier replies stay)',
@@ -188,6 +201,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/conversations/:id/messages/:messageId/stop',
     {
+      config,
       schema: {
         tags: ['conversations'],
         summary: 'Stop the reply the assistant is writing to one of my messages',
@@ -210,6 +224,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/conversations/:id/archive',
     {
+      config,
       schema: {
         tags: ['conversations'],
         summary: 'Archive a conversation (readable, no new messages)',
@@ -227,6 +242,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/v1/conversations/:id',
     {
+      config,
       schema: {
         tags: ['conversations'],
         summary: 'Delete a conversation and its messages',

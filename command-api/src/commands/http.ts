@@ -7,11 +7,20 @@
 import type { Principal } from '@parley/platform/auth';
 import { AppError } from '@parley/platform/errors';
 import { problems } from '@parley/platform/problem-responses';
+import { perUserRateLimit } from '@parley/platform/user-rate-limit';
 import type { CommandMetadata } from '@parley/schemas/generated/records';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Submitted } from './command-gateway.ts';
 import { commandIdFor } from './command-gateway.ts';
+
+/**
+ * The route config of every route that needs a token here: one budget per user for commands and
+ * outcome polls together (WRITE_RATE_LIMIT_PER_MINUTE), whatever the route.
+ */
+export function writeRateLimit(maxPerMinute: number) {
+  return perUserRateLimit(maxPerMinute, 'user-writes');
+}
 
 export const commandHeaders = Type.Object({
   'idempotency-key': Type.Optional(

@@ -12,7 +12,7 @@ import type { Guard } from '@parley/platform/resilience';
 import { Type } from 'typebox';
 import { commandStatus } from '../outcomes/outcome-store.ts';
 import { NotFound } from '../shared/errors.ts';
-import { accepted, answer, pending } from './http.ts';
+import { accepted, answer, pending, writeRateLimit } from './http.ts';
 
 /** What the document links: a command answered 202 to its outcome. */
 export const commandLinks: OpenApiLink[] = [
@@ -28,12 +28,16 @@ export const commandStatusRoutes: FastifyPluginAsyncTypebox<{
   redis: Redis;
   /** Redis down: 503 with Retry-After. */
   guard: Guard;
-}> = async (app, { redis, guard }) => {
+  /** Commands and polls per user per minute, over every route that needs a token. */
+  rateLimitPerMinute: number;
+}> = async (app, { redis, guard, rateLimitPerMinute }) => {
+  const config = writeRateLimit(rateLimitPerMinute);
   app.addHook('onRequest', app.authenticate);
 
   app.get(
     '/v1/commands/:id',
     {
+      config,
       schema: {
         tags: ['commands'],
         summary: 'The outcome of a command (after a 202)',

@@ -13,7 +13,13 @@ import type { CredentialStore } from '../auth/credential-store.ts';
 import { PASSWORD_MAX_LENGTH, verifyPassword } from '../auth/passwords.ts';
 import { InvalidCredentials } from '../auth/routes.ts';
 import type { CommandGateway, Submitted } from '../commands/command-gateway.ts';
-import { answer, commandHeaders, commandMetadata, commandResponses } from '../commands/http.ts';
+import {
+  answer,
+  commandHeaders,
+  commandMetadata,
+  commandResponses,
+  writeRateLimit,
+} from '../commands/http.ts';
 import { NotFound } from '../shared/errors.ts';
 import { applyUserEvent } from './store-sync.ts';
 
@@ -26,6 +32,8 @@ export interface IdentityRouteOptions {
   cipher: PersonalDataCipher;
   dataKeys: DataKeyStore;
   revoked: RevokedUsers;
+  /** Commands per user per minute, over every route that needs a token. */
+  rateLimitPerMinute: number;
 }
 
 const accepted = (submitted: Submitted) =>
@@ -33,8 +41,9 @@ const accepted = (submitted: Submitted) =>
 
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (
   app,
-  { gateway, pool, credentials, cipher, dataKeys, revoked },
+  { gateway, pool, credentials, cipher, dataKeys, revoked, rateLimitPerMinute },
 ) => {
+  const config = writeRateLimit(rateLimitPerMinute);
   // What an accepted command changes in the identity store, applied at once (the store sync
   // applies it again from the event, which changes nothing).
   const store = { pool, credentials, dataKeys };
@@ -43,6 +52,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   app.put(
     '/v1/users/:id/role',
     {
+      config,
       schema: {
         tags: ['users'],
         summary: 'Change a user’s role (admins only)',
@@ -79,6 +89,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   app.post(
     '/v1/users/:id/deactivate',
     {
+      config,
       schema: {
         tags: ['users'],
         summary: 'Deactivate an account (the user or an admin)',
@@ -108,6 +119,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   app.patch(
     '/v1/users/:id',
     {
+      config,
       schema: {
         tags: ['users'],
         summary: 'Update a profile (the user, or an admin)',
@@ -141,6 +153,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   app.post(
     '/v1/users/:id/erase',
     {
+      config,
       schema: {
         tags: ['users'],
         summary:

@@ -22,7 +22,7 @@ import { STREAM_ENTRY_ID, TERMINAL_REPLY_EVENTS } from '@parley/platform/reply-s
 import { contextFrom, ROOT_CONTEXT, type Span, SpanKind, tracer } from '@parley/platform/tracing';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
-import { perUserRateLimit } from '../http/access.ts';
+import { readRateLimit } from '../http/access.ts';
 import { entryAfter, type ReplyEntry } from '../read-models/reply-hub.ts';
 import { readOwnedConversation } from './conversation-read.ts';
 import { messagePage } from './conversations-source.ts';
@@ -62,7 +62,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/v1/conversations/:id/events',
     {
-      config: perUserRateLimit(rateLimitPerMinute),
+      config: readRateLimit(rateLimitPerMinute),
       schema: {
         tags: ['conversations'],
         summary: 'New messages of one of my conversations, as Server-Sent Events',

@@ -9,7 +9,7 @@ import type { OpenApiLink } from '@parley/platform/openapi';
 import type { ConversationView } from '@parley/platform/read-models';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
-import { perUserRateLimit } from '../http/access.ts';
+import { readRateLimit } from '../http/access.ts';
 import { decodeCursor, encodeCursor } from '../http/cursor.ts';
 import { contentEtag, versionEtag } from '../http/etag.ts';
 import {
@@ -139,7 +139,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
   rateLimitPerMinute: number;
 }> = async (app, { reads, rateLimitPerMinute }) => {
   app.addHook('onRequest', app.authenticate);
-  const config = perUserRateLimit(rateLimitPerMinute);
+  const config = readRateLimit(rateLimitPerMinute);
 
   app.get(
     '/v1/conversations',

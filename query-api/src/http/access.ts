@@ -5,6 +5,7 @@
  * each instance and shared through Redis (platform/src/rate-limit-store.ts).
  */
 import type { Role } from '@parley/platform/auth';
+import { perUserRateLimit } from '@parley/platform/user-rate-limit';
 import type { FastifyRequest } from 'fastify';
 import { Forbidden } from './errors.ts';
 
@@ -16,15 +17,6 @@ export function requireRole(role: Role) {
 }
 
 /** The route config of a rate-limited read: one budget per user for every read route. */
-export function perUserRateLimit(maxPerMinute: number) {
-  return {
-    rateLimit: {
-      max: maxPerMinute,
-      timeWindow: 60_000,
-      groupId: 'user-reads',
-      // After authentication: the key is the user, not the address.
-      hook: 'preHandler' as const,
-      keyGenerator: (request: FastifyRequest) => `user:${request.user?.userId ?? request.ip}`,
-    },
-  };
+export function readRateLimit(maxPerMinute: number) {
+  return perUserRateLimit(maxPerMinute, 'user-reads');
 }

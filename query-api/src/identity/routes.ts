@@ -10,7 +10,7 @@ import type { MeView, UserRow } from '@parley/platform/read-models';
 import { meLayout } from '@parley/platform/view-hashes';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
-import { perUserRateLimit, requireRole } from '../http/access.ts';
+import { readRateLimit, requireRole } from '../http/access.ts';
 import { decodeCursor, encodeCursor } from '../http/cursor.ts';
 import { NotFound } from '../http/errors.ts';
 import { contentEtag, versionEtag } from '../http/etag.ts';
@@ -58,7 +58,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{
   rateLimitPerMinute: number;
 }> = async (app, { reads, rateLimitPerMinute }) => {
   app.addHook('onRequest', app.authenticate);
-  const config = perUserRateLimit(rateLimitPerMinute);
+  const config = readRateLimit(rateLimitPerMinute);
 
   const readProfile = async (userId: string, minVersion: number | undefined) => {
     const generations = await reads.generations.current();

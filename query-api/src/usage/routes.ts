@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { queryCacheKey } from '@parley/platform/read-model-names';
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
-import { perUserRateLimit, requireRole } from '../http/access.ts';
+import { readRateLimit, requireRole } from '../http/access.ts';
 import { contentEtag } from '../http/etag.ts';
 import { PRIVATE_REVALIDATE, PRIVATE_SHORT, sendRead } from '../http/read-reply.ts';
 import { readResponses } from '../http/schemas.ts';
@@ -56,7 +56,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<{
   rateLimitPerMinute: number;
 }> = async (app, { reads, rateLimitPerMinute }) => {
   app.addHook('onRequest', app.authenticate);
-  const config = perUserRateLimit(rateLimitPerMinute);
+  const config = readRateLimit(rateLimitPerMinute);
   const describe = `At most ${MAX_RANGE_DAYS} days; the last 30 by default`;
 
   app.get(
