@@ -48,6 +48,8 @@ const NOT_METRICS = new Set([
   'time',
   'le',
   'service',
+  // The scrape target, which Prometheus adds to every series.
+  'instance',
   'group',
   'topic',
   'partition',

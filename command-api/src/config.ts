@@ -28,7 +28,7 @@ export const settings = {
   /** Register, login, refresh, logout and password change, per client IP. */
   AUTH_RATE_LIMIT_PER_MINUTE: env.int(1, 100_000, { default: 20 }),
   /** Commands and outcome polls per user per minute, one budget over every route with a token. */
-  WRITE_RATE_LIMIT_PER_MINUTE: env.int(1, 1_000_000, { default: 120 }),
+  WRITE_RATE_LIMIT_PER_MINUTE: env.int(1, 1_000_000, { default: 300 }),
   /** Failed logins of one account before it is locked for LOGIN_LOCKOUT_SECONDS. */
   LOGIN_LOCKOUT_FAILURES: env.int(1, 100, { default: 5 }),
   LOGIN_LOCKOUT_SECONDS: env.int(1, 86_400, { default: 900 }),

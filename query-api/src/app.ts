@@ -66,7 +66,11 @@ export async function buildApp({
   const routeOptions = { reads: deps.reads, rateLimitPerMinute: config.READ_RATE_LIMIT_PER_MINUTE };
   await app.register(identityRoutes, routeOptions);
   await app.register(chatRoutes, routeOptions);
-  await app.register(eventRoutes, { ...routeOptions, heartbeatMs: config.SSE_HEARTBEAT_MS });
+  await app.register(eventRoutes, {
+    ...routeOptions,
+    heartbeatMs: config.SSE_HEARTBEAT_MS,
+    streams: deps.streams,
+  });
   await app.register(usageRoutes, routeOptions);
   await app.register(statusRoutes, { status: deps.status });
   return app;

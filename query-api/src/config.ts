@@ -55,6 +55,8 @@ export const settings = {
   STATUS_POLL_MS: env.int(1_000, 300_000, { default: 5_000 }),
   /** A comment line on open event streams this often, so proxies keep them open. */
   SSE_HEARTBEAT_MS: env.int(1_000, 120_000, { default: 15_000 }),
+  /** Event streams one user may hold open on one instance (devices and tabs); then 429. */
+  SSE_MAX_STREAMS_PER_USER: env.int(1, 1_000, { default: 10 }),
 };
 
 export type Config = Loaded<typeof settings>;

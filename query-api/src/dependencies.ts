@@ -1,5 +1,5 @@
 import type { Logger } from '@parley/platform/logger';
-import type { Registry } from '@parley/platform/metrics';
+import { Gauge, type Registry } from '@parley/platform/metrics';
 import { connectMongo, type Db } from '@parley/platform/mongo';
 import { connectPostgres, type Pool } from '@parley/platform/postgres';
 import { namespaceOf, usersTable } from '@parley/platform/read-model-names';
@@ -7,6 +7,7 @@ import { closeRedis, connectRedis, createRedis, type Redis } from '@parley/platf
 import { type Guard, guard } from '@parley/platform/resilience';
 import { RevokedUsers } from '@parley/platform/revocations';
 import type { Dependencies } from '@parley/platform/run-service';
+import { StreamSlots } from './chat/stream-slots.ts';
 import type { Config } from './config.ts';
 import { CacheAside } from './read-models/cache-aside.ts';
 import { LiveGenerations } from './read-models/live-generations.ts';
@@ -49,6 +50,8 @@ export interface QueryApiDependencies extends Dependencies {
   readonly revoked: RevokedUsers;
   /** The product's status for `GET /v1/status`, probed in the background. */
   readonly status: StatusPoller;
+  /** The event streams open on this instance, a few per user. */
+  readonly streams: StreamSlots;
 }
 
 export function createDependencies({
@@ -138,9 +141,19 @@ export function createDependencies({
     timeoutMs: STATUS_PROBE_TIMEOUT_MS,
     log,
   });
+  const streams = new StreamSlots(config.SSE_MAX_STREAMS_PER_USER);
+  new Gauge({
+    name: 'query_event_streams_open',
+    help: 'Server-Sent Event streams open on this instance',
+    registers: [metrics],
+    collect() {
+      this.set(streams.total);
+    },
+  });
   return {
     revoked,
     status,
+    streams,
     redis: redis.redis,
     reads: {
       namespace,

@@ -700,6 +700,53 @@ describe('query API', () => {
     resumed.close();
   });
 
+  it('holds a few event streams per user on an instance: one more is 429, a closed one frees its slot', async () => {
+    const chat = await conversationWith(ann, 'Streams', 1);
+    const bea = await registerOnce();
+    const beaChat = await conversationWith(bea, 'Hers', 1);
+    const capped = await startQueryApi({ ...queryEnv(), SSE_MAX_STREAMS_PER_USER: '2' });
+    const port = await freePort();
+    await capped.app.listen({ host: '127.0.0.1', port });
+    const open = (who: { accessToken: string }, id: string) =>
+      openEventStream(`http://127.0.0.1:${port}/v1/conversations/${id}/events`, {
+        authorization: `Bearer ${who.accessToken}`,
+      });
+    const openStreams = async () =>
+      (await capped.metrics.getSingleMetric('query_event_streams_open')?.get())?.values[0]?.value ??
+      -1;
+    try {
+      await get(`/v1/conversations/${chat.id}`, ann.accessToken, {
+        'x-min-version': String(chat.version),
+      });
+      const held = [await open(ann, chat.id), await open(ann, chat.id)];
+      assert.deepEqual(
+        held.map((s) => s.status),
+        [200, 200],
+      );
+      const refused = await fetch(`http://127.0.0.1:${port}/v1/conversations/${chat.id}/events`, {
+        headers: { authorization: `Bearer ${ann.accessToken}` },
+      });
+      assert.equal(refused.status, 429);
+      assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      assert.equal((await refused.json()).code, 'TOO_MANY_STREAMS');
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      await get(`/v1/conversations/${beaChat.id}`, bea.accessToken, {
+        'x-min-version': String(beaChat.version),
+      });
+      const hers = await open(bea, beaChat.id);
+      assert.equal(hers.status, 200, 'another user has slots of their own');
+      assert.equal(await openStreams(), 3);
+      held[0]?.close();
+      await until(async () => (await openStreams()) === 2, 'the closed stream’s slot given back');
+      const again = await open(ann, chat.id);
+      assert.equal(again.status, 200);
+      for (const stream of [held[1], hers, again]) stream?.close();
+      await until(async () => (await openStreams()) === 0, 'every slot given back');
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('refuses an erased or a deactivated user’s token within seconds, on both APIs (401 TOKEN_REVOKED)', async () => {
     for (const how of ['erase', 'deactivate'] as const) {
       const person = await registered();

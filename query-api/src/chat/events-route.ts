@@ -23,11 +23,13 @@ import { contextFrom, ROOT_CONTEXT, type Span, SpanKind, tracer } from '@parley/
 import { Type } from 'typebox';
 import type { ReadModels } from '../dependencies.ts';
 import { readRateLimit } from '../http/access.ts';
+import { TooManyStreams } from '../http/errors.ts';
 import { entryAfter, type ReplyEntry } from '../read-models/reply-hub.ts';
 import { readOwnedConversation } from './conversation-read.ts';
 import { messagePage } from './conversations-source.ts';
 import { type ApiMessage, apiMessageOfView, fromDoc, viewMessagesAfter } from './pages.ts';
 import { sseComment, sseEvent, sseRetry } from './sse.ts';
+import type { StreamSlots } from './stream-slots.ts';
 
 /** Most messages a resume sends from MongoDB; the client pages the rest. */
 const RESUME_LIMIT = 200;
@@ -56,7 +58,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
   reads: ReadModels;
   rateLimitPerMinute: number;
   heartbeatMs: number;
-}> = async (app, { reads, rateLimitPerMinute, heartbeatMs }) => {
+  /** A few streams per user on this instance; one more is refused with 429. */
+  streams: StreamSlots;
+}> = async (app, { reads, rateLimitPerMinute, heartbeatMs, streams }) => {
   app.addHook('onRequest', app.authenticate);
 
   app.get(
@@ -90,6 +94,14 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
       if (!reads.hub.live) throw new EventsUnavailable();
       const first = await readOwnedConversation(reads, userId, id, undefined);
       const generations = await reads.generations.current();
+      const slot = streams.take(userId);
+      if (!slot) {
+        throw new TooManyStreams('Close one of your open event streams first', {
+          extensions: { retryAfterSeconds: 5 },
+        });
+      }
+      // Given back however the response ends: refused, finished or dropped by the client.
+      reply.raw.once('close', slot.release);
       const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
 
       const raw = reply.raw;

@@ -7,5 +7,7 @@ export const NotFound = defineError('NOT_FOUND', 404, 'No such resource');
 export const Forbidden = defineError('FORBIDDEN', 403, 'Not allowed');
 /** A cursor that this API did not make, or made for another query. */
 export const InvalidCursor = defineError('INVALID_CURSOR', 400, 'The cursor is not valid here');
+/** A user with as many event streams open on this instance as they may hold. */
+export const TooManyStreams = defineError('TOO_MANY_STREAMS', 429, 'Too many open event streams');
 /** A range the route does not serve (reversed, or too long). */
 export const InvalidRange = defineError('INVALID_RANGE', 400, 'The range is not valid');
