@@ -25,9 +25,9 @@ export const settings = {
   ...revocationSettings,
   ...quotaSettings,
   REFRESH_TOKEN_TTL_DAYS: env.int(1, 365, { default: 30 }),
-  /** Register, login, refresh, logout and password change, per client IP. */
+  /** Register, login, refresh and logout per client IP; password change per user. */
   AUTH_RATE_LIMIT_PER_MINUTE: env.int(1, 100_000, { default: 20 }),
-  /** Commands and outcome polls per user per minute, one budget over every route with a token. */
+  /** Commands and outcome polls per user per minute: one budget over the routes with a token. */
   WRITE_RATE_LIMIT_PER_MINUTE: env.int(1, 1_000_000, { default: 300 }),
   /** Failed logins of one account before it is locked for LOGIN_LOCKOUT_SECONDS. */
   LOGIN_LOCKOUT_FAILURES: env.int(1, 100, { default: 5 }),

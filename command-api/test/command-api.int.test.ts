@@ -404,6 +404,9 @@ describe('command API', () => {
       assert.equal(refused.json().code, 'RATE_LIMITED');
       assert.ok(Number(refused.headers['retry-after']) > 0);
       assert.equal(await commandCount(), before, 'a refused command is not written');
+      // The user routes and logout-all draw on the same budget.
+      assert.equal((await send(carol, 'PATCH', `/v1/users/${carol}`, {})).statusCode, 429);
+      assert.equal((await send(carol, 'POST', '/v1/auth/logout-all')).statusCode, 429);
       // Another user has a budget of their own.
       const other = await send(dave, 'POST', '/v1/conversations', { title: 'Mine' });
       assert.equal(other.statusCode, 201, other.body);

@@ -359,4 +359,30 @@ describe('identity', () => {
       await redis.stop();
     }
   });
+
+  it('rate-limits password changes per user, not per address', async () => {
+    const redis = await startThrowawayRedis();
+    const limited = await apiWith({ AUTH_RATE_LIMIT_PER_MINUTE: '3', REDIS_URL: redis.url });
+    try {
+      const attempt = (userId: string) =>
+        limited.app.inject({
+          method: 'POST',
+          url: '/v1/auth/password',
+          headers: { authorization: `Bearer ${signToken(key, { sub: userId })}` },
+          payload: { currentPassword: 'a guess', newPassword: 'another long passphrase' },
+        });
+      const intoWindow = Date.now() % 60_000;
+      if (intoWindow > 40_000) await new Promise((r) => setTimeout(r, 60_100 - intoWindow));
+      const [guesser, neighbour] = [randomUUID(), randomUUID()];
+      for (let i = 0; i < 3; i++) assert.equal((await attempt(guesser)).statusCode, 401);
+      const refused = await attempt(guesser);
+      assert.equal(refused.statusCode, 429);
+      assert.equal(refused.json().code, 'RATE_LIMITED');
+      // Same address, another account: a budget of its own.
+      assert.equal((await attempt(neighbour)).statusCode, 401);
+    } finally {
+      await limited.close();
+      await redis.stop();
+    }
+  });
 });

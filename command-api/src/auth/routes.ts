@@ -10,6 +10,7 @@ import type { OpenApiLink } from '@parley/platform/openapi';
 import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import type { Pool } from '@parley/platform/postgres';
 import { noContent, problems } from '@parley/platform/problem-responses';
+import { perUserRateLimit } from '@parley/platform/user-rate-limit';
 import { Type } from 'typebox';
 import type { CommandGateway } from '../commands/command-gateway.ts';
 import { answer, commandMetadata, writeRateLimit } from '../commands/http.ts';
@@ -60,7 +61,7 @@ export interface AuthOptions {
   cipher: PersonalDataCipher;
   tokens: AccessTokenIssuer;
   lockout: LoginLockout;
-  /** Requests per minute per IP on register, login, refresh, logout and password change. */
+  /** Requests per minute per IP on register, login, refresh and logout; per user on password change. */
   rateLimitPerMinute: number;
   /** Requests per user per minute on the routes that need a token (one budget with commands). */
   writeRateLimitPerMinute: number;
@@ -291,7 +292,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
     '/v1/auth/password',
     {
       onRequest: app.authenticate,
-      config: limited,
+      // Per account, not per address: a stolen token guessing the current password from many
+      // addresses gets the same few tries a minute.
+      config: perUserRateLimit(options.rateLimitPerMinute, 'password-changes'),
       schema: {
         tags: ['auth'],
         summary: 'Change the password (every session ends)',

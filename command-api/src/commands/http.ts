@@ -15,8 +15,8 @@ import type { Submitted } from './command-gateway.ts';
 import { commandIdFor } from './command-gateway.ts';
 
 /**
- * The route config of every route that needs a token here: one budget per user for commands and
- * outcome polls together (WRITE_RATE_LIMIT_PER_MINUTE), whatever the route.
+ * The route config of the routes that need a token here (password change has a tighter one of its
+ * own): one budget per user for commands and outcome polls together (WRITE_RATE_LIMIT_PER_MINUTE).
  */
 export function writeRateLimit(maxPerMinute: number) {
   return perUserRateLimit(maxPerMinute, 'user-writes');

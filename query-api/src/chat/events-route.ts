@@ -100,8 +100,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
           extensions: { retryAfterSeconds: 5 },
         });
       }
-      // Given back however the response ends: refused, finished or dropped by the client.
+      // Given back however the response ends: refused, finished or dropped by the client, even
+      // before now (a listener added after 'close' never hears it).
       reply.raw.once('close', slot.release);
+      if (reply.raw.destroyed) {
+        slot.release();
+        return reply.hijack();
+      }
       const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
 
       const raw = reply.raw;
@@ -264,12 +269,22 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
           schedule();
         },
       );
-      const unlistenReplies = await reads.replies.listen(id, (entry) => {
-        if (!entry) {
-          void catchUpReplies(true).catch(() => undefined);
-        } else if (held) held.push(entry);
-        else sendReply(entry);
-      });
+      let unlistenReplies: () => void;
+      try {
+        unlistenReplies = await reads.replies.listen(id, (entry) => {
+          if (!entry) {
+            void catchUpReplies(true).catch(() => undefined);
+          } else if (held) held.push(entry);
+          else sendReply(entry);
+        });
+      } catch (error) {
+        // The answer has begun (200): end it, and the client reconnects after `retry`.
+        request.log.warn({ err: error }, 'reply stream listen failed');
+        closed = true;
+        unlisten();
+        raw.end();
+        return;
+      }
       const heartbeat = setInterval(() => raw.write(sseComment('keep-alive')), heartbeatMs);
       const close = () => {
         if (closed) return;
@@ -282,6 +297,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
         raw.end();
       };
       raw.on('close', close);
+      if (raw.destroyed) return close();
       try {
         await start();
       } catch (error) {
