@@ -728,7 +728,7 @@ describe('query API', () => {
       });
       assert.equal(refused.status, 429);
       assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
-      assert.equal((await refused.json()).code, 'TOO_MANY_STREAMS');
+      assert.equal(((await refused.json()) as { code?: string }).code, 'TOO_MANY_STREAMS');
       assert.ok(Number(refused.headers.get('retry-after')) >= 1);
       await get(`/v1/conversations/${beaChat.id}`, bea.accessToken, {
         'x-min-version': String(beaChat.version),
