@@ -63,7 +63,7 @@ export interface AuthOptions {
   lockout: LoginLockout;
   /** Requests per minute per IP on register, login, refresh and logout; per user on password change. */
   rateLimitPerMinute: number;
-  /** Requests per user per minute on the routes that need a token (one budget with commands). */
+  /** The per-user write budget a minute, spent by logout-all as by commands. */
   writeRateLimitPerMinute: number;
 }
 

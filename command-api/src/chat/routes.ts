@@ -73,7 +73,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{
   quotas: Quotas;
   /** Where messages are counted for the quotas, and stop requests reach the assistant. */
   control: AssistantControl;
-  /** Commands per user per minute, over every route that needs a token. */
+  /** The per-user write budget a minute (WRITE_RATE_LIMIT_PER_MINUTE), shared with commands. */
   rateLimitPerMinute: number;
 }> = async (app, { gateway, cipher, quotas, control, rateLimitPerMinute }) => {
   app.addHook('onRequest', app.authenticate);

@@ -28,7 +28,7 @@ export const commandStatusRoutes: FastifyPluginAsyncTypebox<{
   redis: Redis;
   /** Redis down: 503 with Retry-After. */
   guard: Guard;
-  /** Commands and polls per user per minute, over every route that needs a token. */
+  /** The per-user write budget a minute (WRITE_RATE_LIMIT_PER_MINUTE), shared with commands. */
   rateLimitPerMinute: number;
 }> = async (app, { redis, guard, rateLimitPerMinute }) => {
   const config = writeRateLimit(rateLimitPerMinute);

@@ -32,7 +32,7 @@ export interface IdentityRouteOptions {
   cipher: PersonalDataCipher;
   dataKeys: DataKeyStore;
   revoked: RevokedUsers;
-  /** Commands per user per minute, over every route that needs a token. */
+  /** The per-user write budget a minute (WRITE_RATE_LIMIT_PER_MINUTE), shared with commands. */
   rateLimitPerMinute: number;
 }
 
