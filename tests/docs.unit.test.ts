@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { authSettings } from '@parley/platform/auth';
 import type { Field, Spec } from '@parley/platform/config';
 import { consumerLagSettings } from '@parley/platform/consumer-lag';
+import { proxySettings } from '@parley/platform/http';
 import { kafkaSettings } from '@parley/platform/kafka';
 import { migrate } from '@parley/platform/migrate';
 import { mongoSettings } from '@parley/platform/mongo';
@@ -184,6 +185,7 @@ const SHARED_SETTINGS: Record<string, Spec> = {
   quotaSettings,
   storeSettings,
   tracingSettings,
+  proxySettings,
 };
 
 interface ParsedSpec {

@@ -36,6 +36,7 @@ export async function buildApp({
     checks: deps.checks,
     bodyLimit: config.HTTP_BODY_LIMIT,
     corsOrigins: config.CORS_ORIGINS ? config.CORS_ORIGINS.split(',') : [],
+    trustedProxies: config.TRUST_PROXY,
     rateLimitRedis: deps.redis,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -75,6 +76,7 @@ export async function buildApp({
     cipher: deps.cipher,
     dataKeys: deps.dataKeys,
     revoked: deps.revoked,
+    lockout: deps.lockout,
     rateLimitPerMinute: config.WRITE_RATE_LIMIT_PER_MINUTE,
   });
   await app.register(commandStatusRoutes, {

@@ -1,6 +1,7 @@
 import { authSettings } from '@parley/platform/auth';
 import { env, type Loaded } from '@parley/platform/config';
 import { consumerLagSettings } from '@parley/platform/consumer-lag';
+import { proxySettings } from '@parley/platform/http';
 import { kafkaSettings } from '@parley/platform/kafka';
 import { personalDataSettings } from '@parley/platform/personal-data';
 import { postgresSettings } from '@parley/platform/postgres';
@@ -14,6 +15,7 @@ import { quotaSettings } from './chat/quotas.ts';
 
 export const settings = {
   ...serviceSettings(3000),
+  ...proxySettings,
   ...kafkaSettings,
   ...schemaRegistrySettings,
   ...postgresSettings,

@@ -129,6 +129,67 @@ describe('identity', () => {
     assert.ok(Number(locked.headers['retry-after']) > 0);
   });
 
+  it('counts wrong passwords given with a token (password change, erasure) against the same lockout', async () => {
+    const { email, userId, accessToken } = await register();
+    const change = (currentPassword: string) =>
+      post(
+        '/v1/auth/password',
+        { currentPassword, newPassword: 'a brand new passphrase' },
+        accessToken,
+      );
+    const erase = (password: string) =>
+      post(`/v1/users/${userId}/erase`, { password }, accessToken);
+    // Two wrong tries of each route and one failed login: the account's five.
+    for (const attempt of [change, erase, change, erase]) {
+      assert.equal((await attempt('not the password at all')).statusCode, 401);
+    }
+    assert.equal(
+      (await post('/v1/auth/login', { email, password: 'still not it' })).statusCode,
+      401,
+    );
+    // Locked everywhere now, even for the right password; nothing was changed or erased.
+    for (const locked of [
+      await change(PASSWORD),
+      await erase(PASSWORD),
+      await post('/v1/auth/login', { email, password: PASSWORD }),
+    ]) {
+      assert.equal(locked.statusCode, 429, locked.body);
+      assert.equal(locked.json().code, 'TOO_MANY_ATTEMPTS');
+      assert.ok(Number(locked.headers['retry-after']) > 0);
+    }
+    const { rows } = await deps.pool.query(
+      'select status from identity.accounts where user_id = $1',
+      [userId],
+    );
+    assert.equal(rows[0].status, 'active');
+    assert.deepEqual(
+      (await userEvents(userId)).map((e) => e.type),
+      ['UserRegistered'],
+    );
+  });
+
+  it('clears the count when the password is right', async () => {
+    const { email, accessToken } = await register();
+    for (let i = 0; i < 4; i++) {
+      assert.equal(
+        (await post('/v1/auth/login', { email, password: `wrong password ${i}` })).statusCode,
+        401,
+      );
+    }
+    const changed = await post(
+      '/v1/auth/password',
+      { currentPassword: PASSWORD, newPassword: 'a brand new passphrase' },
+      accessToken,
+    );
+    assert.equal(changed.statusCode, 204, changed.body);
+    assert.equal(
+      (await post('/v1/auth/login', { email, password: 'wrong again' })).statusCode,
+      401,
+    );
+    const login = await post('/v1/auth/login', { email, password: 'a brand new passphrase' });
+    assert.equal(login.statusCode, 200, login.body);
+  });
+
   it('rotates refresh tokens; reusing a spent one revokes the whole family', async () => {
     const { refreshToken: first } = await register();
     const rotated = await post('/v1/auth/refresh', { refreshToken: first });

@@ -10,6 +10,7 @@
  * Secrets come from the variable itself or from `<NAME>_FILE` (a mounted file), never from the repo.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 export const ENVIRONMENTS = ['dev', 'test', 'stage', 'prod'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -172,6 +173,26 @@ export const env = {
       options,
     ),
 
+  /**
+   * `none`, or comma-separated IP addresses and CIDR ranges (and the names `loopback`,
+   * `linklocal`, `uniquelocal`): which peers to believe, e.g. the load balancer's subnets.
+   */
+  addressRanges: (options?: FieldOptions<string[]>) =>
+    field(
+      '`none`, or comma-separated IP addresses and CIDR ranges',
+      (raw) => {
+        if (raw.trim() === 'none') return [];
+        const items = raw.split(',').map((s) => s.trim());
+        for (const item of items) {
+          if (!isAddressRange(item)) {
+            throw new ParseError(`expected an IP address or CIDR range, got '${item}'`);
+          }
+        }
+        return items;
+      },
+      options,
+    ),
+
   /** A secret: from NAME, or from the file named by NAME_FILE (a mounted Kubernetes secret). */
   secret: (options?: FieldOptions<string>) =>
     field(
@@ -184,6 +205,17 @@ export const env = {
       true,
     ),
 } as const;
+
+const NAMED_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isAddressRange(item: string): boolean {
+  if (NAMED_RANGES.includes(item)) return true;
+  const [address = '', prefix, ...rest] = item.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+}
 
 function redactUrl(raw: string): string {
   return raw.replace(/\/\/([^:/@]+):([^@]+)@/, '//$1:***@');

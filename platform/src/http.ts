@@ -20,6 +20,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Redis } from 'ioredis';
+import { env } from './config.ts';
 import { AppError, PROBLEM_CONTENT_TYPE, problem, titleFor } from './errors.ts';
 import { checkReadiness, type HealthCheck } from './health.ts';
 import type { Logger } from './logger.ts';
@@ -53,6 +54,16 @@ function answerAppError(error: AppError, request: FastifyRequest, reply: Fastify
     .send(problem(error.status, error.code, error.message, error.extensions));
 }
 
+export const proxySettings = {
+  /**
+   * The peers whose X-Forwarded-For is believed (the load balancer's subnets): the client's
+   * address, which the per-IP rate limits count, is then the last one they name. `none` believes
+   * no one: every request is counted by the address it came from. Required outside dev, so a
+   * deployment behind a load balancer does not count every client as the load balancer.
+   */
+  TRUST_PROXY: env.addressRanges({ default: { dev: [] } }),
+};
+
 export interface HttpServerOptions {
   service: string;
   log: Logger;
@@ -64,6 +75,8 @@ export interface HttpServerOptions {
   corsOrigins?: readonly string[];
   /** Where rate-limit counters live, shared by every instance; in memory when absent. */
   rateLimitRedis?: Redis;
+  /** TRUST_PROXY: whose X-Forwarded-For names the client (none when empty). */
+  trustedProxies?: readonly string[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -108,6 +121,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // request and response objects.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // request.ip is the client's address as the trusted proxies forward it, their own otherwise.
+    trustProxy: options.trustedProxies?.length ? [...options.trustedProxies] : false,
     forceCloseConnections: 'idle',
     // Errors before routing (a path parameter over its length, a malformed URL) and Node's own
     // parser errors (a malformed request, headers or path too large) are problem+json too.

@@ -110,3 +110,28 @@ describe('loadConfig', () => {
     assert.doesNotMatch(problems[0] ?? '', /hunter2/);
   });
 });
+
+describe('env.addressRanges', () => {
+  const rangesSpec = { TRUST_PROXY: env.addressRanges({ default: { dev: [] } }) };
+  const load = (source: NodeJS.ProcessEnv) => loadConfig(rangesSpec, { source }).TRUST_PROXY;
+
+  it('reads addresses, CIDR ranges and named ranges; `none` is the empty list', () => {
+    assert.deepEqual(load({ TRUST_PROXY: '10.0.0.0/20, 10.0.16.7,fd00::/8,loopback' }), [
+      '10.0.0.0/20',
+      '10.0.16.7',
+      'fd00::/8',
+      'loopback',
+    ]);
+    assert.deepEqual(load({ TRUST_PROXY: 'none' }), []);
+    assert.deepEqual(load({}), []);
+  });
+
+  it('refuses what is not an address or a range, naming it; prod must say', () => {
+    for (const bad of ['10.0.0.0/33', 'fd00::/129', '10.0.0', 'lb.internal', '10.0.0.1/8/1', '']) {
+      const problems = problemsOf(() => load({ TRUST_PROXY: `10.1.0.0/16,${bad}` }));
+      assert.match(problems[0] ?? '', /^TRUST_PROXY: expected an IP address or CIDR range/);
+    }
+    const problems = problemsOf(() => load({ PARLEY_ENV: 'prod' }));
+    assert.match(problems[0] ?? '', /^TRUST_PROXY: required in prod/);
+  });
+});

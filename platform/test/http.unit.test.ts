@@ -192,6 +192,54 @@ describe('createHttpServer', () => {
     );
   });
 
+  it('counts per-IP limits by the client the trusted proxies name, and by the peer otherwise', async () => {
+    const limited = async (trustedProxies?: readonly string[]) => {
+      app = createHttpServer({
+        service: 'test-service',
+        log: quietLogger(),
+        metrics: createMetricsRegistry('test-service'),
+        checks: [],
+        trustedProxies,
+      });
+      // In a plugin, as the services' routes are: the rate limit is set up by then.
+      await app.register(async (routes) => {
+        routes.get(
+          '/limited',
+          { config: { rateLimit: { max: 1, timeWindow: 60_000 } } },
+          async (request) => ({ ip: request.ip }),
+        );
+      });
+      return app;
+    };
+    const from = (server: FastifyInstance, remoteAddress: string, forwardedFor?: string) =>
+      server.inject({
+        method: 'GET',
+        url: '/limited',
+        remoteAddress,
+        headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
+      });
+
+    // Behind a trusted load balancer: two clients, one budget each; a client's own header is not
+    // believed past the balancer (it appends the address it saw).
+    const behind = await limited(['10.0.0.0/20']);
+    const ann = await from(behind, '10.0.3.4', '203.0.113.5');
+    assert.equal(ann.statusCode, 200);
+    assert.equal(ann.json().ip, '203.0.113.5');
+    assert.equal((await from(behind, '10.0.9.9', '198.51.100.7')).statusCode, 200);
+    const forged = await from(behind, '10.0.3.4', '192.0.2.1, 203.0.113.5');
+    assert.equal(forged.statusCode, 429, 'the forged first hop does not buy a new budget');
+    // A peer outside the trusted ranges is the client, whatever it forwards.
+    const direct = await from(behind, '198.18.0.1', '192.0.2.50');
+    assert.equal(direct.json().ip, '198.18.0.1');
+    assert.equal((await from(behind, '198.18.0.1', '192.0.2.51')).statusCode, 429);
+    await behind.close();
+
+    // Trusting no one: the header is ignored, every request counts against the peer.
+    const alone = await limited([]);
+    assert.equal((await from(alone, '10.0.3.4', '203.0.113.5')).json().ip, '10.0.3.4');
+    assert.equal((await from(alone, '10.0.3.4', '203.0.113.6')).statusCode, 429);
+  });
+
   it('keeps AppError usable directly', () => {
     const error = new AppError('X', 409, 'conflict', { cause: new Error('root') });
     assert.equal(error.status, 409);

@@ -40,6 +40,7 @@ export async function buildApp({
     checks: deps.checks,
     bodyLimit: config.HTTP_BODY_LIMIT,
     corsOrigins: config.CORS_ORIGINS ? config.CORS_ORIGINS.split(',') : [],
+    trustedProxies: config.TRUST_PROXY,
     rateLimitRedis: deps.redis,
   }).withTypeProvider<TypeBoxTypeProvider>();
 

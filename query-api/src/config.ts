@@ -1,5 +1,6 @@
 import { authSettings } from '@parley/platform/auth';
 import { env, type Loaded } from '@parley/platform/config';
+import { proxySettings } from '@parley/platform/http';
 import { mongoSettings } from '@parley/platform/mongo';
 import { postgresSettings } from '@parley/platform/postgres';
 import { redisSettings } from '@parley/platform/redis';
@@ -14,6 +15,7 @@ const LOCAL_SERVICES = LOCAL_SERVICE_URLS.split(',')
 
 export const settings = {
   ...serviceSettings(3001),
+  ...proxySettings,
   ...postgresSettings,
   ...mongoSettings,
   ...redisSettings,

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { AppError, defineError } from '@parley/platform/errors';
+import { defineError } from '@parley/platform/errors';
 import type { OpenApiLink } from '@parley/platform/openapi';
 import type { PersonalDataCipher } from '@parley/platform/personal-data';
 import type { Pool } from '@parley/platform/postgres';
@@ -45,14 +45,6 @@ export const RefreshTokenReused = defineError(
   401,
   'This refresh token was already used; every session of its family is revoked, log in again',
 );
-
-export class TooManyAttempts extends AppError {
-  constructor(retryAfterSeconds: number) {
-    super('TOO_MANY_ATTEMPTS', 429, 'Too many failed logins for this account; try again later', {
-      extensions: { retryAfterSeconds },
-    });
-  }
-}
 
 export interface AuthOptions {
   pool: Pool;
@@ -206,19 +198,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
     },
     async (request) => {
       const address = normaliseEmail(request.body.email);
-      const wait = await lockout.retryAfter(address);
-      if (wait > 0) throw new TooManyAttempts(wait);
       const account = await credentials.byEmail(address);
       const live = account?.status === 'active' ? account.passwordHash : null;
-      // An unknown or closed account costs the same time as a wrong password.
-      const ok = live
-        ? await verifyPassword(request.body.password, live)
-        : await spendVerificationTime(request.body.password);
-      if (!ok || !account) {
-        await lockout.failed(address);
-        throw new InvalidCredentials();
-      }
-      await lockout.succeeded(address);
+      // An unknown or closed account costs the same time as a wrong password, and counts as one.
+      const ok = await lockout.verify(address, () =>
+        live
+          ? verifyPassword(request.body.password, live)
+          : spendVerificationTime(request.body.password),
+      );
+      if (!ok || !account) throw new InvalidCredentials();
       return sessionFor(account.userId, account.role);
     },
   );
@@ -310,9 +298,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
     },
     async (request, reply) => {
       const account = await credentials.byId(request.user.userId);
+      const { email, passwordHash } = account ?? {};
+      // A wrong current password counts against the account's lockout, as a failed login does.
       const ok =
-        account?.status === 'active' && account.passwordHash
-          ? await verifyPassword(request.body.currentPassword, account.passwordHash)
+        account?.status === 'active' && email && passwordHash
+          ? await lockout.verify(email, () =>
+              verifyPassword(request.body.currentPassword, passwordHash),
+            )
           : false;
       if (!ok) throw new InvalidCredentials('The current password is wrong');
       await credentials.setPassword(

@@ -10,6 +10,7 @@ import type { Pool } from '@parley/platform/postgres';
 import type { RevokedUsers } from '@parley/platform/revocations';
 import { Type } from 'typebox';
 import type { CredentialStore } from '../auth/credential-store.ts';
+import type { LoginLockout } from '../auth/login-lockout.ts';
 import { PASSWORD_MAX_LENGTH, verifyPassword } from '../auth/passwords.ts';
 import { InvalidCredentials } from '../auth/routes.ts';
 import type { CommandGateway, Submitted } from '../commands/command-gateway.ts';
@@ -32,6 +33,8 @@ export interface IdentityRouteOptions {
   cipher: PersonalDataCipher;
   dataKeys: DataKeyStore;
   revoked: RevokedUsers;
+  /** Wrong passwords per account, shared with logins: erasing yourself checks your password. */
+  lockout: LoginLockout;
   /** The per-user write budget a minute (WRITE_RATE_LIMIT_PER_MINUTE), shared with commands. */
   rateLimitPerMinute: number;
 }
@@ -41,7 +44,7 @@ const accepted = (submitted: Submitted) =>
 
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (
   app,
-  { gateway, pool, credentials, cipher, dataKeys, revoked, rateLimitPerMinute },
+  { gateway, pool, credentials, cipher, dataKeys, revoked, lockout, rateLimitPerMinute },
 ) => {
   const config = writeRateLimit(rateLimitPerMinute);
   // What an accepted command changes in the identity store, applied at once (the store sync
@@ -177,9 +180,13 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       const account = await credentials.byId(id);
       if (!account || account.status === 'erased') throw new NotFound('no such user');
       if (self && !admin) {
-        const given = request.body.password;
+        const { password: given } = request.body;
+        const { email, passwordHash } = account;
+        // A wrong password counts against the account's lockout, as a failed login does.
         const ok =
-          given && account.passwordHash && (await verifyPassword(given, account.passwordHash));
+          given && email && passwordHash
+            ? await lockout.verify(email, () => verifyPassword(given, passwordHash))
+            : false;
         if (!ok) throw new InvalidCredentials('Erasing your account needs your password');
       }
       const submitted = await gateway.submit('EraseUser', {
