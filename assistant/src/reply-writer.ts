@@ -49,20 +49,29 @@ export class ReplyWriter {
     );
   }
 
-  /** The deltas of one reply, gathered: `push` each, `flush` at the end; after `before`. */
+  /**
+   * The deltas of one reply, gathered: `push` each, `flush` at the end; after `before`. The writes
+   * go on in the background: a failed one (Redis down) fails those after it and the final `flush`,
+   * and is never an unhandled rejection, which would end the process.
+   */
   deltas(conversationId: string, replyId: string, before: Promise<unknown> = Promise.resolve()) {
     let pending = '';
     let timer: NodeJS.Timeout | undefined;
     let sent = false;
-    let writing: Promise<unknown> = before;
-    const flush = async () => {
+    const handled = <T>(promise: Promise<T>) => {
+      promise.catch(() => undefined);
+      return promise;
+    };
+    let writing: Promise<unknown> = handled(before);
+    // Not async: its promise is `writing` itself, already handled, never a new one to reject.
+    const flush = (): Promise<unknown> => {
       clearTimeout(timer);
       timer = undefined;
       if (!pending) return writing;
       const text = pending;
       pending = '';
-      writing = writing.then(() =>
-        this.append(conversationId, { type: 'reply-delta', replyId, text }),
+      writing = handled(
+        writing.then(() => this.append(conversationId, { type: 'reply-delta', replyId, text })),
       );
       return writing;
     };

@@ -27,6 +27,7 @@ import type { Logger } from './logger.ts';
 import { Histogram, type Registry } from './metrics.ts';
 import { genericProblems } from './problem-responses.ts';
 import { sharedCountRateLimitStore } from './rate-limit-store.ts';
+import { DependencyUnavailable } from './resilience.ts';
 import { RouteMethods } from './route-methods.ts';
 import { securityHeaders } from './security-headers.ts';
 import { addTextKeyword, defaultTextKind, parseJsonBody, withTextRules } from './text-input.ts';
@@ -40,6 +41,7 @@ import {
   trace,
   tracer,
 } from './tracing.ts';
+import { isUnreachable } from './unreachable.ts';
 
 /** A domain or HTTP error of ours: its status, code, detail and extensions. */
 function answerAppError(error: AppError, request: FastifyRequest, reply: FastifyReply) {
@@ -78,6 +80,9 @@ export interface HttpServerOptions {
   /** TRUST_PROXY: whose X-Forwarded-For names the client (none when empty). */
   trustedProxies?: readonly string[];
 }
+
+/** Retry-After of a request refused because a store or broker is unreachable. */
+const UNREACHABLE_RETRY_AFTER_SECONDS = 5;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Probes, scrapes and documents: no trace. */
@@ -331,6 +336,19 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     const allowed = literalRefused(request, error);
     if (allowed) return methodNotAllowed(request, reply, allowed);
     const status = error.statusCode ?? 500;
+    if (status >= 500 && isUnreachable(error)) {
+      // A store or broker down is not a bug: the client may try again (readiness says which).
+      return answerAppError(
+        new DependencyUnavailable(
+          'DEPENDENCY_UNAVAILABLE',
+          'A store this service needs is unreachable; try again shortly',
+          error,
+          UNREACHABLE_RETRY_AFTER_SECONDS,
+        ),
+        request,
+        reply,
+      );
+    }
     if (status >= 500) {
       request.log.error({ err: error }, 'unhandled error');
       return reply

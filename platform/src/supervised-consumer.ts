@@ -56,6 +56,12 @@ export interface SuperviseOptions<H extends ConsumerHandle> {
   metrics: Registry;
   /** First and longest wait before starting again. */
   backoffMs?: { initial: number; max: number };
+  /**
+   * How long a consumer started again must run, without being handed a batch, to count as
+   * caught up (30 s by default): after an outage with nothing new to read, no batch would ever
+   * show its progress.
+   */
+  quietMs?: number;
 }
 
 /** Crashes in a row, without a finished batch between them, before a consumer counts as failing. */
@@ -97,6 +103,7 @@ export function superviseConsumer<H extends ConsumerHandle>(
 ): SupervisedConsumer<H> {
   const { name, log } = options;
   const backoff = options.backoffMs ?? { initial: 1_000, max: 30_000 };
+  const quietMs = options.quietMs ?? 30_000;
   const metrics = consumerMetrics(options.metrics);
   let state: ConsumerState = 'starting';
   let since = Date.now();
@@ -108,6 +115,24 @@ export function superviseConsumer<H extends ConsumerHandle>(
   let stopped = false;
   let launching: Promise<void> | undefined;
   let waiters: Array<{ resolve: (h: H) => void; reject: (e: Error) => void }> = [];
+  /** What the running handle had done at its last crash, and the batches it was handed since. */
+  let sinceCrash = { applied: 0, batches: 0 };
+
+  const progressed = () => {
+    crashes = 0;
+    attempt = 0;
+  };
+  /**
+   * Progress not seen at a batch's end: work a handle finished after its handler returned, or a
+   * consumer started again that has run for `quietMs` without a batch to do (caught up, or it
+   * would have been handed one at once, and one it cannot do crashes it).
+   */
+  const noteLateProgress = () => {
+    if (crashes === 0 || state !== 'running' || !handle) return;
+    const applied = handle.applied?.();
+    if (applied !== undefined && applied > sinceCrash.applied) progressed();
+    else if (sinceCrash.batches === 0 && Date.now() - since >= quietMs) progressed();
+  };
 
   const setState = (next: ConsumerState) => {
     if (next !== state) since = Date.now();
@@ -142,17 +167,19 @@ export function superviseConsumer<H extends ConsumerHandle>(
 
   const watch = (h: H) => {
     const { consumer } = h;
-    // What the handle had done at its last crash: progress is more than that.
-    let appliedAtCrash = 0;
+    // Progress is more than the handle had done at its last crash.
+    sinceCrash = { applied: 0, batches: 0 };
     // After kafkajs restarted it itself, it runs again once it has joined again.
     consumer.on(consumer.events.GROUP_JOIN, () => {
       if (handle === h) setState('running');
     });
+    consumer.on(consumer.events.START_BATCH_PROCESS, () => {
+      if (handle === h) sinceCrash.batches += 1;
+    });
     consumer.on(consumer.events.END_BATCH_PROCESS, () => {
       if (handle !== h) return;
-      if (h.applied && h.applied() <= appliedAtCrash) return;
-      crashes = 0;
-      attempt = 0;
+      if (h.applied && h.applied() <= sinceCrash.applied) return;
+      progressed();
     });
     // Stopped for good (by kafkajs, or by the handle's own work): made again from the factory.
     const restartAfter = (error: unknown) => {
@@ -165,7 +192,7 @@ export function superviseConsumer<H extends ConsumerHandle>(
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (handle !== h) return;
-      appliedAtCrash = h.applied?.() ?? 0;
+      sinceCrash = { applied: h.applied?.() ?? 0, batches: 0 };
       if (payload.restart) {
         // kafkajs starts it again itself; it counts as running once it has joined again.
         crashes += 1;
@@ -205,7 +232,10 @@ export function superviseConsumer<H extends ConsumerHandle>(
   return {
     name,
     current: () => handle,
-    status: () => ({ name, state, crashesWithoutProgress: crashes, lastError, since }),
+    status: () => {
+      noteLateProgress();
+      return { name, state, crashesWithoutProgress: crashes, lastError, since };
+    },
     running: () =>
       state === 'running' && handle
         ? Promise.resolve(handle)

@@ -16,19 +16,24 @@ import { quietLogger, testKafka, uniqueName, until } from '../src/testing/fixtur
 
 const kafka = testKafka();
 const topic = uniqueName('supervised');
+/** Nothing is ever written to it: a consumer of it is always caught up. */
+const quietTopic = uniqueName('supervised-quiet');
 let admin: Admin;
 let producer: Producer;
 
 before(async () => {
   admin = kafka.admin();
   await admin.connect();
-  await createTopics(admin, [{ topic, numPartitions: 1 }]);
+  await createTopics(admin, [
+    { topic, numPartitions: 1 },
+    { topic: quietTopic, numPartitions: 1 },
+  ]);
   producer = kafka.producer();
   await producer.connect();
 });
 after(async () => {
   await producer.disconnect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+  await admin.deleteTopics({ topics: [topic, quietTopic] }).catch(() => {});
   await admin.disconnect();
 });
 
@@ -86,6 +91,8 @@ describe('supervised consumers', () => {
       log: quietLogger(),
       metrics: registry,
       backoffMs: { initial: 200, max: 1_000 },
+      // Short, so a crash loop that looked quiet would pass readiness below: it must not.
+      quietMs: 300,
     });
     const sup = supervised;
     const check = consumersCheck('consumers', () => [sup.status()]);
@@ -148,5 +155,49 @@ describe('supervised consumers', () => {
     await until(async () => (await lag?.measure())?.[0]?.events === 0, 'lag back to zero');
     await check.check();
     assert.equal(await metricValue(registry, 'kafka_consumer_up', { consumer: group }), 1);
+  });
+
+  it('counts a consumer started again after an outage as well once it has run a while with nothing to do', async () => {
+    const group = uniqueName('supervised-quiet-group');
+    let failures = 3;
+    const quiet = superviseConsumer({
+      name: group,
+      // A dependency down: its first starts fail before the consumer joins.
+      start: async () => {
+        if (failures > 0) {
+          failures -= 1;
+          throw new Error('a store is unreachable');
+        }
+        const consumer: Consumer = kafka.consumer({ groupId: group });
+        await consumer.connect();
+        await consumer.subscribe({ topic: quietTopic, fromBeginning: true });
+        await consumer.run({ eachBatch: async () => undefined });
+        return { consumer, stop: () => consumer.disconnect() };
+      },
+      log: quietLogger(),
+      metrics: createMetricsRegistry('consumers-quiet-test'),
+      backoffMs: { initial: 50, max: 100 },
+      quietMs: 1_000,
+    });
+    try {
+      const check = consumersCheck('consumers', () => [quiet.status()]);
+      await quiet.running();
+      const started = Date.now();
+      // Running, but after three crashes and no batch yet: not ready.
+      await assert.rejects(check.check(), /crashed 3 times without progress/);
+      // Caught up with nothing to read: ready once it has run quietly for a while.
+      await until(
+        () =>
+          check.check().then(
+            () => true,
+            () => false,
+          ),
+        'ready again',
+      );
+      assert.ok(Date.now() - started >= 900, 'not before the quiet time');
+      assert.equal(quiet.status().crashesWithoutProgress, 0);
+    } finally {
+      await quiet.stop();
+    }
   });
 });

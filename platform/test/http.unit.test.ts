@@ -240,6 +240,22 @@ describe('createHttpServer', () => {
     assert.equal((await from(alone, '10.0.3.4', '203.0.113.6')).statusCode, 429);
   });
 
+  it('answers 503 with Retry-After, not 500, when a store is unreachable', async () => {
+    const server = build();
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:15432'), {
+      code: 'ECONNREFUSED',
+    });
+    server.get('/store-down', async () => {
+      throw new Error('could not run the query', { cause: refused });
+    });
+    const res = await server.inject({ method: 'GET', url: '/store-down' });
+    assert.equal(res.statusCode, 503);
+    assert.match(String(res.headers['content-type']), /application\/problem\+json/);
+    assert.equal(res.json().code, 'DEPENDENCY_UNAVAILABLE');
+    assert.equal(res.headers['retry-after'], '5');
+    assert.doesNotMatch(res.body, /15432|ECONNREFUSED/, 'no address or cause in the answer');
+  });
+
   it('keeps AppError usable directly', () => {
     const error = new AppError('X', 409, 'conflict', { cause: new Error('root') });
     assert.equal(error.status, 409);
