@@ -4,13 +4,22 @@
  */
 import { AppError } from '@parley/platform/errors';
 
+/** Seconds a client is asked to wait when the registry cannot answer (HTTP Retry-After). */
+const REGISTRY_RETRY_AFTER_SECONDS = 5;
+
 export class SerdeError extends AppError {
   /** True when retrying cannot help: the bytes or the value themselves are wrong. */
   readonly poison: boolean;
   constructor(code: string, message: string, options: { cause?: unknown; poison?: boolean } = {}) {
-    super(code, 422, message, options.cause === undefined ? {} : { cause: options.cause });
+    const poison = options.poison ?? true;
+    // Over HTTP: a value that cannot be written is the request's (422); a registry that cannot
+    // answer is a dependency down (503, try again).
+    super(code, poison ? 422 : 503, message, {
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+      ...(poison ? {} : { extensions: { retryAfterSeconds: REGISTRY_RETRY_AFTER_SECONDS } }),
+    });
     this.name = code;
-    this.poison = options.poison ?? true;
+    this.poison = poison;
   }
 }
 
