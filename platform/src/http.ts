@@ -77,9 +77,15 @@ export interface HttpServerOptions {
   corsOrigins?: readonly string[];
   /** Where rate-limit counters live, shared by every instance; in memory when absent. */
   rateLimitRedis?: Redis;
+  /** How long a request may take to arrive, body included (30 s by default). */
+  requestTimeoutMs?: number;
   /** TRUST_PROXY: whose X-Forwarded-For names the client (none when empty). */
   trustedProxies?: readonly string[];
 }
+
+/** The longest a request may take to arrive: its headers, and all of it. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Retry-After of a request refused because a store or broker is unreachable. */
 const UNREACHABLE_RETRY_AFTER_SECONDS = 5;
@@ -126,6 +132,15 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // request and response objects.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // A request must arrive whole in time (Fastify's default is never): a client that sends its
+    // headers slowly, or a body it trickles or never finishes, cannot hold a socket for good:
+    // 408 and the socket closes (answerClientError). Streams are not cut: only the request counts.
+    // Node looks for late requests every `connectionsCheckingInterval`.
+    requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
+      connectionsCheckingInterval: 1_000,
+    },
     // request.ip is the client's address as the trusted proxies forward it, their own otherwise.
     trustProxy: options.trustedProxies?.length ? [...options.trustedProxies] : false,
     forceCloseConnections: 'idle',

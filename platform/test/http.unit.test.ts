@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { AppError, defineError } from '../src/errors.ts';
@@ -254,6 +255,35 @@ describe('createHttpServer', () => {
     assert.equal(res.json().code, 'DEPENDENCY_UNAVAILABLE');
     assert.equal(res.headers['retry-after'], '5');
     assert.doesNotMatch(res.body, /15432|ECONNREFUSED/, 'no address or cause in the answer');
+  });
+
+  it('answers 408 and closes the socket when a request does not arrive whole in time', async () => {
+    app = createHttpServer({
+      service: 'test-service',
+      log: quietLogger(),
+      metrics: createMetricsRegistry('test-service'),
+      checks: [],
+      requestTimeoutMs: 1_500,
+    });
+    app.post('/echo', async (request) => request.body);
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = new URL(address);
+    // Headers, then a body that never comes: a slow client holding a socket.
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write(
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 100\r\n\r\n{"a":',
+    );
+    const started = Date.now();
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+    });
+    await new Promise((resolve) => socket.once('close', resolve));
+    const waited = Date.now() - started;
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /"code":"REQUEST_TIMEOUT"/);
+    assert.ok(waited >= 1_000 && waited < 5_000, `closed after ${waited} ms`);
   });
 
   it('keeps AppError usable directly', () => {
