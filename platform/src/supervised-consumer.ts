@@ -20,10 +20,10 @@ export interface ConsumerHandle {
    */
   readonly failed?: Promise<unknown>;
   /**
-   * Records done so far, for such a consumer: a finished batch handler is then no progress until
-   * this count has grown.
+   * Batches finished so far, for such a consumer (one with nothing new in it too: it was read
+   * again after a crash): a finished batch handler is then no progress until this count has grown.
    */
-  applied?(): number;
+  batchesDone?(): number;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'restarting' | 'stopped';
@@ -115,23 +115,28 @@ export function superviseConsumer<H extends ConsumerHandle>(
   let stopped = false;
   let launching: Promise<void> | undefined;
   let waiters: Array<{ resolve: (h: H) => void; reject: (e: Error) => void }> = [];
-  /** What the running handle had done at its last crash, and the batches it was handed since. */
-  let sinceCrash = { applied: 0, batches: 0 };
+  /**
+   * What the running handle had done at its last crash, and the batches with records it was
+   * handed since (a batch of transaction markers only is no work).
+   */
+  let sinceCrash = { done: 0, batches: 0 };
 
   const progressed = () => {
     crashes = 0;
     attempt = 0;
   };
   /**
-   * Progress not seen at a batch's end: work a handle finished after its handler returned, or a
-   * consumer started again that has run for `quietMs` without a batch to do (caught up, or it
-   * would have been handed one at once, and one it cannot do crashes it).
+   * Progress not seen at a batch's end: work a handle finished after its handler returned; or a
+   * consumer started again that has run for `quietMs` without a batch of records to do: caught
+   * up (one that crashes on a batch is handed it at once). The latter says nothing about the
+   * backoff, which stays where it was: a consumer that fails some other way, more slowly than
+   * that, still waits longer each time.
    */
   const noteLateProgress = () => {
     if (crashes === 0 || state !== 'running' || !handle) return;
-    const applied = handle.applied?.();
-    if (applied !== undefined && applied > sinceCrash.applied) progressed();
-    else if (sinceCrash.batches === 0 && Date.now() - since >= quietMs) progressed();
+    const done = handle.batchesDone?.();
+    if (done !== undefined && done > sinceCrash.done) progressed();
+    else if (sinceCrash.batches === 0 && Date.now() - since >= quietMs) crashes = 0;
   };
 
   const setState = (next: ConsumerState) => {
@@ -168,17 +173,17 @@ export function superviseConsumer<H extends ConsumerHandle>(
   const watch = (h: H) => {
     const { consumer } = h;
     // Progress is more than the handle had done at its last crash.
-    sinceCrash = { applied: 0, batches: 0 };
+    sinceCrash = { done: 0, batches: 0 };
     // After kafkajs restarted it itself, it runs again once it has joined again.
     consumer.on(consumer.events.GROUP_JOIN, () => {
       if (handle === h) setState('running');
     });
-    consumer.on(consumer.events.START_BATCH_PROCESS, () => {
-      if (handle === h) sinceCrash.batches += 1;
+    consumer.on(consumer.events.START_BATCH_PROCESS, ({ payload }) => {
+      if (handle === h && payload.batchSize > 0) sinceCrash.batches += 1;
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, () => {
       if (handle !== h) return;
-      if (h.applied && h.applied() <= sinceCrash.applied) return;
+      if (h.batchesDone && h.batchesDone() <= sinceCrash.done) return;
       progressed();
     });
     // Stopped for good (by kafkajs, or by the handle's own work): made again from the factory.
@@ -192,7 +197,7 @@ export function superviseConsumer<H extends ConsumerHandle>(
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (handle !== h) return;
-      sinceCrash = { applied: h.applied?.() ?? 0, batches: 0 };
+      sinceCrash = { done: h.batchesDone?.() ?? 0, batches: 0 };
       if (payload.restart) {
         // kafkajs starts it again itself; it counts as running once it has joined again.
         crashes += 1;

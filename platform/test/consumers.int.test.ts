@@ -132,6 +132,12 @@ describe('supervised consumers', () => {
       ((await metricValue(registry, 'kafka_consumer_restarts_total', { consumer: group })) ?? 0) >=
         2,
     );
+    // A crash loop never looks quiet: over five quiet times on end, readiness never passes.
+    await until(() => sup.status().crashesWithoutProgress >= 3, 'three crashes in a row');
+    for (const watchUntil = Date.now() + 1_500; Date.now() < watchUntil; ) {
+      await assert.rejects(check.check(), new RegExp(group));
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // The lag comes from the brokers, so it shows the records the dead consumer left.
     const measured = await until(async (): Promise<PartitionLag | undefined> => {
       const l = (await lag?.measure())?.[0];

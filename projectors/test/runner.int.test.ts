@@ -186,4 +186,69 @@ describe('projection runner', () => {
       await supervised.stop();
     }
   });
+
+  it('is well again after an outage with nothing new to apply (its events written in a transaction)', async () => {
+    const groupId = uniqueName('runner-quiet');
+    // Events in a transaction, as the processor writes them: a commit marker follows them.
+    const transactional = createProducer(kafka, {
+      transactionalId: uniqueName('runner-tx'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await transactional.connect();
+    const transaction = await transactional.transaction();
+    const before = Number((await admin.fetchTopicOffsets(topic))[0]?.high ?? 0);
+    const { payload } = await serde.encode('ConversationArchived', {
+      metadata: {
+        eventId: randomUUID(),
+        aggregateId: randomUUID(),
+        aggregateVersion: 2,
+        occurredAt: Date.now(),
+        correlationId: randomUUID(),
+        causationId: randomUUID(),
+        actor: 'system:test',
+        tenantId: null,
+      },
+    });
+    await transaction.send({ topic, messages: [{ value: payload }] });
+    await transaction.commit();
+    await transactional.disconnect();
+    const seen: string[] = [];
+    const projection = listProjection(async (events) => {
+      seen.push(...events.map((e) => e.value.metadata.eventId));
+    });
+    // Everything applied and committed: what is left to read is the marker.
+    const first = await run(projection, groupId);
+    await until(async () => (await committed(groupId)) > before, 'applied and committed');
+    await first.stop();
+    const appliedBefore = seen.length;
+
+    let failures = 3;
+    const supervised = superviseConsumer({
+      name: groupId,
+      // The store is down at the first starts (as `prepare` would find it), then back.
+      start: async () => {
+        if (failures > 0) {
+          failures -= 1;
+          throw Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+        }
+        return run(projection, groupId);
+      },
+      log: quietLogger(),
+      metrics: createMetricsRegistry('runner-quiet'),
+      backoffMs: { initial: 50, max: 100 },
+      quietMs: 1_000,
+    });
+    try {
+      await supervised.running();
+      assert.equal(supervised.status().crashesWithoutProgress, 3);
+      await until(
+        () => supervised.status().crashesWithoutProgress === 0,
+        'well again without a new event',
+      );
+      assert.equal(seen.length, appliedBefore, 'nothing applied again');
+    } finally {
+      await supervised.stop();
+    }
+  });
 });

@@ -62,6 +62,8 @@ export interface RunningProjection {
   lag(): Promise<number>;
   /** Events applied by this run. */
   applied(): number;
+  /** Batches applied by this run, those with nothing new included (for the supervisor). */
+  batchesDone(): number;
   /**
    * Resolves with the error when a batch fails to apply for good (after its retries and one by
    * one). The batch is applied after its handler returned, so kafkajs never sees the error: whoever
@@ -97,6 +99,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
   );
   const positions = new Map<string, number>();
   let applied = 0;
+  let batchesDone = 0;
   /** The projection's selection of fields, if it reads only some. */
   const reading = projection.reads ? { selection: projection.reads } : {};
 
@@ -283,6 +286,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     }
     endSpans(spans);
     applied += count;
+    batchesDone += 1;
     options.onBatch?.(count, started);
     positions.set(`${topic}:${partition}`, nextOffset);
     commit(topic, partition, nextOffset);
@@ -356,6 +360,7 @@ export async function runProjection(options: RunnerOptions): Promise<RunningProj
     consumer,
     topics,
     applied: () => applied,
+    batchesDone: () => batchesDone,
     failed,
     async lag() {
       let lag = 0;
