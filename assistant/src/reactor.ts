@@ -313,7 +313,10 @@ export async function startReactor(options: ReactorOptions) {
         }),
       );
     } finally {
-      await deltas.flush().catch(() => undefined);
+      // The reply goes on without them (it is recorded whole); the client resumes from the record.
+      await deltas.flush().catch((error: unknown) => {
+        log.warn({ err: error, conversationId: ask.conversationId }, 'reply deltas not streamed');
+      });
       inFlight.delete(ask.messageId);
       metrics.inFlight.dec();
     }

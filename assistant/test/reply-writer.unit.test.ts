@@ -73,4 +73,43 @@ describe('ReplyWriter deltas', () => {
     assert.equal(flushed, down);
     assert.deepEqual(unhandled, []);
   });
+
+  it('when Redis goes away after the first delta: the later writes and the final flush fail, none unhandled', async () => {
+    const down = new Error('Connection is closed.');
+    let up = true;
+    const { redis, sent } = fakeRedis(async () => {
+      if (!up) throw down;
+      return '1-0';
+    });
+    const writer = new ReplyWriter(redis, 'test.');
+    let flushed: unknown;
+    const unhandled = await unhandledDuring(async () => {
+      const started = writer.append('c1', {
+        type: 'reply-started',
+        replyId: 'r1',
+        replyTo: 'm1',
+        attempt: 1,
+      });
+      const deltas = writer.deltas('c1', 'r1', started);
+      deltas.push('first');
+      await started;
+      await new Promise((r) => setTimeout(r, 10));
+      up = false;
+      deltas.push(' second');
+      // Gathered for 100 ms: the timer's write fails on its own, then more text comes.
+      await new Promise((r) => setTimeout(r, 150));
+      deltas.push(' third');
+      flushed = await deltas.flush().then(
+        () => 'written',
+        (error: unknown) => error,
+      );
+    });
+    assert.equal(flushed, down);
+    assert.deepEqual(unhandled, []);
+    assert.deepEqual(
+      sent.map((e) => (e.type === 'reply-delta' ? e.text : e.type)),
+      ['reply-started', 'first', ' second'],
+      'the writes after the failed one are not tried',
+    );
+  });
 });

@@ -129,7 +129,7 @@ describe('identity', () => {
     assert.ok(Number(locked.headers['retry-after']) > 0);
   });
 
-  it('counts wrong passwords given with a token (password change, erasure) against the same lockout', async () => {
+  it('locks a signed-in user’s password checks (change, erasure) after 5 wrong ones, apart from logins', async () => {
     const { email, userId, accessToken } = await register();
     const change = (currentPassword: string) =>
       post(
@@ -139,20 +139,12 @@ describe('identity', () => {
       );
     const erase = (password: string) =>
       post(`/v1/users/${userId}/erase`, { password }, accessToken);
-    // Two wrong tries of each route and one failed login: the account's five.
-    for (const attempt of [change, erase, change, erase]) {
+    // A stolen token guessing: five wrong tries over both routes.
+    for (const attempt of [change, erase, change, erase, change]) {
       assert.equal((await attempt('not the password at all')).statusCode, 401);
     }
-    assert.equal(
-      (await post('/v1/auth/login', { email, password: 'still not it' })).statusCode,
-      401,
-    );
-    // Locked everywhere now, even for the right password; nothing was changed or erased.
-    for (const locked of [
-      await change(PASSWORD),
-      await erase(PASSWORD),
-      await post('/v1/auth/login', { email, password: PASSWORD }),
-    ]) {
+    // Locked on both, even for the right password; nothing was changed or erased.
+    for (const locked of [await change(PASSWORD), await erase(PASSWORD)]) {
       assert.equal(locked.statusCode, 429, locked.body);
       assert.equal(locked.json().code, 'TOO_MANY_ATTEMPTS');
       assert.ok(Number(locked.headers['retry-after']) > 0);
@@ -166,28 +158,50 @@ describe('identity', () => {
       (await userEvents(userId)).map((e) => e.type),
       ['UserRegistered'],
     );
+    // The owner still logs in with the password.
+    assert.equal((await post('/v1/auth/login', { email, password: PASSWORD })).statusCode, 200);
   });
 
-  it('clears the count when the password is right', async () => {
+  it('lets the owner change the password while strangers’ failed logins lock the email', async () => {
     const { email, accessToken } = await register();
-    for (let i = 0; i < 4; i++) {
-      assert.equal(
-        (await post('/v1/auth/login', { email, password: `wrong password ${i}` })).statusCode,
-        401,
-      );
+    for (let i = 0; i < 5; i++) {
+      await post('/v1/auth/login', { email, password: `a stranger guessing ${i}` });
     }
+    assert.equal((await post('/v1/auth/login', { email, password: PASSWORD })).statusCode, 429);
     const changed = await post(
       '/v1/auth/password',
       { currentPassword: PASSWORD, newPassword: 'a brand new passphrase' },
       accessToken,
     );
     assert.equal(changed.statusCode, 204, changed.body);
-    assert.equal(
-      (await post('/v1/auth/login', { email, password: 'wrong again' })).statusCode,
-      401,
+  });
+
+  it('gives guesses sent together no more than 5 checks', async () => {
+    const { accessToken } = await register();
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        post(
+          '/v1/auth/password',
+          { currentPassword: `guess number ${i}`, newPassword: 'a brand new passphrase' },
+          accessToken,
+        ),
+      ),
     );
-    const login = await post('/v1/auth/login', { email, password: 'a brand new passphrase' });
-    assert.equal(login.statusCode, 200, login.body);
+    const codes = answers.map((a) => a.statusCode).sort();
+    assert.deepEqual(codes, [...Array(5).fill(401), ...Array(7).fill(429)]);
+  });
+
+  it('gives the tries back when the password is right', async () => {
+    const { email } = await register();
+    for (const round of [1, 2]) {
+      for (let i = 0; i < 4; i++) {
+        const wrong = await post('/v1/auth/login', { email, password: `wrong ${round}.${i}` });
+        assert.equal(wrong.statusCode, 401, `round ${round}, try ${i}`);
+      }
+      // The fifth try, right: without the count cleared, round 2 would be locked by now.
+      const right = await post('/v1/auth/login', { email, password: PASSWORD });
+      assert.equal(right.statusCode, 200, `round ${round}: ${right.body}`);
+    }
   });
 
   it('rotates refresh tokens; reusing a spent one revokes the whole family', async () => {

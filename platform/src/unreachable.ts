@@ -30,6 +30,8 @@ const MESSAGES = [
   // ioredis with no offline queue, or a connection closing
   /^Stream isn't writeable/,
   /^Connection is closed\.?$/,
+  // ioredis commandTimeout
+  /^Command timed out$/,
 ];
 
 const NAMES = new Set([
@@ -40,6 +42,8 @@ const NAMES = new Set([
   'MongoNotConnectedError',
   'MongoTopologyClosedError',
   'MongoPoolClearedError',
+  'MongoWaitQueueTimeoutError',
+  'MongoOperationTimeoutError',
   'KafkaJSConnectionError',
   'KafkaJSConnectionClosedError',
   'KafkaJSBrokerNotFound',

@@ -1,10 +1,11 @@
 /**
- * Locks an account's password checks for a while after repeated wrong passwords (per account,
- * whatever the IP or the token): logins, and the checks of a signed-in user (changing the password,
- * erasing the account), which count in the same budget, so a stolen access token cannot guess the
- * password faster than a login could. Counted in Redis under a hash of the email (no address in
- * Redis). While Redis is down the lockout is not enforced (logged); the rate limits and scrypt's
- * cost still hold.
+ * Locks an account's password checks for a while after repeated wrong passwords, whatever the IP:
+ * logins by the email's count, and the checks of a signed-in user (changing the password, erasing
+ * the account) by that user's own count, so a stolen access token gets no more guesses than a
+ * login, and a stranger's failed logins do not stop the owner from changing the password. A try
+ * is taken before the password is checked (one atomic step), so guesses sent together cannot all
+ * pass a count read before any of them failed. Counted in Redis (the email only as a hash). While
+ * Redis is down the lockout is not enforced (logged); the rate limits and scrypt's cost still hold.
  */
 import { createHash } from 'node:crypto';
 import { AppError } from '@parley/platform/errors';
@@ -20,6 +21,9 @@ export class TooManyAttempts extends AppError {
   }
 }
 
+/** Whose tries a password check spends: a login's (by email), or a signed-in user's own. */
+export type PasswordTries = { login: string } | { user: string };
+
 export class LoginLockout {
   constructor(
     private readonly redis: Redis,
@@ -28,46 +32,40 @@ export class LoginLockout {
     private readonly options: { maxFailures: number; lockSeconds: number },
   ) {}
 
-  private key(email: string) {
-    return `parley:login-failures:${createHash('sha256').update(email).digest('base64url')}`;
+  private key(tries: PasswordTries) {
+    return 'login' in tries
+      ? `parley:login-failures:${createHash('sha256').update(tries.login).digest('base64url')}`
+      : `parley:password-failures:${tries.user}`;
   }
 
-  /** Seconds until the account may try again; 0 when it may now. */
-  async retryAfter(email: string): Promise<number> {
+  /** Counts one more try; its number and the seconds left of the count, or none if Redis is down. */
+  private async take(key: string): Promise<{ tries: number; seconds: number } | undefined> {
     try {
-      const [count, ttl] = await this.guard(async () => {
-        const key = this.key(email);
-        const [c, t] = await Promise.all([this.redis.get(key), this.redis.ttl(key)]);
-        return [Number(c ?? 0), t] as const;
-      });
-      return count >= this.options.maxFailures ? Math.max(1, ttl) : 0;
+      const replies = await this.guard(() =>
+        this.redis.multi().incr(key).expire(key, this.options.lockSeconds, 'NX').ttl(key).exec(),
+      );
+      const [[incrError, tries] = [], , [ttlError, seconds] = []] = replies ?? [];
+      if (incrError || ttlError) throw incrError ?? ttlError;
+      return { tries: Number(tries), seconds: Number(seconds) };
     } catch (error) {
-      this.log.warn({ err: error }, 'login lockout not checked: Redis down');
-      return 0;
+      this.log.warn({ err: error }, 'password lockout not checked: Redis down');
+      return undefined;
     }
   }
 
-  async failed(email: string): Promise<void> {
-    const key = this.key(email);
-    await this.guard(() =>
-      this.redis.multi().incr(key).expire(key, this.options.lockSeconds, 'NX').exec(),
-    ).catch((error: unknown) => this.log.warn({ err: error }, 'login failure not counted'));
-  }
-
-  async succeeded(email: string): Promise<void> {
-    await this.guard(() => this.redis.del(this.key(email))).catch(() => {});
-  }
-
   /**
-   * Whether `check` found the password right, for the account of `email`: refused with
-   * TooManyAttempts while the account is locked (nothing checked), a wrong one counted, a right one
-   * clearing the count.
+   * Whether `check` found the password right: one try taken first, and refused with
+   * TooManyAttempts (nothing checked) past the allowed number; a right password gives the tries
+   * back.
    */
-  async verify(email: string, check: () => Promise<boolean>): Promise<boolean> {
-    const wait = await this.retryAfter(email);
-    if (wait > 0) throw new TooManyAttempts(wait);
+  async verify(tries: PasswordTries, check: () => Promise<boolean>): Promise<boolean> {
+    const key = this.key(tries);
+    const taken = await this.take(key);
+    if (taken && taken.tries > this.options.maxFailures) {
+      throw new TooManyAttempts(Math.max(1, taken.seconds));
+    }
     const ok = await check();
-    await (ok ? this.succeeded(email) : this.failed(email));
+    if (ok) await this.guard(() => this.redis.del(key)).catch(() => undefined);
     return ok;
   }
 }

@@ -15,7 +15,12 @@ import { Type } from 'typebox';
 import type { CommandGateway } from '../commands/command-gateway.ts';
 import { answer, commandMetadata, writeRateLimit } from '../commands/http.ts';
 import type { AccessTokenIssuer } from './access-tokens.ts';
-import { type CredentialStore, EmailTaken, normaliseEmail } from './credential-store.ts';
+import {
+  type Account,
+  type CredentialStore,
+  EmailTaken,
+  normaliseEmail,
+} from './credential-store.ts';
 import type { LoginLockout } from './login-lockout.ts';
 import {
   hashPassword,
@@ -198,14 +203,16 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
     },
     async (request) => {
       const address = normaliseEmail(request.body.email);
-      const account = await credentials.byEmail(address);
-      const live = account?.status === 'active' ? account.passwordHash : null;
+      const found: { account?: Account } = {};
       // An unknown or closed account costs the same time as a wrong password, and counts as one.
-      const ok = await lockout.verify(address, () =>
-        live
+      const ok = await lockout.verify({ login: address }, async () => {
+        found.account = await credentials.byEmail(address);
+        const live = found.account?.status === 'active' ? found.account.passwordHash : null;
+        return live
           ? verifyPassword(request.body.password, live)
-          : spendVerificationTime(request.body.password),
-      );
+          : spendVerificationTime(request.body.password);
+      });
+      const { account } = found;
       if (!ok || !account) throw new InvalidCredentials();
       return sessionFor(account.userId, account.role);
     },
@@ -298,14 +305,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthOptions> = async (app, op
     },
     async (request, reply) => {
       const account = await credentials.byId(request.user.userId);
-      const { email, passwordHash } = account ?? {};
-      // A wrong current password counts against the account's lockout, as a failed login does.
-      const ok =
-        account?.status === 'active' && email && passwordHash
-          ? await lockout.verify(email, () =>
-              verifyPassword(request.body.currentPassword, passwordHash),
-            )
-          : false;
+      const passwordHash = account?.status === 'active' ? account.passwordHash : null;
+      // A wrong current password spends the user's own tries (login-lockout.ts).
+      const ok = passwordHash
+        ? await lockout.verify({ user: request.user.userId }, () =>
+            verifyPassword(request.body.currentPassword, passwordHash),
+          )
+        : false;
       if (!ok) throw new InvalidCredentials('The current password is wrong');
       await credentials.setPassword(
         request.user.userId,

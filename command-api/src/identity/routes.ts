@@ -33,7 +33,7 @@ export interface IdentityRouteOptions {
   cipher: PersonalDataCipher;
   dataKeys: DataKeyStore;
   revoked: RevokedUsers;
-  /** Wrong passwords per account, shared with logins: erasing yourself checks your password. */
+  /** Wrong passwords per user: erasing yourself checks your password. */
   lockout: LoginLockout;
   /** The per-user write budget a minute (WRITE_RATE_LIMIT_PER_MINUTE), shared with commands. */
   rateLimitPerMinute: number;
@@ -181,11 +181,11 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       if (!account || account.status === 'erased') throw new NotFound('no such user');
       if (self && !admin) {
         const { password: given } = request.body;
-        const { email, passwordHash } = account;
-        // A wrong password counts against the account's lockout, as a failed login does.
+        const { passwordHash } = account;
+        // A wrong password spends the user's own tries, as a wrong one at password change does.
         const ok =
-          given && email && passwordHash
-            ? await lockout.verify(email, () => verifyPassword(given, passwordHash))
+          given && passwordHash
+            ? await lockout.verify({ user: id }, () => verifyPassword(given, passwordHash))
             : false;
         if (!ok) throw new InvalidCredentials('Erasing your account needs your password');
       }
