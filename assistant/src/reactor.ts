@@ -313,7 +313,7 @@ export async function startReactor(options: ReactorOptions) {
         }),
       );
     } finally {
-      // The reply goes on without them (it is recorded whole); the client resumes from the record.
+      // The reply goes on without them: it is recorded whole, and the conversation holds its text.
       await deltas.flush().catch((error: unknown) => {
         log.warn({ err: error, conversationId: ask.conversationId }, 'reply deltas not streamed');
       });

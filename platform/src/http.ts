@@ -64,6 +64,12 @@ export const proxySettings = {
    * deployment behind a load balancer does not count every client as the load balancer.
    */
   TRUST_PROXY: env.addressRanges({ default: { dev: [] } }),
+  /**
+   * How long an idle keep-alive connection is kept. Behind a load balancer, longer than its idle
+   * timeout, so the balancer closes idle connections: one closed here as the balancer sends a
+   * request on it fails that request (a 502).
+   */
+  HTTP_KEEP_ALIVE_SECONDS: env.int(1, 86_400, { default: 72 }),
 };
 
 export interface HttpServerOptions {
@@ -79,6 +85,8 @@ export interface HttpServerOptions {
   rateLimitRedis?: Redis;
   /** How long a request may take to arrive, body included (30 s by default). */
   requestTimeoutMs?: number;
+  /** HTTP_KEEP_ALIVE_SECONDS: how long an idle keep-alive connection is kept (72 s by default). */
+  keepAliveSeconds?: number;
   /** TRUST_PROXY: whose X-Forwarded-For names the client (none when empty). */
   trustedProxies?: readonly string[];
 }
@@ -137,6 +145,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // 408 and the socket closes (answerClientError). Streams are not cut: only the request counts.
     // Node looks for late requests every `connectionsCheckingInterval`.
     requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: (options.keepAliveSeconds ?? 72) * 1000,
     http: {
       headersTimeout: Math.min(HEADERS_TIMEOUT_MS, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
       connectionsCheckingInterval: 1_000,

@@ -286,6 +286,21 @@ describe('createHttpServer', () => {
     assert.ok(waited >= 1_000 && waited < 5_000, `closed after ${waited} ms`);
   });
 
+  it('keeps idle keep-alive connections as long as asked (72 s by default)', async () => {
+    const base = () => ({
+      service: 's',
+      log: quietLogger(),
+      metrics: createMetricsRegistry('s'),
+      checks: [],
+    });
+    const byDefault = createHttpServer(base());
+    const behindBalancer = createHttpServer({ ...base(), keepAliveSeconds: 3605 });
+    assert.equal(byDefault.server.keepAliveTimeout, 72_000);
+    assert.equal(behindBalancer.server.keepAliveTimeout, 3_605_000);
+    await byDefault.close();
+    await behindBalancer.close();
+  });
+
   it('keeps AppError usable directly', () => {
     const error = new AppError('X', 409, 'conflict', { cause: new Error('root') });
     assert.equal(error.status, 409);

@@ -41,6 +41,7 @@ export async function buildApp({
     bodyLimit: config.HTTP_BODY_LIMIT,
     corsOrigins: config.CORS_ORIGINS ? config.CORS_ORIGINS.split(',') : [],
     trustedProxies: config.TRUST_PROXY,
+    keepAliveSeconds: config.HTTP_KEEP_ALIVE_SECONDS,
     rateLimitRedis: deps.redis,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
