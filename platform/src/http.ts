@@ -56,6 +56,9 @@ function answerAppError(error: AppError, request: FastifyRequest, reply: Fastify
     .send(problem(error.status, error.code, error.message, error.extensions));
 }
 
+/** Fastify's own default: how long an idle keep-alive connection is kept. */
+const KEEP_ALIVE_SECONDS = 72;
+
 export const proxySettings = {
   /**
    * The peers whose X-Forwarded-For is believed (the load balancer's subnets): the client's
@@ -69,7 +72,7 @@ export const proxySettings = {
    * timeout, so the balancer closes idle connections: one closed here as the balancer sends a
    * request on it fails that request (a 502).
    */
-  HTTP_KEEP_ALIVE_SECONDS: env.int(1, 86_400, { default: 72 }),
+  HTTP_KEEP_ALIVE_SECONDS: env.int(1, 86_400, { default: KEEP_ALIVE_SECONDS }),
 };
 
 export interface HttpServerOptions {
@@ -145,7 +148,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // 408 and the socket closes (answerClientError). Streams are not cut: only the request counts.
     // Node looks for late requests every `connectionsCheckingInterval`.
     requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: (options.keepAliveSeconds ?? 72) * 1000,
+    keepAliveTimeout: (options.keepAliveSeconds ?? KEEP_ALIVE_SECONDS) * 1000,
     http: {
       headersTimeout: Math.min(HEADERS_TIMEOUT_MS, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
       connectionsCheckingInterval: 1_000,
