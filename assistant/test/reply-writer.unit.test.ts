@@ -32,6 +32,10 @@ async function unhandledDuring(work: () => Promise<void>) {
   return seen;
 }
 
+/** The reply's `reply-started`, as the reactor writes it before the deltas. */
+const startReply = (writer: ReplyWriter) =>
+  writer.append('c1', { type: 'reply-started', replyId: 'r1', replyTo: 'm1', attempt: 1 });
+
 describe('ReplyWriter deltas', () => {
   it('sends the first delta at once and gathers the rest into one entry', async () => {
     const { redis, sent } = fakeRedis(async () => '1-0');
@@ -55,12 +59,7 @@ describe('ReplyWriter deltas', () => {
       });
       const writer = new ReplyWriter(redis, 'test.');
       // reply-started failed too, and nobody awaits it but the deltas.
-      const started = writer.append('c1', {
-        type: 'reply-started',
-        replyId: 'r1',
-        replyTo: 'm1',
-        attempt: 1,
-      });
+      const started = startReply(writer);
       const deltas = writer.deltas('c1', 'r1', started);
       deltas.push('first');
       await new Promise((r) => setTimeout(r, 10));
@@ -84,12 +83,7 @@ describe('ReplyWriter deltas', () => {
     const writer = new ReplyWriter(redis, 'test.');
     let flushed: unknown;
     const unhandled = await unhandledDuring(async () => {
-      const started = writer.append('c1', {
-        type: 'reply-started',
-        replyId: 'r1',
-        replyTo: 'm1',
-        attempt: 1,
-      });
+      const started = startReply(writer);
       const deltas = writer.deltas('c1', 'r1', started);
       deltas.push('first');
       await started;

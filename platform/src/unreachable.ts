@@ -17,6 +17,9 @@ const SOCKET_CODES = new Set([
   'ENETUNREACH',
   'ENOTFOUND',
   'EAI_AGAIN',
+  // undici (fetch: the schema registry's client)
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
 /** PostgreSQL: admin or crash shutdown, not accepting connections yet, too many connections. */
@@ -29,7 +32,8 @@ const MESSAGES = [
   /^Client has encountered a connection error/,
   // ioredis with no offline queue, or a connection closing
   /^Stream isn't writeable/,
-  /^Connection is closed\.?$/,
+  /^Connection (is )?closed\.?$/,
+  /^socket hang up$/,
   // ioredis commandTimeout
   /^Command timed out$/,
 ];
@@ -50,12 +54,20 @@ const NAMES = new Set([
   'KafkaJSRequestTimeoutError',
 ]);
 
-function isUnreachableItself(error: Error & { code?: unknown }): boolean {
-  const code = typeof error.code === 'string' ? error.code : '';
-  if (SOCKET_CODES.has(code) || POSTGRES_STATES.has(code)) return true;
-  // SQLSTATE class 08: connection exception.
-  if (/^08[0-9A-Z]{3}$/.test(code)) return true;
-  return NAMES.has(error.name) || MESSAGES.some((m) => m.test(error.message));
+/**
+ * Whether this error itself (not what it wraps) is one: for a caller that walks the causes on its
+ * own, e.g. the projectors' retry-or-dead-letter verdict.
+ */
+export function isUnreachableItself(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, name, message } = error as { code?: unknown; name?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (SOCKET_CODES.has(code) || POSTGRES_STATES.has(code)) return true;
+    // SQLSTATE class 08: connection exception.
+    if (/^08[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  if (typeof name === 'string' && NAMES.has(name)) return true;
+  return typeof message === 'string' && MESSAGES.some((m) => m.test(message));
 }
 
 /** True when `error`, or an error it wraps (`cause`, kafkajs's `originalError`), is one. */

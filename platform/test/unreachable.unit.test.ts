@@ -57,6 +57,10 @@ describe('isUnreachable', () => {
     assert.ok(isUnreachable(Object.assign(new Error('gave up'), { originalError: refused })));
     assert.ok(isUnreachable(Object.assign(new Error('shutting down'), { code: '57P01' })));
     assert.ok(isUnreachable(Object.assign(new Error('no connection'), { code: '08006' })));
+    assert.ok(
+      isUnreachable(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })),
+    );
+    assert.ok(isUnreachable(new Error('socket hang up')));
     assert.ok(!isUnreachable(new TypeError("Cannot read properties of undefined (reading 'x')")));
     assert.ok(!isUnreachable(Object.assign(new Error('duplicate key'), { code: '23505' })));
     assert.ok(!isUnreachable('ECONNREFUSED'));

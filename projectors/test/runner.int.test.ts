@@ -58,26 +58,27 @@ after(async () => {
   for (const resource of connected.resources) await resource.close().catch(() => {});
 });
 
+/** One conversation's archive, encoded: its key and value. */
+async function archived() {
+  const aggregateId = randomUUID();
+  const { payload } = await serde.encode('ConversationArchived', {
+    metadata: {
+      eventId: randomUUID(),
+      aggregateId,
+      aggregateVersion: 2,
+      occurredAt: Date.now(),
+      correlationId: randomUUID(),
+      causationId: randomUUID(),
+      actor: 'system:test',
+      tenantId: null,
+    },
+  });
+  return { key: aggregateId, value: payload };
+}
+
 /** Archives of as many conversations, one event each. */
 async function send(count: number) {
-  const messages = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const aggregateId = randomUUID();
-      const { payload } = await serde.encode('ConversationArchived', {
-        metadata: {
-          eventId: randomUUID(),
-          aggregateId,
-          aggregateVersion: 2,
-          occurredAt: Date.now(),
-          correlationId: randomUUID(),
-          causationId: randomUUID(),
-          actor: 'system:test',
-          tenantId: null,
-        },
-      });
-      return { key: aggregateId, value: payload };
-    }),
-  );
+  const messages = await Promise.all(Array.from({ length: count }, archived));
   await producer.send({ topic, acks: -1, messages });
 }
 
@@ -198,19 +199,7 @@ describe('projection runner', () => {
     await transactional.connect();
     const transaction = await transactional.transaction();
     const before = Number((await admin.fetchTopicOffsets(topic))[0]?.high ?? 0);
-    const { payload } = await serde.encode('ConversationArchived', {
-      metadata: {
-        eventId: randomUUID(),
-        aggregateId: randomUUID(),
-        aggregateVersion: 2,
-        occurredAt: Date.now(),
-        correlationId: randomUUID(),
-        causationId: randomUUID(),
-        actor: 'system:test',
-        tenantId: null,
-      },
-    });
-    await transaction.send({ topic, messages: [{ value: payload }] });
+    await transaction.send({ topic, messages: [await archived()] });
     await transaction.commit();
     await transactional.disconnect();
     const seen: string[] = [];

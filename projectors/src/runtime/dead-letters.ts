@@ -3,6 +3,7 @@
  * value, headers), with headers naming the error and where it came from; the projection goes on.
  */
 import type { IHeaders, KafkaMessage, Producer } from '@parley/platform/kafka';
+import { isUnreachableItself } from '@parley/platform/unreachable';
 
 export const DLQ_HEADERS = {
   error: 'parley.dlq.error',
@@ -109,20 +110,6 @@ export class DeadLetterWriter {
   }
 }
 
-/** Node's codes for a network that is briefly away. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
 /**
  * PostgreSQL SQLSTATEs worth retrying: connection (08), resources (53), operator intervention
  * (57), system (58) classes, serialization failures and deadlocks, a lock not available, and a
@@ -141,10 +128,6 @@ const MONGO_TRANSIENT_LABELS = ['RetryableWriteError', 'TransientTransactionErro
 
 /** Redis replies that go away by themselves. */
 const REDIS_TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
-
-/** Connection-level failures some clients report by message only. */
-const CONNECTION_LOST =
-  /Connection (is )?(closed|terminated)|Stream isn't writeable|Command timed out|socket hang up|fetch failed/i;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
@@ -171,7 +154,6 @@ function mongoTransient(e: Thrown): boolean {
 }
 
 function codeTransient(code: string): boolean | undefined {
-  if (NETWORK_CODES.has(code)) return true;
   if (!SQLSTATE.test(code)) return undefined;
   return POSTGRES_TRANSIENT_CODES.has(code) || POSTGRES_TRANSIENT_CLASSES.has(code.slice(0, 2));
 }
@@ -181,12 +163,13 @@ function transientItself(e: Thrown): boolean | undefined {
   // Our own errors say so (serde: a registry out of reach is not the record's fault).
   if (typeof e.poison === 'boolean') return !e.poison;
   // An optimistic write lost to another writer: the batch is read again and reapplied.
-  if (e.name === 'ConcurrentWriteError' || e.name === 'MaxRetriesPerRequestError') return true;
+  if (e.name === 'ConcurrentWriteError') return true;
+  // A store or the network away, as each client says it (the one list, platform/unreachable.ts).
+  if (isUnreachableItself(e)) return true;
   if (typeof e.name === 'string' && e.name.startsWith('Mongo')) return mongoTransient(e);
   if (e.name === 'ReplyError') return REDIS_TRANSIENT_REPLY.test(String(e.message));
   const byCode = typeof e.code === 'string' ? codeTransient(e.code) : undefined;
   if (byCode !== undefined) return byCode;
-  if (typeof e.message === 'string' && CONNECTION_LOST.test(e.message)) return true;
   return undefined;
 }
 
